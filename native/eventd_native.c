@@ -1,0 +1,76 @@
+// The two things eventd needs that Node's own API lacks, kept as small as possible:
+//  - dupCloexec(fd): a second descriptor for an accepted connection, so the main thread can
+//    destroy its own socket while a worker thread opens the copy with new net.Socket({ fd }).
+//  - peerCred(fd): SO_PEERCRED of a Unix socket, so the daemon can log who reported what.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <node_api.h>
+
+// Throws an Error carrying errno and syscall; the TypeScript wrapper adds Node's `code` (EBADF...).
+static napi_value throw_errno(napi_env env, const char *syscall, int err) {
+  char message[160];
+  snprintf(message, sizeof message, "%s failed: %s", syscall, strerror(err));
+  napi_value msg, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_int32(env, err, &errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int read_fd_arg(napi_env env, napi_callback_info info, int32_t *fd) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0) {
+    napi_throw_type_error(env, NULL, "expected a file descriptor (a non-negative integer)");
+    return 0;
+  }
+  return 1;
+}
+
+static napi_value dup_cloexec(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!read_fd_arg(env, info, &fd)) return NULL;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) return throw_errno(env, "dup", errno);
+  napi_value result;
+  napi_create_int32(env, copy, &result);
+  return result;
+}
+
+static napi_value peer_cred(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!read_fd_arg(env, info, &fd)) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    return throw_errno(env, "getsockopt(SO_PEERCRED)", errno);
+  napi_value result, pid, uid, gid;
+  napi_create_object(env, &result);
+  napi_create_int32(env, cred.pid, &pid);
+  napi_create_uint32(env, cred.uid, &uid);
+  napi_create_uint32(env, cred.gid, &gid);
+  napi_set_named_property(env, result, "pid", pid);
+  napi_set_named_property(env, result, "uid", uid);
+  napi_set_named_property(env, result, "gid", gid);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"dupCloexec", NULL, dup_cloexec, NULL, NULL, NULL, napi_default, NULL},
+    {"peerCred", NULL, peer_cred, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

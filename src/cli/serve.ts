@@ -1,0 +1,93 @@
+// `eventd serve`: runs the daemon until SIGTERM or SIGINT.
+import { Command, Option } from 'commander';
+import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
+import { Daemon } from '../daemon/daemon.js';
+import { createLogger, LOG_LEVELS } from '../log.js';
+import { fileMode, integer } from './options.js';
+
+/** systemd's default stop timeout is far longer; we promise 5 s. */
+const EXIT_DEADLINE_MS = 4500;
+
+export function serveCommand(): Command {
+  const defaults = defaultConfig();
+  return new Command('serve')
+    .description('run the event daemon: producers report on one socket, subscribers receive on the other')
+    .addOption(new Option('--report-socket <path>', 'where producers connect').env('EVENTD_REPORT_SOCKET').default(defaults.reportSocket))
+    .addOption(new Option('--events-socket <path>', 'where subscribers connect').env('EVENTD_EVENTS_SOCKET').default(defaults.eventsSocket))
+    .addOption(new Option('--report-mode <mode>', 'file mode of the report socket').argParser(fileMode).default(DEFAULTS.reportMode, '0660'))
+    .addOption(new Option('--events-mode <mode>', 'file mode of the events socket').argParser(fileMode).default(DEFAULTS.eventsMode, '0660'))
+    .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns both sockets'))
+    .addOption(new Option('--workers <n>', 'worker threads serving subscribers').argParser(integer(1, 256)).default(defaults.workers))
+    .addOption(new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history))
+    .addOption(
+      new Option('--max-line-bytes <n>', 'longest line a client may send').argParser(integer(64, 64 * 1024 * 1024)).default(DEFAULTS.maxLineBytes),
+    )
+    .addOption(
+      new Option('--max-pending-bytes <n>', 'bytes queued for one subscriber before it is dropped as too slow')
+        .argParser(integer(1024))
+        .default(DEFAULTS.maxPendingBytes),
+    )
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(DEFAULTS.logLevel))
+    .addHelpText(
+      'after',
+      `
+Logs are JSON lines on stdout. Under systemd socket activation (LISTEN_FDS with the names
+"report" and "events") the sockets systemd passes are used instead of the paths.
+
+Examples:
+  eventd serve
+  eventd serve --report-socket /tmp/r.sock --events-socket /tmp/e.sock --workers 4
+  socat -u UNIX-CONNECT:${defaults.eventsSocket} STDOUT      # subscribe to everything`,
+    )
+    .action(async (options: Record<string, unknown>) => {
+      const config: DaemonConfig = { ...defaults, ...(options as Partial<DaemonConfig>) };
+      await serve(config);
+    });
+}
+
+async function serve(config: DaemonConfig): Promise<void> {
+  const log = createLogger(config.logLevel);
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, log);
+  } catch (error) {
+    log.fatal({ err: error }, 'cannot start');
+    process.stderr.write(`eventd: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  const [report, events] = daemon.sockets;
+  log.info(
+    {
+      report_socket: report!.path,
+      events_socket: events!.path,
+      socket_activated: report!.activated || events!.activated,
+      workers: config.workers,
+      subscribe: `socat -u UNIX-CONNECT:${events!.path} STDOUT`,
+      report: `echo '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"}}' | socat - UNIX-CONNECT:${report!.path}`,
+    },
+    'eventd ready',
+  );
+  const shutdown = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, EXIT_DEADLINE_MS).unref();
+    daemon.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}

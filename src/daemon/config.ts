@@ -1,0 +1,57 @@
+// The daemon's settings, their defaults, and where its sockets live by default.
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface DaemonConfig {
+  reportSocket: string;
+  eventsSocket: string;
+  /** File modes of the two sockets (ignored for sockets handed over by systemd). */
+  reportMode: number;
+  eventsMode: number;
+  /** Group (name or gid) given to both sockets; undefined keeps the daemon's own group. */
+  socketGroup: string | undefined;
+  workers: number;
+  history: number;
+  maxLineBytes: number;
+  maxPendingBytes: number;
+  logLevel: string;
+  /** Enables the test-only `debug_crash_worker` command. */
+  faultInjection: boolean;
+}
+
+/** As osctld: one worker per 32 CPUs, at least two. */
+export function defaultWorkers(): number {
+  return Math.max(Math.floor(cpus().length / 32), 2);
+}
+
+/**
+ * $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=), else /run/eventd for root,
+ * else $XDG_RUNTIME_DIR/eventd, else a per-user directory under the OS temp dir.
+ */
+export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.RUNTIME_DIRECTORY) return env.RUNTIME_DIRECTORY.split(':')[0]!;
+  if (process.getuid?.() === 0) return '/run/eventd';
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'eventd');
+  return join(tmpdir(), `eventd-${process.getuid?.() ?? 'user'}`);
+}
+
+export const DEFAULTS = {
+  reportMode: 0o660,
+  eventsMode: 0o660,
+  history: 10_000,
+  maxLineBytes: 65_536,
+  maxPendingBytes: 8 * 1024 * 1024,
+  logLevel: 'info',
+} as const;
+
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfig {
+  const runtimeDir = defaultRuntimeDir(env);
+  return {
+    ...DEFAULTS,
+    reportSocket: join(runtimeDir, 'report.sock'),
+    eventsSocket: join(runtimeDir, 'events.sock'),
+    socketGroup: undefined,
+    workers: defaultWorkers(),
+    faultInjection: env.EVENTD_FAULT_INJECTION === '1',
+  };
+}

@@ -1,0 +1,149 @@
+// The daemon: wires the listening sockets, the producers, the publisher, the history and the
+// worker pool together, answers stats, and shuts down in order.
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import type { DaemonConfig } from './config.js';
+import { EventHistory } from './history.js';
+import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketSpec } from './listeners.js';
+import { ProducerConnection, type ProducerCounters } from './producer.js';
+import { Publisher } from './publisher.js';
+import { WorkerPool, type WorkerStats } from './worker-pool.js';
+
+/** How long subscribers get to take what is queued for them at shutdown. */
+const SHUTDOWN_GRACE_MS = 2500;
+
+export interface DaemonStats {
+  pid: number;
+  uptime_seconds: number;
+  workers: WorkerStats[];
+  subscribers: number;
+  producers: number;
+  events_published: number;
+  lines_rejected: number;
+  subscribers_dropped_slow: number;
+  history: { capacity: number; retained: number; first_seq: number; last_seq: number };
+}
+
+export class Daemon {
+  private readonly history: EventHistory;
+  private readonly publisher: Publisher;
+  private readonly pool: WorkerPool;
+  private readonly producers = new Map<number, ProducerConnection>();
+  private readonly counters: ProducerCounters = { linesRejected: 0 };
+  private readonly startedAt = Date.now();
+  private bound: BoundSocket[] = [];
+  private nextProducerId = 1;
+  private droppedSlow = 0;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: DaemonConfig,
+    private readonly log: Logger,
+  ) {
+    this.history = new EventHistory(config.history);
+    this.pool = new WorkerPool(
+      config.workers,
+      {
+        maxLineBytes: config.maxLineBytes,
+        maxPendingBytes: config.maxPendingBytes,
+        logLevel: config.logLevel,
+        faultInjection: config.faultInjection,
+      },
+      log,
+      {
+        replay: (since) => ({ ...this.history.after(since), lastSeq: this.history.lastSeq }),
+        stats: () => this.stats(),
+        droppedSlow: () => this.droppedSlow++,
+      },
+    );
+    this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch));
+  }
+
+  static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
+    const daemon = new Daemon(config, log);
+    try {
+      await daemon.open();
+    } catch (error) {
+      await daemon.stop({ announce: false });
+      throw error;
+    }
+    return daemon;
+  }
+
+  /** Where each socket is: a path we created, or systemd's. */
+  get sockets(): { name: string; path: string; activated: boolean }[] {
+    const paths = { report: this.config.reportSocket, events: this.config.eventsSocket };
+    return this.bound.map((b) => ({ name: b.name, path: b.createdPath ?? paths[b.name], activated: b.createdPath === undefined }));
+  }
+
+  stats(): DaemonStats {
+    return {
+      pid: process.pid,
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      workers: this.pool.stats(),
+      subscribers: this.pool.subscriberCount,
+      producers: this.producers.size,
+      events_published: this.publisher.lastSeq,
+      lines_rejected: this.counters.linesRejected,
+      subscribers_dropped_slow: this.droppedSlow,
+      history: {
+        capacity: this.history.capacity,
+        retained: this.history.size,
+        first_seq: this.history.firstSeq,
+        last_seq: this.history.lastSeq,
+      },
+    };
+  }
+
+  /**
+   * Stops accepting, announces osctld_shutdown to every subscriber, lets the workers flush,
+   * and removes the socket files it created. Safe to call more than once.
+   */
+  stop({ announce = true } = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const { server } of this.bound) server.close();
+      for (const producer of this.producers.values()) producer.close();
+      if (announce) this.publisher.publish('osctld_shutdown', {});
+      this.publisher.flush();
+      await this.pool.shutdown(SHUTDOWN_GRACE_MS);
+      await Promise.all(this.bound.map(removeSocketFile));
+    })();
+    return this.stopping;
+  }
+
+  private async open(): Promise<void> {
+    const { config } = this;
+    const gid = config.socketGroup === undefined ? undefined : resolveGroup(config.socketGroup);
+    const activated = systemdSockets();
+    if (activated && !activated.has('report') && !activated.has('events')) {
+      const names = [...activated.keys()].join(', ');
+      throw new Error(`systemd passed sockets named ${names}; expected "report" and "events" (FileDescriptorName=)`);
+    }
+    await this.pool.start();
+    const specs: SocketSpec[] = [
+      { name: 'report', path: config.reportSocket, mode: config.reportMode, gid },
+      { name: 'events', path: config.eventsSocket, mode: config.eventsMode, gid },
+    ];
+    for (const spec of specs) {
+      const server =
+        spec.name === 'report'
+          ? net.createServer({ allowHalfOpen: true }, (socket) => this.onProducer(socket))
+          : net.createServer({ pauseOnConnect: true }, (socket) => this.pool.attach(socket));
+      this.bound.push(await bindSocket(server, spec, activated?.get(spec.name)));
+      // Accept errors (EMFILE, ENFILE) must not take the daemon down; libuv keeps listening.
+      server.on('error', (error) => this.log.error({ socket: spec.name, err: error }, 'accept failed'));
+    }
+  }
+
+  private onProducer(socket: net.Socket): void {
+    const id = this.nextProducerId++;
+    const producer = new ProducerConnection(id, socket, {
+      publisher: this.publisher,
+      maxLineBytes: this.config.maxLineBytes,
+      counters: this.counters,
+      log: this.log,
+    });
+    this.producers.set(id, producer);
+    socket.on('close', () => this.producers.delete(id));
+  }
+}

@@ -1,0 +1,131 @@
+// The two listening sockets: adopted from systemd (LISTEN_FDS) or created on their paths with
+// care: never following a symlink, never deleting anything that is not a stale socket.
+import { readFileSync } from 'node:fs';
+import { chmod, chown, lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import { dirname } from 'node:path';
+
+export type SocketName = 'report' | 'events';
+
+export interface SocketSpec {
+  name: SocketName;
+  path: string;
+  mode: number;
+  /** gid to give the socket file, from resolveGroup(). */
+  gid: number | undefined;
+}
+
+export interface BoundSocket {
+  name: SocketName;
+  server: net.Server;
+  /** The path we created, or undefined for a socket systemd handed over (systemd owns that file). */
+  createdPath: string | undefined;
+  createdIno: number | undefined;
+}
+
+/** The fds systemd passed by name (LISTEN_FDNAMES), or null without socket activation. */
+export function systemdSockets(env: NodeJS.ProcessEnv = process.env, pid = process.pid): Map<string, number> | null {
+  const count = Number(env.LISTEN_FDS);
+  if (!env.LISTEN_FDS || !Number.isInteger(count) || count < 1) return null;
+  if (env.LISTEN_PID && Number(env.LISTEN_PID) !== pid) return null;
+  const names = (env.LISTEN_FDNAMES ?? '').split(':');
+  const fds = new Map<string, number>();
+  for (let i = 0; i < count; i++) fds.set(names[i] || `fd${3 + i}`, 3 + i);
+  // Not for our children.
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDNAMES;
+  return fds;
+}
+
+export async function bindSocket(server: net.Server, spec: SocketSpec, activatedFd: number | undefined): Promise<BoundSocket> {
+  if (activatedFd !== undefined) {
+    await listen(server, { fd: activatedFd });
+    return { name: spec.name, server, createdPath: undefined, createdIno: undefined };
+  }
+  await prepareSocketPath(spec.path);
+  // Created owner-only, then opened up: the socket is never briefly more open than asked.
+  const umask = process.umask(0o177);
+  try {
+    await listen(server, { path: spec.path });
+  } finally {
+    process.umask(umask);
+  }
+  await chmod(spec.path, spec.mode);
+  if (spec.gid !== undefined) await chown(spec.path, -1, spec.gid);
+  const { ino } = await lstat(spec.path);
+  return { name: spec.name, server, createdPath: spec.path, createdIno: ino };
+}
+
+/** Removes a socket file we created, unless something else has taken its place since. */
+export async function removeSocketFile(bound: BoundSocket): Promise<void> {
+  if (bound.createdPath === undefined) return;
+  try {
+    const st = await lstat(bound.createdPath);
+    if (st.isSocket() && st.ino === bound.createdIno) await unlink(bound.createdPath);
+  } catch {
+    // Already gone.
+  }
+}
+
+function listen(server: net.Server, options: net.ListenOptions | { fd: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options as net.ListenOptions, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function prepareSocketPath(path: string): Promise<void> {
+  await ensureDirectory(dirname(path));
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!st.isSocket()) {
+    throw new Error(`${path} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)`);
+  }
+  if (await isListening(path)) throw new Error(`${path} is in use by another process; is eventd already running?`);
+  // A socket nobody listens on is left over from a daemon that was killed.
+  await unlink(path);
+}
+
+async function ensureDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const st = await stat(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  const worldWritable = (st.mode & 0o002) !== 0;
+  const sticky = (st.mode & 0o1000) !== 0;
+  if (worldWritable && !sticky) {
+    throw new Error(`${dir} is world-writable and not sticky: anyone could replace eventd's sockets there; use another directory`);
+  }
+}
+
+function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED' || error.code === 'ENOENT') resolve(false);
+      else reject(new Error(`cannot check whether ${path} is in use: ${error.message}`));
+    });
+  });
+}
+
+/** A gid from a number or a group name (Node has no getgrnam). */
+export function resolveGroup(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined) return Number(gid);
+  }
+  throw new Error(`unknown group ${JSON.stringify(group)} (not in /etc/group)`);
+}

@@ -1,0 +1,101 @@
+// One producer connection on the report socket: frames lines, validates each as a report,
+// publishes the valid ones and answers acks and errors, in line order.
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import { peerCred, socketFd, type PeerCred } from '../native/index.js';
+import { LineFramer } from '../protocol/framing.js';
+import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
+import { ackLine, reportErrorLine } from '../protocol/wire.js';
+import type { Publisher } from './publisher.js';
+
+/** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
+const MAX_UNREAD_REPLY_BYTES = 1 << 20;
+
+export interface ProducerCounters {
+  linesRejected: number;
+}
+
+export interface ProducerContext {
+  publisher: Publisher;
+  maxLineBytes: number;
+  counters: ProducerCounters;
+  log: Logger;
+}
+
+export class ProducerConnection {
+  private readonly framer: LineFramer;
+  private readonly log: Logger;
+  private readonly peer: PeerCred | undefined;
+  /** Set at shutdown: nothing read after this point is published or answered. */
+  private closing = false;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    private readonly ctx: ProducerContext,
+  ) {
+    this.peer = readPeer(socket);
+    // Named apart from pino's own `pid` (the daemon's).
+    this.log = ctx.log.child({ producer: id, peer_pid: this.peer?.pid, peer_uid: this.peer?.uid, peer_gid: this.peer?.gid });
+    this.framer = new LineFramer(ctx.maxLineBytes, {
+      line: (text, lineNo) => this.onLine(text, lineNo),
+      badLine: (lineNo, message) => this.reject(lineNo, rejected(message)),
+    });
+    this.log.info('producer connected');
+    socket.on('data', (chunk: Buffer) => {
+      if (!this.closing) this.framer.push(chunk);
+    });
+    // Half-close: answer the last line (even without `\n`), flush every reply, then close.
+    socket.on('end', () => {
+      if (!this.closing) this.framer.end();
+      socket.end();
+    });
+    socket.on('drain', () => {
+      if (!this.closing) socket.resume();
+    });
+    // A reset drops a partial line; nothing else to do.
+    socket.on('error', (error) => this.log.debug({ err: error }, 'producer connection error'));
+    socket.on('close', () => this.log.info('producer disconnected'));
+  }
+
+  /** Stops taking reports: everything already answered stays answered. */
+  close(): void {
+    this.closing = true;
+    this.socket.pause();
+    this.socket.end();
+  }
+
+  private onLine(text: string, lineNo: number): void {
+    const report = parseReport(text);
+    if (!report.ok) return this.reject(lineNo, report);
+    let seq: number;
+    try {
+      seq = this.ctx.publisher.publish(report.type, report.opts);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return this.reject(lineNo, rejected(`Invalid ${report.type} report: opts is nested too deeply`, [], report.ack));
+    }
+    if (report.ack !== undefined) this.reply(ackLine(report.ack, seq));
+  }
+
+  private reject(lineNo: number, report: RejectedReport): void {
+    this.ctx.counters.linesRejected++;
+    this.log.warn({ line: lineNo, reason: report.message }, 'report rejected');
+    this.reply(reportErrorLine(lineNo, report.message, report.issues, report.ack));
+  }
+
+  private reply(line: string): void {
+    if (this.socket.destroyed) return;
+    this.socket.write(line);
+    // A producer that does not read its replies is slowed down, never buffered without bound.
+    if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) this.socket.pause();
+  }
+}
+
+function readPeer(socket: Socket): PeerCred | undefined {
+  try {
+    return peerCred(socketFd(socket));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,174 @@
+// The worker threads and the placement of subscribers on them. A connected socket cannot move
+// between threads, so the main thread accepts, hands a dup(2) of the connection's descriptor to
+// the least-loaded worker and closes its own copy; the worker opens the copy as a net.Socket.
+import { closeSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { EventBatch } from '../ipc/batch.js';
+import type { FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
+import type { Logger } from '../log.js';
+import { dupCloexec, socketFd } from '../native/index.js';
+
+export interface PoolHandlers {
+  replay(since: number): { batch: EventBatch; lastSeq: number; missed: number };
+  stats(): unknown;
+  /** A subscriber was disconnected for not reading fast enough. */
+  droppedSlow(): void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  /** Subscribers placed on this worker and not yet reported closed. */
+  subscribers: Set<number>;
+  /** Descriptors posted to the worker that it has not taken yet: closed here if it dies first. */
+  unclaimed: Map<number, number>;
+  restarts: number;
+  startedAt: number;
+  /** Set when the thread exits: a slot is replaced, never reused. */
+  exited: boolean;
+  stopping: boolean;
+}
+
+export interface WorkerStats {
+  worker: number;
+  subscribers: number;
+  restarts: number;
+}
+
+// Under tsx the sources run as .ts; compiled, as .js.
+const WORKER_URL = new URL(`../worker/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private nextSubscriberId = 1;
+
+  constructor(
+    private readonly size: number,
+    private readonly settings: Omit<WorkerSettings, 'index'>,
+    private readonly log: Logger,
+    private readonly handlers: PoolHandlers,
+  ) {}
+
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.size }, (_, index) => this.spawn(index, 0)));
+  }
+
+  /** Hands an accepted subscriber connection to the worker with the fewest subscribers. */
+  attach(socket: Socket): void {
+    let fd: number;
+    try {
+      fd = dupCloexec(socketFd(socket));
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot hand subscriber connection to a worker');
+      socket.destroy();
+      return;
+    }
+    socket.destroy();
+    const slot = this.leastLoaded();
+    if (!slot) {
+      this.log.error('no worker thread is running; refusing subscriber');
+      closeSync(fd);
+      return;
+    }
+    const id = this.nextSubscriberId++;
+    slot.subscribers.add(id);
+    slot.unclaimed.set(id, fd);
+    this.post(slot, { t: 'attach', id, fd });
+  }
+
+  broadcast(batch: EventBatch): void {
+    for (const slot of this.slots) if (slot.subscribers.size > 0) this.post(slot, { t: 'events', batch });
+  }
+
+  stats(): WorkerStats[] {
+    return this.slots.map((slot) => ({ worker: slot.index, subscribers: slot.subscribers.size, restarts: slot.restarts }));
+  }
+
+  get subscriberCount(): number {
+    return this.slots.reduce((sum, slot) => sum + slot.subscribers.size, 0);
+  }
+
+  /** Lets every worker flush and close its subscribers (at most graceMs), then stops the threads. */
+  async shutdown(graceMs: number): Promise<void> {
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        slot.stopping = true;
+        const drained = new Promise<void>((resolve) => {
+          slot.worker.on('message', (message: FromWorker) => message.t === 'drained' && resolve());
+          slot.worker.once('exit', () => resolve());
+        });
+        this.post(slot, { t: 'shutdown', graceMs });
+        await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs + 200))]);
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  private leastLoaded(): Slot | undefined {
+    let best: Slot | undefined;
+    for (const slot of this.slots) {
+      if (!slot.exited && (best === undefined || slot.subscribers.size < best.subscribers.size)) best = slot;
+    }
+    return best;
+  }
+
+  private post(slot: Slot, message: ToWorker): void {
+    slot.worker.postMessage(message);
+  }
+
+  private spawn(index: number, restarts: number): Promise<void> {
+    const worker = new Worker(WORKER_URL, { workerData: { ...this.settings, index } satisfies WorkerSettings });
+    const slot: Slot = { index, worker, subscribers: new Set(), unclaimed: new Map(), restarts, startedAt: Date.now(), exited: false, stopping: false };
+    this.slots[index] = slot;
+    return new Promise((resolve, reject) => {
+      worker.on('message', (message: FromWorker) => {
+        if (message.t === 'ready') resolve();
+        else this.onMessage(slot, message);
+      });
+      worker.on('error', (error) => {
+        this.log.error({ worker: index, err: error }, 'worker thread failed');
+        reject(error);
+      });
+      worker.on('exit', (code) => this.onExit(slot, code));
+    });
+  }
+
+  private onMessage(slot: Slot, message: FromWorker): void {
+    switch (message.t) {
+      case 'attached':
+        slot.unclaimed.delete(message.id);
+        return;
+      case 'closed':
+        slot.unclaimed.delete(message.id);
+        slot.subscribers.delete(message.id);
+        if (message.reason === 'slow') this.handlers.droppedSlow();
+        return;
+      case 'replay':
+        this.post(slot, { t: 'replay', subscriber: message.subscriber, ...this.handlers.replay(message.since) });
+        return;
+      case 'stats':
+        this.post(slot, { t: 'stats', subscriber: message.subscriber, stats: this.handlers.stats() });
+        return;
+    }
+  }
+
+  /** A worker that dies is replaced; only its own subscribers were disconnected (by the kernel). */
+  private onExit(slot: Slot, code: number): void {
+    slot.exited = true;
+    if (slot.stopping) return;
+    for (const fd of slot.unclaimed.values()) closeSync(fd);
+    this.log.error(
+      { worker: slot.index, exitCode: code, subscribersLost: slot.subscribers.size },
+      'worker thread exited unexpectedly; starting a new one',
+    );
+    slot.subscribers.clear();
+    // A worker that dies right after starting would otherwise be restarted in a busy loop.
+    const delay = Date.now() - slot.startedAt < 1000 ? 1000 : 0;
+    setTimeout(() => {
+      this.spawn(slot.index, slot.restarts + 1).catch((error) => {
+        this.log.error({ worker: slot.index, err: error }, 'replacement worker failed to start');
+      });
+    }, delay);
+  }
+}

@@ -1,0 +1,29 @@
+// Messages between the main thread (supervisor) and the worker threads.
+import type { EventBatch } from './batch.js';
+
+export interface WorkerSettings {
+  index: number;
+  maxLineBytes: number;
+  maxPendingBytes: number;
+  logLevel: string;
+  faultInjection: boolean;
+}
+
+export type ToWorker =
+  /** Take ownership of a subscriber connection's file descriptor. */
+  | { t: 'attach'; id: number; fd: number }
+  | { t: 'events'; batch: EventBatch }
+  /** History for a `since` subscription: everything retained after `since`, up to the latest event. */
+  | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
+  | { t: 'stats'; subscriber: number; stats: unknown }
+  | { t: 'shutdown'; graceMs: number };
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'attached'; id: number }
+  | { t: 'closed'; id: number; reason: CloseReason }
+  | { t: 'replay'; subscriber: number; since: number }
+  | { t: 'stats'; subscriber: number }
+  | { t: 'drained' };
+
+export type CloseReason = 'eof' | 'error' | 'slow' | 'shutdown';

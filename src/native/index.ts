@@ -1,0 +1,55 @@
+// Typed access to the small C helper in native/ (built by node-gyp during `npm ci`).
+import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
+
+interface NativeBinding {
+  dupCloexec(fd: number): number;
+  peerCred(fd: number): PeerCred;
+}
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  try {
+    // Same relative path from src/native/ (tsx, tests) and dist/native/ (production).
+    return require('../../build/Release/eventd_native.node') as NativeBinding;
+  } catch (error) {
+    throw new Error(
+      `eventd's native helper is not built (${(error as Error).message.split('\n')[0]}); run \`npm ci\` or \`npm run install\` in the package directory`,
+    );
+  }
+}
+
+const binding = load();
+
+function withCode<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (typeof err.errno === 'number') err.code = getSystemErrorName(-err.errno);
+    throw err;
+  }
+}
+
+/** A close-on-exec duplicate of `fd`, owned by the caller. */
+export function dupCloexec(fd: number): number {
+  return withCode(() => binding.dupCloexec(fd));
+}
+
+/** The pid, uid and gid of the process at the other end of a Unix socket. */
+export function peerCred(fd: number): PeerCred {
+  return withCode(() => binding.peerCred(fd));
+}
+
+/** The file descriptor under a connected `net.Socket` (Node keeps it on the internal handle). */
+export function socketFd(socket: import('node:net').Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('socket has no file descriptor');
+  return fd;
+}

@@ -1,0 +1,46 @@
+// The commands a subscriber may send on the events socket. Nothing else is accepted there:
+// subscribers can never publish.
+import { z } from 'zod';
+import { EVENT_TYPES } from './events.js';
+import { summarizeIssues, toWireIssues } from './issues.js';
+import { isPlainObject, parseJson } from './report.js';
+
+const eventTypeSchema = z.enum(EVENT_TYPES as [string, ...string[]]);
+const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+export const subscribeOptsSchema = z.strictObject({
+  type: z.union([eventTypeSchema, z.array(eventTypeSchema).min(1)]).optional(),
+  opts: z.record(z.string(), z.union([filterValue, z.array(filterValue)])).optional(),
+  since: z.int().min(0).optional(),
+  format: z.enum(['native', 'osctld']).optional(),
+});
+
+export const commandSchemas = {
+  event_subscribe: z.strictObject({ cmd: z.literal('event_subscribe'), opts: subscribeOptsSchema.optional() }),
+  stats: z.strictObject({ cmd: z.literal('stats') }),
+} as const;
+
+/** Only honoured when the daemon runs with EVENTD_FAULT_INJECTION=1 (tests of crash recovery). */
+export const CRASH_WORKER_COMMAND = 'debug_crash_worker';
+
+export type SubscribeOpts = z.infer<typeof subscribeOptsSchema>;
+export type Command = z.infer<(typeof commandSchemas)[keyof typeof commandSchemas]> | { cmd: typeof CRASH_WORKER_COMMAND };
+
+const COMMAND_NAMES = Object.keys(commandSchemas).join(', ');
+
+export function parseCommand(text: string, faultInjection = false): { ok: true; command: Command } | { ok: false; message: string } {
+  const json = parseJson(text);
+  if (!json.ok) return { ok: false, message: `Line is not valid JSON: ${json.message}` };
+  const value = json.value;
+  if (!isPlainObject(value)) return { ok: false, message: 'A command must be a JSON object like {"cmd":"event_subscribe"}' };
+  const { cmd } = value;
+  if (faultInjection && cmd === CRASH_WORKER_COMMAND) return { ok: true, command: { cmd } };
+  if (typeof cmd !== 'string' || !Object.hasOwn(commandSchemas, cmd)) {
+    const got = cmd === undefined ? 'no "cmd" field' : `unknown command ${JSON.stringify(cmd)}`;
+    return { ok: false, message: `Expected a command (${COMMAND_NAMES}), got ${got}; the events socket does not accept reports` };
+  }
+  const result = commandSchemas[cmd as keyof typeof commandSchemas].safeParse(value, { reportInput: true });
+  if (!result.success) return { ok: false, message: summarizeIssues(`Invalid ${cmd} command`, toWireIssues(result.error.issues)) };
+  // Keep the client's own values (zod drops keys such as "__proto__" from records).
+  return { ok: true, command: value as Command };
+}

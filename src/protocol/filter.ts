@@ -1,0 +1,35 @@
+// Subscription matching, as in osctld: `type` is one type or a list of types; every key in
+// `opts` must equal the event's value, or be one of a list of values.
+import type { EventType } from './events.js';
+import type { SubscribeOpts } from './commands.js';
+
+type Scalar = string | number | boolean | null;
+
+export interface Filter {
+  /** null: every type. */
+  readonly types: ReadonlySet<string> | null;
+  /** null: no condition on opts. */
+  readonly opts: ReadonlyArray<readonly [key: string, allowed: readonly Scalar[]]> | null;
+}
+
+export const MATCH_ALL: Filter = { types: null, opts: null };
+
+export function compileFilter(opts: SubscribeOpts | undefined): Filter {
+  if (!opts) return MATCH_ALL;
+  const types = opts.type === undefined ? null : new Set(Array.isArray(opts.type) ? opts.type : [opts.type]);
+  const entries = opts.opts === undefined ? [] : Object.entries(opts.opts);
+  const conditions = entries.map(([key, value]) => [key, Array.isArray(value) ? value : [value]] as const);
+  return { types, opts: conditions.length === 0 ? null : conditions };
+}
+
+export function matchesType(filter: Filter, type: EventType): boolean {
+  return filter.types === null || filter.types.has(type);
+}
+
+export function matchesOpts(filter: Filter, opts: Record<string, unknown>): boolean {
+  if (filter.opts === null) return true;
+  for (const [key, allowed] of filter.opts) {
+    if (!Object.hasOwn(opts, key) || !allowed.includes(opts[key] as Scalar)) return false;
+  }
+  return true;
+}

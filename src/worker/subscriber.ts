@@ -1,0 +1,155 @@
+// One subscriber connection, owned by a worker thread: reads its commands, filters and frames
+// events for it, and bounds what is queued for it.
+import type { Socket } from 'node:net';
+import { BatchView } from '../ipc/batch.js';
+import type { CloseReason } from '../ipc/messages.js';
+import { CRASH_WORKER_COMMAND, parseCommand, type Command } from '../protocol/commands.js';
+import { compileFilter, MATCH_ALL, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
+import { LineFramer } from '../protocol/framing.js';
+import { errorLine, okLine } from '../protocol/wire.js';
+
+/** What a subscriber needs from the worker that owns it. */
+export interface SubscriberHost {
+  readonly maxLineBytes: number;
+  readonly maxPendingBytes: number;
+  readonly faultInjection: boolean;
+  requestReplay(subscriber: Subscriber, since: number): void;
+  requestStats(subscriber: Subscriber): void;
+  crash(): void;
+  closed(subscriber: Subscriber, reason: CloseReason): void;
+}
+
+export class Subscriber {
+  private filter: Filter = MATCH_ALL;
+  private format: 'native' | 'osctld' = 'native';
+  /** Live events up to this seq are not sent: a replay already covered them. */
+  private liveAfter = 0;
+  /** A `since` subscription waits for its history; live events meanwhile are part of it. */
+  private awaitingReplay = false;
+  /** A command is waiting for the main thread; later commands queue behind it. */
+  private busy = false;
+  private queued: string[] = [];
+  private closeReason: CloseReason | null = null;
+  private isClosed = false;
+  private readonly framer: LineFramer;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    private readonly host: SubscriberHost,
+  ) {
+    this.framer = new LineFramer(host.maxLineBytes, {
+      line: (text) => this.onCommandLine(text),
+      badLine: (_lineNo, message) => this.send(errorLine(message)),
+    });
+    socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    // The client may half-close after its commands (`echo ... | socat`): keep streaming to it.
+    socket.on('end', () => this.framer.end());
+    socket.on('error', () => this.close('error'));
+    socket.on('close', () => this.close(this.closeReason ?? 'eof'));
+  }
+
+  /** Sends the events of a batch that this subscriber wants and has not had yet. */
+  deliver(view: BatchView): void {
+    if (this.awaitingReplay || view.lastSeq <= this.liveAfter) return;
+    const { firstSeq } = view.batch;
+    if (this.filter === MATCH_ALL && this.format === 'native' && firstSeq > this.liveAfter) {
+      this.send(view.batch.text);
+      return;
+    }
+    let out = '';
+    for (let i = Math.max(0, this.liveAfter - firstSeq + 1); i < view.count; i++) {
+      if (!matchesType(this.filter, view.type(i))) continue;
+      if (this.filter.opts !== null && !matchesOpts(this.filter, view.eventOpts(i))) continue;
+      out += this.format === 'native' ? view.line(i) : view.osctldLine(i);
+    }
+    if (out !== '') this.send(out);
+  }
+
+  /** The history a `since` subscription asked for: reply first, then the history, then live. */
+  replay(view: BatchView, lastSeq: number, missed: number): void {
+    this.send(okLine('subscribed', missed > 0 ? { missed } : undefined));
+    this.awaitingReplay = false;
+    this.liveAfter = view.batch.firstSeq - 1;
+    if (view.count > 0) this.deliver(view);
+    this.liveAfter = lastSeq;
+    this.commandDone();
+  }
+
+  statsReply(stats: unknown): void {
+    this.send(okLine(stats));
+    this.commandDone();
+  }
+
+  /** Flushes what is queued, then closes; the caller destroys it if the grace period ends first. */
+  end(): void {
+    this.closeReason ??= 'shutdown';
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private send(text: string): void {
+    if (this.socket.destroyed) return;
+    this.socket.write(text);
+    if (this.socket.writableLength > this.host.maxPendingBytes) {
+      this.closeReason = 'slow';
+      this.socket.destroy();
+    }
+  }
+
+  private close(reason: CloseReason): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.socket.destroy();
+    // A reason set on purpose (slow, shutdown) wins over how the socket happened to end.
+    this.host.closed(this, this.closeReason ?? reason);
+  }
+
+  private onCommandLine(text: string): void {
+    if (this.busy) {
+      this.queued.push(text);
+      this.socket.pause();
+      return;
+    }
+    const parsed = parseCommand(text, this.host.faultInjection);
+    if (!parsed.ok) {
+      this.send(errorLine(parsed.message));
+      return;
+    }
+    this.run(parsed.command);
+  }
+
+  private run(command: Command): void {
+    switch (command.cmd) {
+      case 'event_subscribe': {
+        const opts = command.opts;
+        this.filter = compileFilter(opts);
+        this.format = opts?.format ?? 'native';
+        if (opts?.since === undefined) {
+          this.send(okLine('subscribed'));
+          return;
+        }
+        this.busy = true;
+        this.awaitingReplay = true;
+        this.host.requestReplay(this, opts.since);
+        return;
+      }
+      case 'stats':
+        this.busy = true;
+        this.host.requestStats(this);
+        return;
+      case CRASH_WORKER_COMMAND:
+        this.host.crash();
+        return;
+    }
+  }
+
+  private commandDone(): void {
+    this.busy = false;
+    while (!this.busy && this.queued.length > 0) this.onCommandLine(this.queued.shift()!);
+    if (!this.busy && !this.socket.destroyed) this.socket.resume();
+  }
+}
