@@ -28,15 +28,19 @@ function listValues(values: readonly unknown[]): string {
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
+  // JSON has no undefined: an undefined input is a missing field.
+  if ('input' in issue && issue.input === undefined) return 'is required';
   const got = 'input' in issue ? ` (got ${describeValue(issue.input)})` : '';
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}${got}`;
+      return `must be ${article(issue.expected)}${got}`;
     case 'invalid_value':
       return `must be one of ${listValues(issue.values)}${got}`;
     case 'too_small':
       if (issue.origin === 'string') return 'must not be empty';
       return `must be at least ${String(issue.minimum)}${got}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}${got}`;
     case 'invalid_union':
       if ('options' in issue && Array.isArray(issue.options)) return `must be one of ${listValues(issue.options)}${got}`;
       return `does not match any allowed form${got}`;

@@ -1,0 +1,168 @@
+// Starts the real daemon (the compiled `bin/eventd.js`, as users run it) in a temp directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineClient } from './client.js';
+
+export const EVENTD_BIN = fileURLToPath(new URL('../../bin/eventd.js', import.meta.url));
+
+export interface LogRecord {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface StartOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Reuse a directory (e.g. to restart on the same sockets). */
+  dir?: string;
+}
+
+export class TestDaemon {
+  readonly logs: LogRecord[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr = '';
+  private logWaiters: (() => void)[] = [];
+
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly dir: string,
+  ) {
+    let partial = '';
+    proc.stdout!.setEncoding('utf8');
+    proc.stdout!.on('data', (chunk: string) => {
+      partial += chunk;
+      let newline;
+      while ((newline = partial.indexOf('\n')) !== -1) {
+        const line = partial.slice(0, newline);
+        partial = partial.slice(newline + 1);
+        try {
+          this.logs.push(JSON.parse(line) as LogRecord);
+        } catch {
+          this.logs.push({ level: 0, msg: line });
+        }
+      }
+      for (const wake of this.logWaiters.splice(0)) wake();
+    });
+    proc.stderr!.setEncoding('utf8');
+    proc.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exited.then(() => {
+      for (const wake of this.logWaiters.splice(0)) wake();
+    });
+  }
+
+  get reportSocket(): string {
+    return join(this.dir, 'report.sock');
+  }
+
+  get eventsSocket(): string {
+    return join(this.dir, 'events.sock');
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  static spawn(options: StartOptions = {}): TestDaemon {
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'eventd-test-'));
+    const args = [
+      EVENTD_BIN,
+      'serve',
+      '--report-socket',
+      join(dir, 'report.sock'),
+      '--events-socket',
+      join(dir, 'events.sock'),
+      '--log-level',
+      'debug',
+      ...(options.args ?? []),
+    ];
+    const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new TestDaemon(proc, dir);
+  }
+
+  static async start(options: StartOptions = {}): Promise<TestDaemon> {
+    const daemon = TestDaemon.spawn(options);
+    await daemon.waitForLog((record) => record.msg === 'eventd ready');
+    return daemon;
+  }
+
+  async waitForLog(predicate: (record: LogRecord) => boolean, timeoutMs = 15_000): Promise<LogRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    this.exited.then(() => (exited = true));
+    for (;;) {
+      const found = this.logs.find(predicate);
+      if (found) return found;
+      if (exited) throw new Error(`daemon exited before the expected log line; stderr: ${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`expected log line not seen within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.logWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  producer(): Promise<LineClient> {
+    return LineClient.connect(this.reportSocket);
+  }
+
+  /** A subscriber, once the daemon has placed it on a worker (so no event can precede it). */
+  async subscriber(subscribe?: Record<string, unknown>): Promise<LineClient> {
+    const client = await LineClient.connect(this.eventsSocket);
+    // A reply to a command proves the worker owns the connection.
+    client.sendJson({ cmd: 'event_subscribe', ...(subscribe ? { opts: subscribe } : {}) });
+    const reply = await client.nextJson();
+    if (reply.status !== true) throw new Error(`subscribe failed: ${JSON.stringify(reply)}`);
+    return client;
+  }
+
+  async stats(): Promise<Record<string, any>> {
+    const client = await LineClient.connect(this.eventsSocket);
+    client.sendJson({ cmd: 'stats' });
+    const reply = await client.nextJson<{ status: boolean; response: Record<string, any> }>();
+    client.destroy();
+    return reply.response;
+  }
+
+  /** Reports lines with acks and waits for every ack; returns the seqs. */
+  async report(...reports: Record<string, unknown>[]): Promise<number[]> {
+    const producer = await this.producer();
+    reports.forEach((report, i) => producer.sendJson({ ...report, ack: i }));
+    const acks = await producer.takeJson<{ status: boolean; seq: number }>(reports.length);
+    producer.destroy();
+    if (acks.some((ack) => ack.status !== true)) throw new Error(`report rejected: ${JSON.stringify(acks)}`);
+    return acks.map((ack) => ack.seq);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    return this.exited;
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGKILL');
+      await this.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export const sampleReports = {
+  management: { type: 'management', opts: { id: 7, cmd: 'ct_start', opts: { id: '101', force: true }, state: 'run' } },
+  osctld_shutdown: { type: 'osctld_shutdown', opts: {} },
+  state: { type: 'state', opts: { pool: 'tank', id: '101', state: 'running' } },
+  db: { type: 'db', opts: { object: 'container', pool: 'tank', id: '101', action: 'add' } },
+  ct_scheduled: { type: 'ct_scheduled', opts: { pool: 'tank', id: '101', cpu_package_inuse: 0 } },
+  ct_init_pid: { type: 'ct_init_pid', opts: { pool: 'tank', id: '101', init_pid: 4242 } },
+  ct_netif: { type: 'ct_netif', opts: { pool: 'tank', id: '101', action: 'rename', name: 'eth0', veth: 'veth101', new_name: 'eth1' } },
+  ct_exit: { type: 'ct_exit', opts: { pool: 'tank', id: '101', exit_type: 'reboot' } },
+} as const;

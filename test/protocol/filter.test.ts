@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommand } from '../../src/protocol/commands.js';
+import { compileFilter, matchesOpts, matchesType } from '../../src/protocol/filter.js';
+
+describe('filters', () => {
+  it('match one type or a list of types', () => {
+    expect(matchesType(compileFilter({ type: 'state' }), 'state')).toBe(true);
+    expect(matchesType(compileFilter({ type: 'state' }), 'db')).toBe(false);
+    expect(matchesType(compileFilter({ type: ['state', 'db'] }), 'db')).toBe(true);
+    expect(matchesType(compileFilter(undefined), 'ct_exit')).toBe(true);
+  });
+
+  it('match every opts key by equality or membership', () => {
+    const filter = compileFilter({ opts: { pool: 'tank', id: ['101', '102'] } });
+    expect(matchesOpts(filter, { pool: 'tank', id: '102', state: 'running' })).toBe(true);
+    expect(matchesOpts(filter, { pool: 'tank', id: '103' })).toBe(false);
+    expect(matchesOpts(filter, { pool: 'other', id: '101' })).toBe(false);
+    expect(matchesOpts(filter, { id: '101' })).toBe(false);
+  });
+
+  it('do not match inherited properties', () => {
+    const filter = compileFilter({ opts: { toString: 'x' } });
+    expect(matchesOpts(filter, {})).toBe(false);
+  });
+});
+
+describe('parseCommand', () => {
+  it('accepts the documented commands', () => {
+    expect(parseCommand('{"cmd":"stats"}')).toEqual({ ok: true, command: { cmd: 'stats' } });
+    const sub = '{"cmd":"event_subscribe","opts":{"type":["state","db"],"opts":{"pool":"tank"},"since":4,"format":"osctld"}}';
+    expect(parseCommand(sub)).toEqual({ ok: true, command: JSON.parse(sub) });
+  });
+
+  it('says why anything else is refused', () => {
+    expect(parseCommand('{"type":"state","opts":{}}')).toEqual({
+      ok: false,
+      message: 'Expected a command (event_subscribe, stats), got no "cmd" field; the events socket does not accept reports',
+    });
+    expect(parseCommand('{"cmd":"publish"}')).toMatchObject({ ok: false, message: expect.stringContaining('unknown command "publish"') });
+    expect(parseCommand('{"cmd":"event_subscribe","opts":{"type":"nope"}}')).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('Invalid event_subscribe command: opts.type'),
+    });
+    expect(parseCommand('{"cmd":"event_subscribe","opts":{"since":-1}}')).toMatchObject({
+      ok: false,
+      message: 'Invalid event_subscribe command: opts.since must be at least 0 (got -1)',
+    });
+    expect(parseCommand('{"cmd":"debug_crash_worker"}')).toMatchObject({ ok: false });
+    expect(parseCommand('{"cmd":"debug_crash_worker"}', true)).toEqual({ ok: true, command: { cmd: 'debug_crash_worker' } });
+  });
+});

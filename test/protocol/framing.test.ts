@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { LineFramer } from '../../src/protocol/framing.js';
+
+type Out = { line: string; n: number } | { bad: string; n: number };
+
+function frame(chunks: (string | Buffer)[], max = 64, end = true): Out[] {
+  const out: Out[] = [];
+  const framer = new LineFramer(max, {
+    line: (text, n) => out.push({ line: text, n }),
+    badLine: (n, message) => out.push({ bad: message, n }),
+  });
+  for (const chunk of chunks) framer.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  if (end) framer.end();
+  return out;
+}
+
+describe('LineFramer', () => {
+  it('splits many lines in one chunk and numbers them from 1', () => {
+    expect(frame(['a\nb\nc\n'])).toEqual([
+      { line: 'a', n: 1 },
+      { line: 'b', n: 2 },
+      { line: 'c', n: 3 },
+    ]);
+  });
+
+  it('gives the same lines whatever byte boundary the input is split at', () => {
+    const input = Buffer.from('{"a":"é€𝄞"}\r\nsecond\n\nlast-without-newline');
+    const whole = frame([input]);
+    expect(whole).toEqual([
+      { line: '{"a":"é€𝄞"}', n: 1 },
+      { line: 'second', n: 2 },
+      { line: '', n: 3 },
+      { line: 'last-without-newline', n: 4 },
+    ]);
+    for (let cut = 0; cut <= input.length; cut++) {
+      expect(frame([input.subarray(0, cut), input.subarray(cut)])).toEqual(whole);
+    }
+    // And one byte at a time.
+    expect(frame([...input].map((byte) => Buffer.from([byte])))).toEqual(whole);
+  });
+
+  it('tolerates a trailing \\r only', () => {
+    expect(frame(['a\r\nb\rc\n'])).toEqual([
+      { line: 'a', n: 1 },
+      { line: 'b\rc', n: 2 },
+    ]);
+  });
+
+  it('drops a partial line when the stream is not ended (connection reset)', () => {
+    expect(frame(['a\npartial'], 64, false)).toEqual([{ line: 'a', n: 1 }]);
+  });
+
+  it('rejects a line over the limit, counts it, and carries on with the next', () => {
+    const long = 'x'.repeat(65);
+    expect(frame([`${long}\nok\n`])).toEqual([
+      { bad: 'Line is longer than the limit of 64 bytes', n: 1 },
+      { line: 'ok', n: 2 },
+    ]);
+    // Exactly at the limit is fine, with or without \r.
+    expect(frame([`${'x'.repeat(64)}\n${'y'.repeat(64)}\r\n`])).toEqual([
+      { line: 'x'.repeat(64), n: 1 },
+      { line: 'y'.repeat(64), n: 2 },
+    ]);
+  });
+
+  it('counts bytes, not characters, against the limit', () => {
+    // 22 three-byte characters: 66 bytes, 22 UTF-16 units.
+    expect(frame([`${'€'.repeat(22)}\n`])).toEqual([{ bad: 'Line is longer than the limit of 64 bytes', n: 1 }]);
+  });
+
+  it('discards an over-long line as it streams, without buffering it', () => {
+    const out: Out[] = [];
+    const framer = new LineFramer(1024, { line: (t, n) => out.push({ line: t, n }), badLine: (n, m) => out.push({ bad: m, n }) });
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    for (let i = 0; i < 1600; i++) framer.push(chunk); // 100 MiB without a newline
+    expect((framer as unknown as { partialBytes: number }).partialBytes).toBe(0);
+    framer.push(Buffer.from('\n{"after":1}\n'));
+    expect(out).toEqual([
+      { bad: 'Line is longer than the limit of 1024 bytes', n: 1 },
+      { line: '{"after":1}', n: 2 },
+    ]);
+  });
+
+  it('rejects invalid UTF-8 in its own line only', () => {
+    const bad = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+    expect(frame([Buffer.concat([Buffer.from('a\n'), bad, Buffer.from('\nb\n')])])).toEqual([
+      { line: 'a', n: 1 },
+      { bad: 'Line is not valid UTF-8', n: 2 },
+      { line: 'b', n: 3 },
+    ]);
+    // A truncated multi-byte sequence at the end of the stream.
+    expect(frame([Buffer.from([0x61, 0xe2, 0x82])])).toEqual([{ bad: 'Line is not valid UTF-8', n: 1 }]);
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { EVENT_TYPES, eventOptsSchemas } from '../../src/protocol/events.js';
+import { parseReport } from '../../src/protocol/report.js';
+import { sampleReports } from '../helpers/daemon.js';
+
+describe('parseReport', () => {
+  it('accepts a valid report of every event type', () => {
+    expect(Object.keys(sampleReports).sort()).toEqual([...EVENT_TYPES].sort());
+    for (const report of Object.values(sampleReports)) {
+      const result = parseReport(JSON.stringify(report));
+      expect(result).toEqual({ ok: true, type: report.type, opts: report.opts });
+    }
+  });
+
+  it('echoes a string or number ack', () => {
+    expect(parseReport(JSON.stringify({ ...sampleReports.state, ack: 'a-1' }))).toMatchObject({ ok: true, ack: 'a-1' });
+    expect(parseReport(JSON.stringify({ ...sampleReports.state, ack: 3 }))).toMatchObject({ ok: true, ack: 3 });
+  });
+
+  const cases: [string, unknown, string, { path: string; message: string }[]][] = [
+    ['not JSON', '{"type":', 'Line is not valid JSON: ', []],
+    ['not an object', '[1,2]', 'A report must be a JSON object like {"type":"state","opts":{...}}', []],
+    ['null', 'null', 'A report must be a JSON object', []],
+    ['no type', { opts: {} }, 'Report has no event type; known types: management,', [{ path: 'type', message: 'is required' }]],
+    [
+      'unknown type',
+      { type: 'stat', opts: {} },
+      'Unknown event type "stat"; known types: management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit',
+      [{ path: 'type', message: 'must be one of management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit (got "stat")' }],
+    ],
+    ['missing field', { type: 'state', opts: { pool: 'tank', state: 'running' } }, 'Invalid state report: opts.id is required', [{ path: 'opts.id', message: 'is required' }]],
+    [
+      'extra field',
+      { type: 'state', opts: { pool: 'tank', id: '1', state: 'running', extra: 1 } },
+      'Invalid state report: opts.extra is not a known field',
+      [{ path: 'opts.extra', message: 'is not a known field' }],
+    ],
+    [
+      'extra top-level field',
+      { type: 'osctld_shutdown', opts: {}, seq: 5 },
+      'Invalid osctld_shutdown report: seq is not a known field',
+      [{ path: 'seq', message: 'is not a known field' }],
+    ],
+    [
+      'wrong type',
+      { type: 'ct_init_pid', opts: { pool: 'tank', id: '1', init_pid: '42' } },
+      'Invalid ct_init_pid report: opts.init_pid must be a number (got "42")',
+      [{ path: 'opts.init_pid', message: 'must be a number (got "42")' }],
+    ],
+    [
+      'fractional integer',
+      { type: 'ct_scheduled', opts: { pool: 'tank', id: '1', cpu_package_inuse: 1.5 } },
+      'Invalid ct_scheduled report: opts.cpu_package_inuse must be an integer (got 1.5)',
+      [{ path: 'opts.cpu_package_inuse', message: 'must be an integer (got 1.5)' }],
+    ],
+    [
+      'huge integer',
+      { type: 'ct_init_pid', opts: { pool: 'tank', id: '1', init_pid: 1e300 } },
+      'Invalid ct_init_pid report: opts.init_pid must be at most 9007199254740991 (got 1e+300)',
+      [{ path: 'opts.init_pid', message: 'must be at most 9007199254740991 (got 1e+300)' }],
+    ],
+    [
+      'bad enum value',
+      { type: 'ct_exit', opts: { pool: 'tank', id: '1', exit_type: 'poweroff' } },
+      'Invalid ct_exit report: opts.exit_type must be one of "halt", "reboot" (got "poweroff")',
+      [{ path: 'opts.exit_type', message: 'must be one of "halt", "reboot" (got "poweroff")' }],
+    ],
+    ['empty name', { type: 'state', opts: { pool: '', id: '1', state: 'running' } }, 'Invalid state report: opts.pool must not be empty', [{ path: 'opts.pool', message: 'must not be empty' }]],
+    [
+      'number below minimum',
+      { type: 'ct_init_pid', opts: { pool: 'tank', id: '1', init_pid: 0 } },
+      'Invalid ct_init_pid report: opts.init_pid must be at least 1 (got 0)',
+      [{ path: 'opts.init_pid', message: 'must be at least 1 (got 0)' }],
+    ],
+    [
+      'new_name without rename',
+      { type: 'ct_netif', opts: { pool: 't', id: '1', action: 'up', name: 'eth0', veth: 'v', new_name: 'x' } },
+      'Invalid ct_netif report: opts.new_name is not a known field',
+      [{ path: 'opts.new_name', message: 'is not a known field' }],
+    ],
+    [
+      'rename without new_name',
+      { type: 'ct_netif', opts: { pool: 't', id: '1', action: 'rename', name: 'eth0', veth: 'v' } },
+      'Invalid ct_netif report: opts.new_name is required',
+      [{ path: 'opts.new_name', message: 'is required' }],
+    ],
+    [
+      'bad ack',
+      { ...sampleReports.state, ack: { x: 1 } },
+      'Invalid state report: ack does not match any allowed form (got an object)',
+      [{ path: 'ack', message: 'does not match any allowed form (got an object)' }],
+    ],
+  ];
+
+  for (const [name, input, message, issues] of cases) {
+    it(`rejects ${name} with a readable message`, () => {
+      const result = parseReport(typeof input === 'string' ? input : JSON.stringify(input));
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.message.startsWith(message)).toBe(true);
+      expect(result.issues).toEqual(issues);
+    });
+  }
+
+  it('counts several problems in one sentence', () => {
+    const result = parseReport(JSON.stringify({ type: 'state', opts: { pool: 1, state: 'x' } }));
+    expect(result).toMatchObject({ ok: false, message: 'Invalid state report: opts.pool must be a string (got 1) (and 2 more problems)' });
+  });
+
+  it('echoes the ack of a rejected report when it can be read', () => {
+    expect(parseReport('{"type":"nope","ack":"k"}')).toMatchObject({ ok: false, ack: 'k' });
+    expect(parseReport('{"type":"state","opts":{},"ack":9}')).toMatchObject({ ok: false, ack: 9 });
+  });
+
+  it('keeps free-form management opts unchanged, __proto__ keys included', () => {
+    const text = '{"type":"management","opts":{"id":"1","cmd":"user_passwd","opts":{"__proto__":{"x":1},"constructor":"c","n":1e3},"state":"done"}}';
+    const result = parseReport(text);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(JSON.stringify(result.opts)).toBe('{"id":"1","cmd":"user_passwd","opts":{"__proto__":{"x":1},"constructor":"c","n":1000},"state":"done"}');
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('rejects __proto__ as an unknown field of a strict type', () => {
+    const result = parseReport('{"type":"state","opts":{"pool":"t","id":"1","state":"running","__proto__":{}}}');
+    expect(result.ok).toBe(false);
+  });
+
+  it('derives every opts type from one schema module', () => {
+    expect(Object.keys(eventOptsSchemas)).toEqual(EVENT_TYPES);
+  });
+});
