@@ -1,0 +1,79 @@
+// A subscriber that stops reading is cut off at its queue bound; nobody else notices.
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { TestDaemon } from '../helpers/daemon.js';
+
+let daemon: TestDaemon;
+const MAX_PENDING = 1024 * 1024;
+
+beforeAll(async () => {
+  daemon = await TestDaemon.start({ args: ['--max-pending-bytes', String(MAX_PENDING), '--history', '100'] });
+});
+afterAll(() => daemon.cleanup());
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match![1]) * 1024;
+}
+
+it('drops a subscriber that never reads, keeps memory bounded, and delivers everything to the others', async () => {
+  // Never reads: created paused, so not even Node's own buffer drains the kernel's.
+  const stalled = net.connect(daemon.eventsSocket);
+  stalled.pause();
+  await once(stalled, 'connect');
+  const healthy = await daemon.subscriber();
+  const producer = await daemon.producer();
+  const rssBefore = rssBytes(daemon.pid);
+
+  const pad = 'x'.repeat(4000);
+  const total = 30000; // about 120 MB of events, far past the bound and the kernel's buffers
+  let received = 0;
+  let expectedId = 0;
+  let ordered = true;
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(daemon.pid))), 20);
+  let caughtUp: (() => void) | null = null;
+  let sent = 0;
+  const done = new Promise<void>((resolve) => {
+    let buffer = '';
+    healthy.socket.removeAllListeners('data');
+    healthy.socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let newline;
+      while ((newline = buffer.indexOf('\n')) !== -1) {
+        const event = JSON.parse(buffer.slice(0, newline)) as { opts: { id: number } };
+        buffer = buffer.slice(newline + 1);
+        if (event.opts.id !== expectedId++) ordered = false;
+        if (++received === total) resolve();
+      }
+      if (received === sent) caughtUp?.();
+    });
+  });
+  for (let i = 0; i < total; i += 100) {
+    const lines = [];
+    for (let j = i; j < i + 100; j++) lines.push(JSON.stringify({ type: 'management', opts: { id: j, cmd: 'pad', opts: { pad }, state: 'run' } }));
+    // The healthy subscriber keeps up (this test process is its only bottleneck); the stalled one never reads.
+    const turn = new Promise<void>((resolve) => (caughtUp = resolve));
+    sent += lines.length;
+    producer.send(`${lines.join('\n')}\n`);
+    await turn;
+  }
+  await done;
+  clearInterval(sampler);
+
+  expect(ordered).toBe(true);
+  expect(received).toBe(total);
+  const stats = await daemon.stats();
+  expect(stats.subscribers_dropped_slow).toBe(1);
+  await daemon.waitForLog((record) => record.msg === 'subscriber dropped: too slow');
+  // 120 MB went through (history kept to 100 events): had the stalled subscriber's queue not
+  // been cut at 1 MiB, the daemon would hold all of it. Garbage collection lags, so the bound
+  // is loose, but well under what an unbounded queue needs.
+  console.log(`slow subscriber: RSS ${(rssBefore / 1048576).toFixed(1)} MiB before, ${(peakRss / 1048576).toFixed(1)} MiB at peak`);
+  expect(peakRss).toBeLessThan(rssBefore + 100 * 1024 * 1024);
+  stalled.destroy();
+  producer.destroy();
+  healthy.destroy();
+});
