@@ -31,6 +31,7 @@ export class Subscriber {
   private queued: string[] = [];
   private closeReason: CloseReason | null = null;
   private isClosed = false;
+  private peerEnded = false;
   private readonly framer: LineFramer;
 
   constructor(
@@ -43,8 +44,14 @@ export class Subscriber {
       badLine: (_lineNo, message) => this.send(errorLine(message)),
     });
     socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
-    // The client may half-close after its commands (`echo ... | socat`): keep streaming to it.
-    socket.on('end', () => this.framer.end());
+    // A client that half-closes (`echo '{"cmd":"stats"}' | socat - UNIX-CONNECT:...`) gets the
+    // replies to its commands, then the connection closes: a Unix socket gives no other sign that
+    // a client is gone until a write fails.
+    socket.on('end', () => {
+      this.framer.end();
+      this.peerEnded = true;
+      this.endIfDone();
+    });
     socket.on('error', () => this.close('error'));
     socket.on('close', () => this.close(this.closeReason ?? 'eof'));
   }
@@ -151,5 +158,10 @@ export class Subscriber {
     this.busy = false;
     while (!this.busy && this.queued.length > 0) this.onCommandLine(this.queued.shift()!);
     if (!this.busy && !this.socket.destroyed) this.socket.resume();
+    this.endIfDone();
+  }
+
+  private endIfDone(): void {
+    if (this.peerEnded && !this.busy && this.queued.length === 0) this.socket.end();
   }
 }

@@ -19,12 +19,15 @@ export class LineClient {
       }
       this.wake();
     });
+    // The daemon is done with us when it ends its side (we may still have ours open).
     this.closed = new Promise((resolve) => {
-      socket.on('close', () => {
+      const done = () => {
         this.ended = true;
         this.wake();
         resolve();
-      });
+      };
+      socket.on('end', done);
+      socket.on('close', done);
     });
     socket.on('error', () => {});
   }

@@ -26,6 +26,7 @@ export class TestDaemon {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr = '';
   private logWaiters: (() => void)[] = [];
+  private control: LineClient | undefined;
 
   private constructor(
     readonly proc: ChildProcess,
@@ -124,11 +125,16 @@ export class TestDaemon {
     return client;
   }
 
+  /**
+   * The daemon's stats, asked on one long-lived connection so that asking does not itself move
+   * the subscriber counts (that connection counts as one subscriber).
+   */
   async stats(): Promise<Record<string, any>> {
-    const client = await LineClient.connect(this.eventsSocket);
-    client.sendJson({ cmd: 'stats' });
-    const reply = await client.nextJson<{ status: boolean; response: Record<string, any> }>();
-    client.destroy();
+    if (!this.control || this.control.ended) this.control = await LineClient.connect(this.eventsSocket);
+    this.control.sendJson({ cmd: 'stats' });
+    let reply = await this.control.nextJson<{ status?: boolean; response: Record<string, any> }>();
+    // Events come too: a connection is subscribed to everything until it says otherwise.
+    while (reply.status === undefined) reply = await this.control.nextJson();
     return reply.response;
   }
 
@@ -148,6 +154,7 @@ export class TestDaemon {
   }
 
   async cleanup(): Promise<void> {
+    this.control?.destroy();
     if (this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill('SIGKILL');
       await this.exited;

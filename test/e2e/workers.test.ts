@@ -1,0 +1,79 @@
+// Placement of subscribers on worker threads, and a worker that dies mid-stream.
+import { afterEach, describe, expect, it } from 'vitest';
+import { LineClient } from '../helpers/client.js';
+import { sampleReports, TestDaemon } from '../helpers/daemon.js';
+
+let daemon: TestDaemon | undefined;
+afterEach(() => daemon?.cleanup());
+
+describe('worker pool', () => {
+  it('places each new subscriber on the worker with the fewest (max - min <= 1)', async () => {
+    daemon = await TestDaemon.start({ args: ['--workers', '3'] });
+    const clients: LineClient[] = [];
+    for (let i = 0; i < 100; i++) {
+      clients.push(await daemon.subscriber());
+      const counts = ((await daemon.stats()).workers as { subscribers: number }[]).map((w) => w.subscribers);
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    }
+    // Closing some unbalances the pool; new ones fill the emptiest worker first.
+    for (const client of clients.splice(0, 30)) client.destroy();
+    // 70 plus the stats connection asking.
+    await expect.poll(async () => (await daemon!.stats()).subscribers).toBe(71);
+    for (let i = 0; i < 30; i++) clients.push(await daemon.subscriber());
+    const counts = ((await daemon.stats()).workers as { subscribers: number }[]).map((w) => w.subscribers);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(101);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    for (const client of clients) client.destroy();
+  });
+
+  it('replaces a worker that crashes; other workers miss nothing and its subscribers resume with since', async () => {
+    daemon = await TestDaemon.start({ args: ['--workers', '2'], env: { EVENTD_FAULT_INJECTION: '1' } });
+    const victim = await daemon.subscriber(); // worker 0
+    const survivor = await daemon.subscriber(); // worker 1
+    // The stats connection itself is a subscriber too (on worker 0, the first of the least loaded).
+    expect(((await daemon.stats()).workers as { subscribers: number }[]).map((w) => w.subscribers)).toEqual([2, 1]);
+
+    const producer = await daemon.producer();
+    const total = 2000;
+    const pumping = (async () => {
+      for (let i = 0; i < total; i += 50) {
+        const lines = Array.from({ length: 50 }, (_, j) => JSON.stringify({ ...sampleReports.ct_init_pid, opts: { ...sampleReports.ct_init_pid.opts, init_pid: i + j + 1 } }));
+        producer.send(`${lines.join('\n')}\n`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+
+    // Crash worker 0 mid-stream, from its own subscriber's connection.
+    const seen: number[] = [];
+    for (let i = 0; i < 100; i++) seen.push((await victim.nextJson<{ seq: number }>()).seq);
+    victim.sendJson({ cmd: 'debug_crash_worker' });
+    await victim.closed;
+    while (victim.pending > 0) seen.push((await victim.nextJson<{ seq: number }>()).seq);
+    await daemon.waitForLog((record) => record.msg === 'worker thread exited unexpectedly; starting a new one');
+
+    // The victim reconnects (to the replacement worker) and resumes after the last event it saw.
+    const resumed = await LineClient.connect(daemon.eventsSocket);
+    resumed.sendJson({ cmd: 'event_subscribe', opts: { since: seen[seen.length - 1] } });
+    let reply = await resumed.nextJson();
+    while (reply.status === undefined) reply = await resumed.nextJson();
+    expect(reply).toStrictEqual({ status: true, response: 'subscribed' });
+    await pumping;
+
+    const survivorSeqs = (await survivor.takeJson<{ seq: number }>(total)).map((event) => event.seq);
+    expect(survivorSeqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    const rest = await resumed.takeJson<{ seq: number }>(total - seen.length);
+    expect([...seen, ...rest.map((event) => event.seq)]).toEqual(survivorSeqs);
+
+    // The replacement worker takes new subscribers and serves them.
+    await expect.poll(async () => (await daemon!.stats()).workers.map((w: { restarts: number }) => w.restarts)).toEqual([1, 0]);
+    const counts = async () => (await daemon!.stats()).workers.map((w: { subscribers: number }) => w.subscribers);
+    // While worker 0 was down, newcomers went to worker 1; now worker 0 is the least loaded.
+    const before = await counts();
+    expect(before[0]).toBeLessThan(before[1]);
+    const newcomer = await daemon.subscriber();
+    expect(await counts()).toEqual([before[0] + 1, before[1]]);
+    const [seq] = await daemon.report(sampleReports.ct_exit);
+    expect(await newcomer.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
+    producer.destroy();
+  });
+});
