@@ -1,0 +1,172 @@
+// Start-up, sockets on disk, signals and restarts of the real daemon process.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LineClient } from '../helpers/client.js';
+import { EVENTD_BIN, sampleReports, TestDaemon } from '../helpers/daemon.js';
+
+const daemons: TestDaemon[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((daemon) => daemon.cleanup()));
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function start(options: Parameters<typeof TestDaemon.start>[0] = {}) {
+  const daemon = TestDaemon.spawn(options);
+  daemons.push(daemon);
+  await daemon.waitForLog((record) => record.msg === 'eventd ready');
+  return daemon;
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'eventd-life-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Runs `eventd serve` expecting it to refuse to start; returns its stderr. */
+function refusedStart(args: string[]): { status: number | null; stderr: string } {
+  const result = spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--log-level', 'silent', ...args], { encoding: 'utf8', timeout: 15_000 });
+  return { status: result.status, stderr: result.stderr };
+}
+
+describe('daemon lifecycle', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`on ${signal} announces osctld_shutdown, flushes, removes its sockets and exits 0 within 5 s`, async () => {
+      const daemon = await start();
+      const everything = await daemon.subscriber();
+      const osctld = await daemon.subscriber({ format: 'osctld', type: 'osctld_shutdown' });
+      const [seq] = await daemon.report(sampleReports.state);
+      expect(await everything.nextJson()).toMatchObject({ seq, type: 'state' });
+      const started = Date.now();
+      const exited = daemon.stop(signal);
+      expect(await everything.nextJson()).toMatchObject({ seq: seq! + 1, type: 'osctld_shutdown', opts: {} });
+      expect(await osctld.next()).toBe('{"status":true,"response":{"type":"osctld_shutdown","opts":{}}}');
+      await everything.closed;
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(existsSync(daemon.reportSocket)).toBe(false);
+      expect(existsSync(daemon.eventsSocket)).toBe(false);
+    });
+  }
+
+  it('restarts over the stale sockets of a killed daemon', async () => {
+    const first = await start();
+    await first.stop('SIGKILL');
+    expect(statSync(first.reportSocket).isSocket()).toBe(true);
+    const second = await start({ dir: first.dir });
+    const sub = await second.subscriber();
+    const [seq] = await second.report(sampleReports.db);
+    expect(seq).toBe(1);
+    expect(await sub.nextJson()).toMatchObject({ seq: 1, type: 'db' });
+  });
+
+  it('refuses to start while another daemon listens on the socket', async () => {
+    const running = await start();
+    const result = refusedStart(['--report-socket', running.reportSocket, '--events-socket', join(running.dir, 'other.sock')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`eventd: ${running.reportSocket} is in use by another process; is eventd already running?\n`);
+    // The running daemon is untouched.
+    expect(await running.report(sampleReports.state)).toEqual([1]);
+  });
+
+  it('never deletes or follows a path that is not a socket', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'report.sock');
+    writeFileSync(file, 'precious');
+    let result = refusedStart(['--report-socket', file, '--events-socket', join(dir, 'events.sock')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`eventd: ${file} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)\n`);
+    expect(readFileSync(file, 'utf8')).toBe('precious');
+
+    const link = join(dir, 'link.sock');
+    symlinkSync(file, link);
+    result = refusedStart(['--report-socket', link, '--events-socket', join(dir, 'events.sock')]);
+    expect(result.stderr).toBe(`eventd: ${link} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)\n`);
+    expect(readFileSync(file, 'utf8')).toBe('precious');
+  });
+
+  it('refuses a world-writable runtime directory that is not sticky', () => {
+    const dir = join(tempDir(), 'open');
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    const result = refusedStart(['--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`eventd: ${dir} is world-writable and not sticky: anyone could replace eventd's sockets there; use another directory\n`);
+  });
+
+  it('creates missing runtime directories 0755', async () => {
+    const dir = join(tempDir(), 'run', 'eventd');
+    const daemon = await start({ args: ['--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')] });
+    expect(statSync(dir).mode & 0o777).toBe(0o755);
+    await daemon.stop();
+  });
+
+  it('creates both sockets 0660 by default, and as configured', async () => {
+    const daemon = await start();
+    expect(statSync(daemon.reportSocket).mode & 0o7777).toBe(0o660);
+    expect(statSync(daemon.eventsSocket).mode & 0o7777).toBe(0o660);
+    const group = readFileSync('/etc/group', 'utf8').split('\n').find((line) => line.startsWith('nogroup:') || line.startsWith('daemon:'))!;
+    const [groupName, , gid] = group.split(':');
+    const custom = await start({ args: ['--report-mode', '0620', '--events-mode', '640', '--socket-group', groupName!] });
+    expect(statSync(custom.reportSocket).mode & 0o7777).toBe(0o620);
+    expect(statSync(custom.eventsSocket).mode & 0o7777).toBe(0o640);
+    expect(statSync(custom.reportSocket).gid).toBe(Number(gid));
+    expect(statSync(custom.eventsSocket).gid).toBe(Number(gid));
+  });
+
+  it('rejects bad options with a one-line error', () => {
+    expect(refusedStart(['--workers', 'many']).stderr).toMatch(/^error: option '--workers <n>' argument 'many' is invalid\. expected a whole number, got "many"/);
+    expect(refusedStart(['--report-mode', '999']).stderr).toMatch(/argument '999' is invalid\. expected an octal mode such as 0660/);
+    expect(refusedStart(['--socket-group', 'no-such-group-here']).stderr).toBe('eventd: unknown group "no-such-group-here" (not in /etc/group)\n');
+  });
+
+  it('serves on sockets passed by systemd (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID)', async () => {
+    const dir = tempDir();
+    const reportPath = join(dir, 'sd-report.sock');
+    const eventsPath = join(dir, 'sd-events.sock');
+    // What systemd does: bind the sockets, put them at fds 3 and 4, exec the service with its pid.
+    const activator = `
+import os, socket, sys
+socks = []
+for path in sys.argv[1:3]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(128)
+    socks.append(s)
+for target, s in zip((3, 4), socks):
+    if s.fileno() != target:
+        os.dup2(s.fileno(), target)
+    os.set_inheritable(target, True)
+env = dict(os.environ, LISTEN_FDS='2', LISTEN_FDNAMES='report:events', LISTEN_PID=str(os.getpid()))
+os.execve(sys.argv[3], sys.argv[3:], env)
+`;
+    const proc = spawn('python3', ['-c', activator, reportPath, eventsPath, process.execPath, EVENTD_BIN, 'serve', '--report-socket', join(dir, 'unused-r.sock'), '--events-socket', join(dir, 'unused-e.sock')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => (out += chunk));
+    try {
+      await expect.poll(() => out.includes('eventd ready'), { timeout: 15_000 }).toBe(true);
+      const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
+      expect(ready.socket_activated).toBe(true);
+      const sub = await LineClient.connect(eventsPath);
+      sub.sendJson({ cmd: 'event_subscribe' });
+      await sub.nextJson();
+      const producer = await LineClient.connect(reportPath);
+      producer.sendJson({ ...sampleReports.ct_exit, ack: 'sd' });
+      expect(await producer.nextJson()).toEqual({ status: true, ack: 'sd', seq: 1 });
+      expect(await sub.nextJson()).toMatchObject({ seq: 1, type: 'ct_exit' });
+      expect(existsSync(join(dir, 'unused-r.sock'))).toBe(false);
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+      // systemd owns those socket files: the daemon leaves them.
+      expect(statSync(reportPath).isSocket()).toBe(true);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  });
+});
