@@ -10,6 +10,8 @@ export class Publisher {
   private lines: string[] = [];
   private types: number[] = [];
   private flushScheduled = false;
+  private timeMs = -1;
+  private timeText = '';
 
   constructor(
     private readonly history: EventHistory,
@@ -25,7 +27,7 @@ export class Publisher {
    * if opts is nested too deeply to serialize.
    */
   publish(type: EventType, opts: EventOpts): number {
-    const line = eventLine(this.seq + 1, new Date().toISOString(), type, opts);
+    const line = eventLine(this.seq + 1, this.now(), type, opts);
     const seq = ++this.seq;
     const code = eventTypeCode(type);
     this.history.append(seq, line, code);
@@ -36,6 +38,16 @@ export class Publisher {
       setImmediate(() => this.flush());
     }
     return seq;
+  }
+
+  /** The ISO time, formatted once per millisecond: at high rates many events share one. */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.timeMs) {
+      this.timeMs = ms;
+      this.timeText = new Date(ms).toISOString();
+    }
+    return this.timeText;
   }
 
   /** Sends what is pending to the workers now. */
