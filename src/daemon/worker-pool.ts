@@ -36,8 +36,16 @@ export interface WorkerStats {
   restarts: number;
 }
 
-// Under tsx the sources run as .ts; compiled, as .js.
-const WORKER_URL = new URL(`../worker/worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+// Under tsx (`npm run dev`) the sources run as .ts; compiled, as .js.
+const RUNNING_TS = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(`../worker/worker${RUNNING_TS ? '.ts' : '.js'}`, import.meta.url);
+
+function createWorker(workerData: WorkerSettings): Worker {
+  if (!RUNNING_TS) return new Worker(WORKER_URL, { workerData });
+  // On Node 20 a worker does not inherit tsx's loader: register it there before the entry.
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
@@ -118,7 +126,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number, restarts: number): Promise<void> {
-    const worker = new Worker(WORKER_URL, { workerData: { ...this.settings, index } satisfies WorkerSettings });
+    const worker = createWorker({ ...this.settings, index });
     const slot: Slot = { index, worker, subscribers: new Set(), unclaimed: new Map(), restarts, startedAt: Date.now(), exited: false, stopping: false };
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {

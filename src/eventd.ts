@@ -1,0 +1,5 @@
+// Entry point: `bin/eventd.js` runs the compiled copy; `npm run dev` runs this one under tsx
+// (as `node --import tsx`, which worker threads inherit, unlike the `tsx` command).
+import { main } from './cli/main.js';
+
+await main();
