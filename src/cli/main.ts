@@ -1,16 +1,41 @@
 // The `eventd` command line.
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { monitorCommand, waitCommand } from './monitor.js';
+import { EXIT } from './options.js';
+import { reportCommand } from './report.js';
 import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
+import { statsCommand } from './stats.js';
+
+const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export function buildProgram(): Command {
-  return new Command('eventd')
+  const program = new Command('eventd')
     .description('A local event bus for container hosts: report events on one Unix socket, subscribe on another.')
     .version(packageVersion())
-    .showHelpAfterError()
     .addCommand(serveCommand())
-    .addCommand(schemaCommand());
+    .addCommand(reportCommand())
+    .addCommand(monitorCommand())
+    .addCommand(waitCommand())
+    .addCommand(statsCommand())
+    .addCommand(schemaCommand())
+    .addHelpText(
+      'after',
+      `
+Quick start:
+  eventd serve &                                   # the daemon
+  eventd monitor                                   # watch everything
+  eventd report state pool=tank id=101 state=running
+
+Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.
+Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVENTS_SOCKET.`,
+    );
+  // Usage errors exit 2 (commander's default is 1, which here means "refused").
+  for (const command of [program, ...program.commands]) {
+    command.showHelpAfterError().exitOverride((error) => process.exit(NOT_ERRORS.has(error.code) ? 0 : EXIT.usage));
+  }
+  return program;
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {

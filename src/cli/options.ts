@@ -1,5 +1,6 @@
 // Parsers for command-line values: each failure is a one-line error naming the option.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { ConnectError, defaultSocketPaths } from '../client/connect.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -14,4 +15,27 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 export function fileMode(value: string): number {
   if (!/^0?[0-7]{3}$/.test(value)) throw new InvalidArgumentError(`expected an octal mode such as 0660, got ${JSON.stringify(value)}`);
   return parseInt(value, 8);
+}
+
+/** Exit codes of the client commands (documented in `eventd --help`). */
+export const EXIT = { ok: 0, rejected: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
+
+export function reportSocketOption(): Option {
+  return new Option('--report-socket <path>', "the daemon's report socket").env('EVENTD_REPORT_SOCKET').default(defaultSocketPaths().reportSocket);
+}
+
+export function eventsSocketOption(): Option {
+  return new Option('--events-socket <path>', "the daemon's events socket").env('EVENTD_EVENTS_SOCKET').default(defaultSocketPaths().eventsSocket);
+}
+
+/** Runs a client command: a daemon that cannot be reached is one line on stderr and exit 3. */
+export function clientAction<A extends unknown[]>(action: (...args: A) => Promise<number>) {
+  return async (...args: A): Promise<void> => {
+    try {
+      process.exitCode = await action(...args);
+    } catch (error) {
+      process.stderr.write(`eventd: ${(error as Error).message}\n`);
+      process.exitCode = error instanceof ConnectError ? EXIT.unreachable : error instanceof InvalidArgumentError ? EXIT.usage : EXIT.rejected;
+    }
+  };
 }

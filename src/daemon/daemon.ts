@@ -1,7 +1,10 @@
 // The daemon: wires the listening sockets, the producers, the publisher, the history and the
 // worker pool together, answers stats, and shuts down in order.
 import net from 'node:net';
+import { ReportRejectedError } from '../client/reporter.js';
 import type { Logger } from '../log.js';
+import { eventOptsSchemas, type EventOpts, type EventType } from '../protocol/events.js';
+import { summarizeIssues, toWireIssues } from '../protocol/issues.js';
 import type { DaemonConfig } from './config.js';
 import { EventHistory } from './history.js';
 import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketSpec } from './listeners.js';
@@ -93,6 +96,17 @@ export class Daemon {
         last_seq: this.history.lastSeq,
       },
     };
+  }
+
+  /** Publishes an event from inside the process, validated like a report; returns its seq. */
+  report<T extends EventType>(type: T, opts: EventOpts<T>): number {
+    if (this.stopping) throw new Error('eventd is stopping');
+    const result = eventOptsSchemas[type].safeParse(opts, { reportInput: true });
+    if (!result.success) {
+      const issues = toWireIssues(result.error.issues, ['opts']);
+      throw new ReportRejectedError(summarizeIssues(`Invalid ${type} report`, issues), issues, 'local');
+    }
+    return this.publisher.publish(type, opts);
   }
 
   /**

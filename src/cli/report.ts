@@ -1,0 +1,99 @@
+// `eventd report`: send events, wait for the daemon's acks.
+import { createInterface } from 'node:readline';
+import { Command, InvalidArgumentError } from 'commander';
+import { Reporter, ReportRejectedError } from '../client/reporter.js';
+import { EVENT_TYPES, isEventType } from '../protocol/events.js';
+import { clientAction, EXIT, reportSocketOption } from './options.js';
+import { reportOpts } from './values.js';
+
+export function reportCommand(): Command {
+  return new Command('report')
+    .description('report events to the daemon; exits 0 only when it accepted every one')
+    .argument('[type]', `event type (${EVENT_TYPES.join(', ')}), or - to read NDJSON reports from stdin`)
+    .argument('[fields...]', 'opts as key=value; values are typed by the schema (init_pid=42 is a number)')
+    .option('--json <report>', 'one whole report as JSON: {"type":...,"opts":{...}}')
+    .addOption(reportSocketOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  eventd report state pool=tank id=101 state=running
+  eventd report ct_init_pid pool=tank id=101 init_pid=4242
+  eventd report management id=7 cmd=ct_start state=run opts='{"force":true}'
+  eventd report --json '{"type":"ct_exit","opts":{"pool":"tank","id":"101","exit_type":"halt"}}'
+  printf '%s\\n' '{"type":"db","opts":{...}}' ... | eventd report -
+
+Every report is checked against the schema before it is sent, then acknowledged by the daemon.
+Prints the seq of each accepted event; prints each error (with its line number for -) on stderr.
+Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reachable.`,
+    )
+    .action(
+      clientAction(async (type: string | undefined, fields: string[], options: { json?: string; reportSocket: string }) => {
+        const reports = options.json !== undefined ? [parseJsonArgument(options.json)] : type === '-' ? undefined : [fromWords(type, fields)];
+        const reporter = await Reporter.connect(options.reportSocket);
+        try {
+          return reports ? await sendAll(reporter, reports) : await sendStdin(reporter);
+        } finally {
+          await reporter.close();
+        }
+      }),
+    );
+}
+
+function parseJsonArgument(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`--json is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function fromWords(type: string | undefined, fields: string[]): unknown {
+  if (type === undefined) throw new InvalidArgumentError('say what to report: a type with key=value fields, --json, or - for stdin (see eventd report --help)');
+  if (!isEventType(type)) throw new InvalidArgumentError(`unknown event type ${JSON.stringify(type)}; known types: ${EVENT_TYPES.join(', ')}`);
+  return { type, opts: reportOpts(type, fields) };
+}
+
+async function sendAll(reporter: Reporter, reports: unknown[]): Promise<number> {
+  let status: number = EXIT.ok;
+  for (const report of reports) {
+    try {
+      process.stdout.write(`${await reporter.reportJson(report)}\n`);
+    } catch (error) {
+      if (!(error instanceof ReportRejectedError)) throw error;
+      process.stderr.write(`eventd: ${error.message}\n`);
+      status = EXIT.rejected;
+    }
+  }
+  return status;
+}
+
+/** NDJSON from stdin, pipelined: every line is sent at once, answers are read in order. */
+async function sendStdin(reporter: Reporter): Promise<number> {
+  const results: Promise<string | null>[] = [];
+  let lineNo = 0;
+  for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const n = ++lineNo;
+    if (line.trim() === '') continue;
+    let report: unknown;
+    try {
+      report = JSON.parse(line);
+    } catch (error) {
+      results.push(Promise.resolve(`line ${n}: Line is not valid JSON: ${(error as Error).message}`));
+      continue;
+    }
+    results.push(
+      reporter.reportJson(report).then(
+        (seq) => (process.stdout.write(`${seq}\n`), null),
+        (error: Error) => `line ${n}: ${error.message}`,
+      ),
+    );
+  }
+  let status: number = EXIT.ok;
+  for (const failure of await Promise.all(results)) {
+    if (failure === null) continue;
+    process.stderr.write(`eventd: ${failure}\n`);
+    status = EXIT.rejected;
+  }
+  return status;
+}

@@ -1,0 +1,52 @@
+// `eventd stats`: the daemon's counters.
+import { Command } from 'commander';
+import { connect } from '../client/connect.js';
+import { JsonLineReader } from '../client/lines.js';
+import type { DaemonStats } from '../daemon/daemon.js';
+import { clientAction, eventsSocketOption, EXIT } from './options.js';
+
+export async function fetchStats(eventsSocket: string): Promise<DaemonStats> {
+  const socket = await connect(eventsSocket);
+  const reader = new JsonLineReader(socket);
+  // Half-close: the daemon answers, then closes.
+  socket.end('{"cmd":"stats"}\n');
+  for (;;) {
+    const line = (await reader.next()) as { status?: boolean; response?: DaemonStats } | undefined;
+    if (line === undefined) throw new Error('eventd closed the connection without answering');
+    if (line.status === true) {
+      socket.destroy();
+      return line.response!;
+    }
+  }
+}
+
+function table(stats: DaemonStats): string {
+  const rows: [string, string | number][] = [
+    ['pid', stats.pid],
+    ['uptime', `${stats.uptime_seconds} s`],
+    ['events published', stats.events_published],
+    ['lines rejected', stats.lines_rejected],
+    ['producers', stats.producers],
+    ['subscribers', stats.subscribers],
+    ['dropped as slow', stats.subscribers_dropped_slow],
+    ['history', `${stats.history.retained}/${stats.history.capacity} (seq ${stats.history.first_seq}..${stats.history.last_seq})`],
+    ...stats.workers.map((w): [string, string] => [`worker ${w.worker}`, `${w.subscribers} subscribers, ${w.restarts} restarts`]),
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
+}
+
+export function statsCommand(): Command {
+  return new Command('stats')
+    .description("print the daemon's counters")
+    .option('--json', 'print the raw stats object')
+    .addOption(eventsSocketOption())
+    .addHelpText('after', '\nExit codes: 0 ok, 3 daemon not reachable.')
+    .action(
+      clientAction(async (options: { json?: boolean; eventsSocket: string }) => {
+        const stats = await fetchStats(options.eventsSocket);
+        process.stdout.write(`${options.json ? JSON.stringify(stats) : table(stats)}\n`);
+        return EXIT.ok;
+      }),
+    );
+}

@@ -1,0 +1,117 @@
+// A subscription as an async iterable of events that, if asked to, survives daemon restarts and
+// slow-subscriber disconnects by reconnecting and resuming with `since`.
+import type { Socket } from 'node:net';
+import type { SubscribeOpts } from '../protocol/commands.js';
+import type { Event, EventType } from '../protocol/events.js';
+import { connect, defaultSocketPaths } from './connect.js';
+import { JsonLineReader } from './lines.js';
+
+type Scalar = string | number | boolean | null;
+
+export interface SubscribeOptions {
+  type?: EventType | EventType[];
+  opts?: Record<string, Scalar | Scalar[]>;
+  /** Replay retained events with seq > since first. */
+  since?: number;
+  /** Keep going across disconnects and daemon restarts (default false: the iteration ends). */
+  reconnect?: boolean;
+  socketPath?: string;
+  /** Told when events could not be delivered: evicted from history, or lost in a daemon restart. */
+  onGap?: (gap: Gap) => void;
+  /** Told each time the connection drops while reconnecting. */
+  onDisconnect?: (error: Error | undefined) => void;
+}
+
+export interface Gap {
+  /** How many events are known to be missing (0 when unknown, e.g. across a restart). */
+  missed: number;
+  reason: 'evicted' | 'daemon-restarted';
+}
+
+const MAX_RETRY_DELAY_MS = 2000;
+
+export class Subscription implements AsyncIterable<Event> {
+  /** seq of the last event handed out. */
+  lastSeq: number | undefined;
+  private socket: Socket | undefined;
+  private closed = false;
+  private daemonPid: number | undefined;
+
+  constructor(private readonly options: SubscribeOptions = {}) {
+    this.lastSeq = options.since;
+  }
+
+  /** Ends the iteration. */
+  close(): void {
+    this.closed = true;
+    this.socket?.destroy();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Event> {
+    const path = this.options.socketPath ?? defaultSocketPaths().eventsSocket;
+    let delay = 100;
+    while (!this.closed) {
+      let reader: JsonLineReader;
+      try {
+        this.socket = await connect(path);
+        reader = new JsonLineReader(this.socket);
+        await this.handshake(reader);
+        delay = 100;
+      } catch (error) {
+        this.socket?.destroy();
+        if (!this.options.reconnect || this.closed) throw error;
+        this.options.onDisconnect?.(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+        continue;
+      }
+      for (;;) {
+        const event = (await reader.next()) as Event | undefined;
+        if (event === undefined) break;
+        // A reconnect may replay what was already handed out.
+        if (this.lastSeq !== undefined && event.seq <= this.lastSeq) continue;
+        this.lastSeq = event.seq;
+        yield event;
+        if (this.closed) return;
+      }
+      if (!this.options.reconnect || this.closed) return;
+      this.options.onDisconnect?.(undefined);
+    }
+  }
+
+  /**
+   * Asks for stats first (its pid tells a restarted daemon, whose seq starts again at 1), then
+   * subscribes from the last seq seen. Lines before the subscribe reply belong to the default
+   * subscription and are skipped.
+   */
+  private async handshake(reader: JsonLineReader): Promise<void> {
+    const socket = this.socket!;
+    socket.write('{"cmd":"stats"}\n');
+    const stats = (await this.reply(reader)) as { response: { pid: number } };
+    if (this.daemonPid !== undefined && stats.response.pid !== this.daemonPid) {
+      this.options.onGap?.({ missed: 0, reason: 'daemon-restarted' });
+      this.lastSeq = 0;
+    }
+    this.daemonPid = stats.response.pid;
+    const opts: SubscribeOpts = {};
+    if (this.options.type !== undefined) opts.type = this.options.type;
+    if (this.options.opts !== undefined) opts.opts = this.options.opts;
+    if (this.lastSeq !== undefined) opts.since = this.lastSeq;
+    socket.write(`${JSON.stringify({ cmd: 'event_subscribe', opts })}\n`);
+    const subscribed = (await this.reply(reader)) as { missed?: number };
+    if (subscribed.missed) this.options.onGap?.({ missed: subscribed.missed, reason: 'evicted' });
+  }
+
+  private async reply(reader: JsonLineReader): Promise<Record<string, unknown>> {
+    for (;;) {
+      const line = (await reader.next()) as Record<string, unknown> | undefined;
+      if (line === undefined) throw new Error('eventd closed the connection');
+      if (line.status === false) throw new Error(`eventd refused the subscription: ${String(line.message)}`);
+      if (line.status === true) return line;
+    }
+  }
+}
+
+export function subscribe(options: SubscribeOptions = {}): Subscription {
+  return new Subscription(options);
+}
