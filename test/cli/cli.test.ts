@@ -1,0 +1,128 @@
+// The client commands against a real daemon, as separate processes.
+import { chmodSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, startCli } from '../helpers/cli.js';
+import { TestDaemon } from '../helpers/daemon.js';
+
+let daemon: TestDaemon;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  daemon = await TestDaemon.start();
+  env = { EVENTD_REPORT_SOCKET: daemon.reportSocket, EVENTD_EVENTS_SOCKET: daemon.eventsSocket };
+});
+afterAll(() => daemon.cleanup());
+
+const cli = (args: string[], input?: string) => runCli(args, { env, input });
+
+describe('eventd report', () => {
+  it('types key=value fields by the schema and prints the seq', async () => {
+    const sub = await daemon.subscriber();
+    const result = await cli(['report', 'ct_init_pid', 'pool=tank', 'id=101', 'init_pid=42']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const seq = Number(result.stdout.trim());
+    expect(await sub.nextJson()).toMatchObject({ seq, type: 'ct_init_pid', opts: { pool: 'tank', id: '101', init_pid: 42 } });
+    await cli(['report', 'management', 'id=7', 'cmd=ct_start', 'state=run', 'opts={"force":true}']);
+    expect(await sub.nextJson()).toMatchObject({ opts: { id: '7', cmd: 'ct_start', state: 'run', opts: { force: true } } });
+    await cli(['report', '--json', '{"type":"ct_exit","opts":{"pool":"tank","id":"101","exit_type":"halt"}}']);
+    expect(await sub.nextJson()).toMatchObject({ type: 'ct_exit' });
+    sub.destroy();
+  });
+
+  it('refuses an invalid report locally with the schema error, exit 1, nothing sent', async () => {
+    const before = await daemon.stats();
+    const result = await cli(['report', 'state', 'pool=tank', 'id=101', 'state=runing']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'eventd: Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed" (got "runing")\n',
+    );
+    expect((await daemon.stats()).events_published).toBe(before.events_published);
+  });
+
+  it('streams NDJSON from stdin, reports every bad line with its number and exits 1', async () => {
+    const sub = await daemon.subscriber();
+    const input = ['{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}', 'oops', '', '{"type":"db","opts":{}}', '{"type":"state","opts":{"pool":"tank","id":"2","state":"stopped"}}'].join('\n');
+    const result = await cli(['report', '-'], input);
+    expect(result.code).toBe(1);
+    expect(result.stdout.trim().split('\n')).toHaveLength(2);
+    expect(result.stderr).toBe(
+      'eventd: line 2: Line is not valid JSON: Unexpected token \'o\', "oops" is not valid JSON\neventd: line 4: Invalid db report: opts.object is required (and 3 more problems)\n',
+    );
+    expect((await sub.takeJson(2)).map((event) => (event.opts as { id: string }).id)).toEqual(['1', '2']);
+    sub.destroy();
+  });
+
+  it('exits 2 on usage errors and 3 when the daemon is not there', async () => {
+    expect(await cli(['report', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown event type "nope"; known types: management') });
+    expect(await cli(['report', 'state', 'novalue'])).toMatchObject({ code: 2, stderr: 'eventd: expected key=value, got "novalue"\n' });
+    const missing = await runCli(['report', 'state', 'pool=a', 'id=b', 'state=running', '--report-socket', '/nonexistent/report.sock']);
+    expect(missing).toMatchObject({
+      code: 3,
+      stderr: 'eventd: the daemon is not running: there is no socket at /nonexistent/report.sock (start it with `eventd serve`, or point to the right socket)\n',
+    });
+  });
+
+  it('says which socket and mode when permission is denied', async () => {
+    // Any unprivileged user: the sockets are 0660 root:root, in a directory anyone may enter,
+    // so it is the socket's own mode that makes the kernel refuse.
+    chmodSync(daemon.dir, 0o755);
+    const result = await runCli(['stats'], { env, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(
+      `eventd: permission denied on ${daemon.eventsSocket} (mode 0660, owner uid 0, group gid 0): join the socket's group or ask for --socket-group / --events-mode / --report-mode to be set\n`,
+    );
+  });
+});
+
+describe('eventd monitor, wait, stats', () => {
+  it('monitor prints one readable line per event, filtered, and raw JSON with --json', async () => {
+    const human = startCli(['monitor', '--type', 'state', '--type', 'ct_netif', '--filter', 'id=101', '--filter', 'id=102'], env);
+    const json = startCli(['monitor', '--json', '--filter', 'init_pid=7'], env);
+    await expect.poll(async () => (await daemon.stats()).subscribers, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await cli(['report', 'state', 'pool=tank', 'id=101', 'state=running']);
+    await cli(['report', 'state', 'pool=tank', 'id=103', 'state=running']);
+    await cli(['report', 'ct_netif', 'pool=tank', 'id=102', 'action=rename', 'name=eth0', 'veth=v102', 'new_name=eth1']);
+    await cli(['report', 'ct_init_pid', 'pool=tank', 'id=9', 'init_pid=7']);
+    await expect.poll(() => human.lines().length).toBe(2);
+    expect(human.lines()).toEqual([
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} state tank:101 running$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} ct_netif tank:102 eth0 \(v102\) rename -> eth1$/),
+    ]);
+    await expect.poll(() => json.lines().length).toBe(1);
+    expect(JSON.parse(json.lines()[0]!)).toMatchObject({ type: 'ct_init_pid', opts: { init_pid: 7 } });
+    human.child.kill();
+    json.child.kill();
+  });
+
+  it('monitor --since replays history first', async () => {
+    const [seq] = await daemon.report({ type: 'ct_exit', opts: { pool: 'tank', id: 'since', exit_type: 'reboot' } });
+    const monitor = startCli(['monitor', '--json', '--since', String(seq! - 1)], env);
+    await expect.poll(() => monitor.lines().length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(monitor.lines()[0]!)).toMatchObject({ seq, opts: { id: 'since' } });
+    monitor.child.kill();
+  });
+
+  it('wait exits 0 with the first matching event, and 4 on timeout', async () => {
+    const wait = startCli(['wait', 'state', 'id=w1', 'state=running', '--json', '--timeout', '20'], env);
+    await expect.poll(async () => (await daemon.stats()).subscribers, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await cli(['report', 'state', 'pool=tank', 'id=w1', 'state=stopped']);
+    await cli(['report', 'state', 'pool=tank', 'id=w1', 'state=running']);
+    expect(await wait.exited).toBe(0);
+    expect(JSON.parse(wait.stdout)).toMatchObject({ type: 'state', opts: { id: 'w1', state: 'running' } });
+
+    const timeout = await cli(['wait', 'ct_exit', 'id=never', '--timeout', '1']);
+    expect(timeout).toMatchObject({ code: 4, stderr: 'eventd: no matching ct_exit event within 1 s\n' });
+  });
+
+  it('stats prints a table or JSON', async () => {
+    const table = await cli(['stats']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^pid\s+\d+$/m);
+    expect(table.stdout).toMatch(/^events published\s+\d+$/m);
+    expect(table.stdout).toMatch(/^worker 1\s+\d+ subscribers, 0 restarts$/m);
+    const json = await cli(['stats', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ pid: daemon.pid, workers: expect.any(Array) });
+  });
+});
