@@ -35,7 +35,7 @@ export class Subscription implements AsyncIterable<Event> {
   lastSeq: number | undefined;
   private socket: Socket | undefined;
   private closed = false;
-  private daemonPid: number | undefined;
+  private daemonRun: string | undefined;
 
   constructor(private readonly options: SubscribeOptions = {}) {
     this.lastSeq = options.since;
@@ -80,19 +80,19 @@ export class Subscription implements AsyncIterable<Event> {
   }
 
   /**
-   * Asks for stats first (its pid tells a restarted daemon, whose seq starts again at 1), then
+   * Asks for stats first (its run id tells a restarted daemon, whose seq starts again at 1), then
    * subscribes from the last seq seen. Lines before the subscribe reply belong to the default
    * subscription and are skipped.
    */
   private async handshake(reader: JsonLineReader): Promise<void> {
     const socket = this.socket!;
     socket.write('{"cmd":"stats"}\n');
-    const stats = (await this.reply(reader)) as { response: { pid: number } };
-    if (this.daemonPid !== undefined && stats.response.pid !== this.daemonPid) {
+    const stats = (await this.reply(reader)) as { response: { run: string } };
+    if (this.daemonRun !== undefined && stats.response.run !== this.daemonRun) {
       this.options.onGap?.({ missed: 0, reason: 'daemon-restarted' });
       this.lastSeq = 0;
     }
-    this.daemonPid = stats.response.pid;
+    this.daemonRun = stats.response.run;
     const opts: SubscribeOpts = {};
     if (this.options.type !== undefined) opts.type = this.options.type;
     if (this.options.opts !== undefined) opts.opts = this.options.opts;

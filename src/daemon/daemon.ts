@@ -1,5 +1,6 @@
 // The daemon: wires the listening sockets, the producers, the publisher, the history and the
 // worker pool together, answers stats, and shuts down in order.
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { ReportRejectedError } from '../client/reporter.js';
 import type { Logger } from '../log.js';
@@ -16,6 +17,8 @@ import { WorkerPool, type WorkerStats } from './worker-pool.js';
 const SHUTDOWN_GRACE_MS = 2500;
 
 export interface DaemonStats {
+  /** Random per daemon start: seq restarts at 1 when it changes. */
+  run: string;
   pid: number;
   uptime_seconds: number;
   workers: WorkerStats[];
@@ -34,6 +37,7 @@ export class Daemon {
   private readonly producers = new Map<number, ProducerConnection>();
   private readonly counters: ProducerCounters = { linesRejected: 0 };
   private readonly startedAt = Date.now();
+  private readonly run = randomUUID();
   private bound: BoundSocket[] = [];
   private nextProducerId = 1;
   private droppedSlow = 0;
@@ -81,6 +85,7 @@ export class Daemon {
 
   stats(): DaemonStats {
     return {
+      run: this.run,
       pid: process.pid,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       workers: this.pool.stats(),
