@@ -59,15 +59,20 @@ async function serve(config: DaemonConfig): Promise<void> {
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  const [report, events] = daemon.sockets;
+  const [report, events] = daemon.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
+  const hints = daemon.sockets.every((socket) => socket.path !== undefined)
+    ? {
+        subscribe: `socat -u UNIX-CONNECT:${events} STDOUT`,
+        report: `echo '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"}}' | socat - UNIX-CONNECT:${report}`,
+      }
+    : {};
   log.info(
     {
-      report_socket: report!.path,
-      events_socket: events!.path,
-      socket_activated: report!.activated || events!.activated,
+      report_socket: report,
+      events_socket: events,
+      socket_activated: daemon.sockets.some((socket) => socket.path === undefined),
       workers: config.workers,
-      subscribe: `socat -u UNIX-CONNECT:${events!.path} STDOUT`,
-      report: `echo '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"}}' | socat - UNIX-CONNECT:${report!.path}`,
+      ...hints,
     },
     'eventd ready',
   );

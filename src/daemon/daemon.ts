@@ -77,10 +77,9 @@ export class Daemon {
     return daemon;
   }
 
-  /** Where each socket is: a path we created, or systemd's. */
-  get sockets(): { name: string; path: string; activated: boolean }[] {
-    const paths = { report: this.config.reportSocket, events: this.config.eventsSocket };
-    return this.bound.map((b) => ({ name: b.name, path: b.createdPath ?? paths[b.name], activated: b.createdPath === undefined }));
+  /** Where each socket is: the path we created, or undefined for one systemd passed. */
+  get sockets(): { name: string; path: string | undefined }[] {
+    return this.bound.map((b) => ({ name: b.name, path: b.createdPath }));
   }
 
   stats(): DaemonStats {

@@ -1,10 +1,9 @@
 // Start-up, sockets on disk, signals and restarts of the real daemon process.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LineClient } from '../helpers/client.js';
 import { EVENTD_BIN, sampleReports, TestDaemon } from '../helpers/daemon.js';
 
 const daemons: TestDaemon[] = [];
@@ -122,51 +121,5 @@ describe('daemon lifecycle', () => {
     expect(refusedStart(['--workers', 'many']).stderr).toMatch(/^error: option '--workers <n>' argument 'many' is invalid\. expected a whole number, got "many"/);
     expect(refusedStart(['--report-mode', '999']).stderr).toMatch(/argument '999' is invalid\. expected an octal mode such as 0660/);
     expect(refusedStart(['--socket-group', 'no-such-group-here']).stderr).toBe('eventd: unknown group "no-such-group-here" (not in /etc/group)\n');
-  });
-
-  it('serves on sockets passed by systemd (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID)', async () => {
-    const dir = tempDir();
-    const reportPath = join(dir, 'sd-report.sock');
-    const eventsPath = join(dir, 'sd-events.sock');
-    // What systemd does: bind the sockets, put them at fds 3 and 4, exec the service with its pid.
-    const activator = `
-import os, socket, sys
-socks = []
-for path in sys.argv[1:3]:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(128)
-    socks.append(s)
-for target, s in zip((3, 4), socks):
-    if s.fileno() != target:
-        os.dup2(s.fileno(), target)
-    os.set_inheritable(target, True)
-env = dict(os.environ, LISTEN_FDS='2', LISTEN_FDNAMES='report:events', LISTEN_PID=str(os.getpid()))
-os.execve(sys.argv[3], sys.argv[3:], env)
-`;
-    const proc = spawn('python3', ['-c', activator, reportPath, eventsPath, process.execPath, EVENTD_BIN, 'serve', '--report-socket', join(dir, 'unused-r.sock'), '--events-socket', join(dir, 'unused-e.sock')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    proc.stdout.on('data', (chunk) => (out += chunk));
-    try {
-      await expect.poll(() => out.includes('eventd ready'), { timeout: 15_000 }).toBe(true);
-      const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
-      expect(ready.socket_activated).toBe(true);
-      const sub = await LineClient.connect(eventsPath);
-      sub.sendJson({ cmd: 'event_subscribe' });
-      await sub.nextJson();
-      const producer = await LineClient.connect(reportPath);
-      producer.sendJson({ ...sampleReports.ct_exit, ack: 'sd' });
-      expect(await producer.nextJson()).toEqual({ status: true, ack: 'sd', seq: 1 });
-      expect(await sub.nextJson()).toMatchObject({ seq: 1, type: 'ct_exit' });
-      expect(existsSync(join(dir, 'unused-r.sock'))).toBe(false);
-      proc.kill('SIGTERM');
-      await new Promise((resolve) => proc.once('exit', resolve));
-      // systemd owns those socket files: the daemon leaves them.
-      expect(statSync(reportPath).isSocket()).toBe(true);
-    } finally {
-      proc.kill('SIGKILL');
-    }
   });
 });

@@ -1,0 +1,38 @@
+// The published package: `npm pack`, installed into an empty project, runs from compiled JS.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'eventd-pack-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it('packs, installs from the tarball in a clean directory, and runs', { timeout: 180_000 }, () => {
+  execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, stdio: 'pipe' });
+  const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'))!;
+  const files = execFileSync('tar', ['tzf', join(dir, tarball)], { encoding: 'utf8' }).split('\n');
+  expect(files).toContain('package/dist/eventd.js');
+  expect(files).toContain('package/native/eventd_native.c');
+  // Compiled code only: no sources, tests or a prebuilt binary for this machine.
+  expect(files.filter((file) => /^package\/(src|test|build)\//.test(file))).toEqual([]);
+
+  const project = join(dir, 'project');
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), '{"name":"try-eventd","version":"1.0.0","private":true}');
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: project, stdio: 'pipe' });
+
+  const help = spawnSync(join(project, 'node_modules', '.bin', 'eventd'), ['--help'], { encoding: 'utf8' });
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/^Usage: eventd \[options\] \[command\]/);
+  // The native helper was built on install and the library loads from the package name.
+  const library = spawnSync(process.execPath, ['--input-type=module', '-e', "const e = await import('eventd'); console.log(typeof e.EventdServer, e.EVENT_TYPES.length)"], {
+    cwd: project,
+    encoding: 'utf8',
+  });
+  expect(library.stdout.trim()).toBe('function 8');
+  const schema = spawnSync(join(project, 'node_modules', '.bin', 'eventd'), ['schema', 'ct_exit'], { encoding: 'utf8' });
+  expect(JSON.parse(schema.stdout).properties.type).toEqual({ type: 'string', const: 'ct_exit' });
+});

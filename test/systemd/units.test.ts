@@ -1,0 +1,75 @@
+// The systemd units as systemd itself reads them, and socket activation by systemd's own tool.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LineClient } from '../helpers/client.js';
+import { EVENTD_BIN, sampleReports } from '../helpers/daemon.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'eventd-systemd-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const unit = (name: string) => readFileSync(new URL(`../../systemd/${name}`, import.meta.url), 'utf8');
+
+describe('systemd units', () => {
+  it('pass systemd-analyze verify', () => {
+    const dir = tempDir();
+    // verify checks that ExecStart exists: point it at this checkout's binary.
+    writeFileSync(join(dir, 'eventd.service'), unit('eventd.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`));
+    writeFileSync(join(dir, 'eventd.socket'), unit('eventd.socket'));
+    const result = spawnSync('systemd-analyze', ['verify', join(dir, 'eventd.socket'), join(dir, 'eventd.service')], { encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('name the sockets as the daemon expects and harden the service', () => {
+    const socket = unit('eventd.socket');
+    expect(socket).toMatch(/ListenStream=\/run\/eventd\/report\.sock\nFileDescriptorName=report/);
+    expect(socket).toMatch(/ListenStream=\/run\/eventd\/events\.sock\nFileDescriptorName=events/);
+    expect(socket).toMatch(/^SocketMode=0660$/m);
+    const service = unit('eventd.service');
+    for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=AF_UNIX', 'RuntimeDirectory=eventd', 'SystemCallFilter=@system-service', 'Restart=on-failure', 'Type=exec']) {
+      expect(service).toContain(`\n${line}\n`);
+    }
+    expect(service).toMatch(/^MemoryMax=\d+M$/m);
+  });
+
+  it('serves under systemd-socket-activate: clients connect before the daemon is up and nothing is lost', async () => {
+    const dir = tempDir();
+    const report = join(dir, 'report.sock');
+    const events = join(dir, 'events.sock');
+    const activator = spawn(
+      'systemd-socket-activate',
+      ['-l', report, '-l', events, '--fdname=report:events', process.execPath, EVENTD_BIN, 'serve', '--report-socket', join(dir, 'x.sock'), '--events-socket', join(dir, 'y.sock')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    activator.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    activator.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    try {
+      await expect.poll(() => out.includes('Listening on'), { timeout: 10_000 }).toBe(true);
+      // The daemon starts on this first connection; the kernel queues it meanwhile.
+      const sub = await LineClient.connect(events);
+      sub.sendJson({ cmd: 'event_subscribe', opts: { type: 'ct_netif' } });
+      expect(await sub.nextJson()).toEqual({ status: true, response: 'subscribed' });
+      const producer = await LineClient.connect(report);
+      producer.sendJson({ ...sampleReports.ct_netif, ack: 'sa' });
+      expect(await producer.nextJson()).toEqual({ status: true, ack: 'sa', seq: 1 });
+      expect(await sub.nextJson()).toMatchObject({ seq: 1, ...sampleReports.ct_netif });
+      const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
+      expect(ready).toMatchObject({ socket_activated: true, report_socket: 'passed by systemd (report)', events_socket: 'passed by systemd (events)' });
+    } finally {
+      activator.kill('SIGTERM');
+      await new Promise((resolve) => activator.once('exit', resolve));
+    }
+  });
+});
