@@ -1,6 +1,7 @@
 // The eventd library: an in-process server, a client for the sockets, and the event types.
 export { EventdServer, type ServerOptions } from './server.js';
-export { Reporter, ReportRejectedError } from './client/reporter.js';
+export { Reporter } from './client/reporter.js';
+export { ReportRejectedError } from './protocol/report.js';
 export { subscribe, Subscription, type Gap, type SubscribeOptions } from './client/subscription.js';
 export { ConnectError, defaultSocketPaths } from './client/connect.js';
 export { EVENT_TYPES, eventOptsSchemas, eventSchema, reportSchemas, type Event, type EventOpts, type EventType, type Report } from './protocol/events.js';

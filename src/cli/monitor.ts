@@ -1,14 +1,13 @@
 // `eventd monitor` and `eventd wait`: subscribe and print.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { subscribe, type SubscribeOptions } from '../client/subscription.js';
-import { EVENT_TYPES, isEventType, type Event, type EventType } from '../protocol/events.js';
+import { EVENT_TYPES, type Event, type EventType } from '../protocol/events.js';
 import { formatEvent } from './format.js';
-import { clientAction, eventsSocketOption, EXIT, integer } from './options.js';
+import { clientAction, eventsSocketOption, eventTypeArg, EXIT, integer } from './options.js';
 import { filterOpts } from './values.js';
 
-function eventType(value: string, previous: EventType[] = []): EventType[] {
-  if (!isEventType(value)) throw new InvalidArgumentError(`unknown event type; known types: ${EVENT_TYPES.join(', ')}`);
-  return [...previous, value];
+function eventTypes(value: string, previous: EventType[] = []): EventType[] {
+  return [...previous, eventTypeArg(value)];
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -22,7 +21,7 @@ function print(event: Event, json: boolean): void {
 export function monitorCommand(): Command {
   return new Command('monitor')
     .description('print events as they happen, one line each')
-    .option('--type <type>', 'only this event type (repeatable)', eventType)
+    .option('--type <type>', 'only this event type (repeatable)', eventTypes)
     .option('--filter <key=value>', 'only events whose opts match (repeatable; a key given twice matches either)', collect)
     .addOption(new Option('--since <seq>', 'first replay retained events after this seq').argParser(integer(0)))
     .option('--json', 'print the raw event lines (for jq)')
@@ -72,7 +71,7 @@ function filters(types: EventType[] | undefined, words: string[]): Pick<Subscrib
 export function waitCommand(): Command {
   return new Command('wait')
     .description('wait for the first matching event, print it and exit 0')
-    .argument('<type>', `event type (${EVENT_TYPES.join(', ')})`, (value: string) => eventType(value)[0]!)
+    .argument('<type>', `event type (${EVENT_TYPES.join(', ')})`, eventTypeArg)
     .argument('[fields...]', 'opts to match, as key=value')
     .addOption(new Option('--timeout <seconds>', 'give up after this long (exit 4)').argParser(integer(1)))
     .option('--json', 'print the raw event line')

@@ -1,6 +1,7 @@
 // Parsers for command-line values: each failure is a one-line error naming the option.
 import { InvalidArgumentError, Option } from 'commander';
 import { ConnectError, defaultSocketPaths } from '../client/connect.js';
+import { EVENT_TYPES, isEventType, type EventType } from '../protocol/events.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -38,4 +39,10 @@ export function clientAction<A extends unknown[]>(action: (...args: A) => Promis
       process.exitCode = error instanceof ConnectError ? EXIT.unreachable : error instanceof InvalidArgumentError ? EXIT.usage : EXIT.rejected;
     }
   };
+}
+
+/** An event type argument; anything else is a usage error listing the known types. */
+export function eventTypeArg(value: string): EventType {
+  if (!isEventType(value)) throw new InvalidArgumentError(`unknown event type ${JSON.stringify(value)}; known types: ${EVENT_TYPES.join(', ')}`);
+  return value;
 }

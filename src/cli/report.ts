@@ -1,9 +1,10 @@
 // `eventd report`: send events, wait for the daemon's acks.
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import { Reporter, ReportRejectedError } from '../client/reporter.js';
-import { EVENT_TYPES, isEventType } from '../protocol/events.js';
-import { clientAction, EXIT, reportSocketOption } from './options.js';
+import { Reporter } from '../client/reporter.js';
+import { ReportRejectedError } from '../protocol/report.js';
+import { EVENT_TYPES } from '../protocol/events.js';
+import { clientAction, eventTypeArg, EXIT, reportSocketOption } from './options.js';
 import { reportOpts } from './values.js';
 
 export function reportCommand(): Command {
@@ -50,8 +51,7 @@ function parseJsonArgument(text: string): unknown {
 
 function fromWords(type: string | undefined, fields: string[]): unknown {
   if (type === undefined) throw new InvalidArgumentError('say what to report: a type with key=value fields, --json, or - for stdin (see eventd report --help)');
-  if (!isEventType(type)) throw new InvalidArgumentError(`unknown event type ${JSON.stringify(type)}; known types: ${EVENT_TYPES.join(', ')}`);
-  return { type, opts: reportOpts(type, fields) };
+  return { type, opts: reportOpts(eventTypeArg(type), fields) };
 }
 
 async function sendAll(reporter: Reporter, reports: unknown[]): Promise<number> {

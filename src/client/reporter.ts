@@ -3,21 +3,9 @@
 import type { Socket } from 'node:net';
 import type { EventOpts, EventType } from '../protocol/events.js';
 import type { WireIssue } from '../protocol/issues.js';
-import { parseReport } from '../protocol/report.js';
+import { parseReport, ReportRejectedError } from '../protocol/report.js';
 import { connect, defaultSocketPaths } from './connect.js';
 import { JsonLineReader } from './lines.js';
-
-export class ReportRejectedError extends Error {
-  constructor(
-    message: string,
-    readonly issues: WireIssue[],
-    /** Which check refused it: the local schema, before sending, or the daemon. */
-    readonly by: 'local' | 'daemon',
-  ) {
-    super(message);
-    this.name = 'ReportRejectedError';
-  }
-}
 
 interface Reply {
   status: boolean;

@@ -2,10 +2,10 @@
 // worker pool together, answers stats, and shuts down in order.
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { ReportRejectedError } from '../client/reporter.js';
 import type { Logger } from '../log.js';
 import { eventOptsSchemas, type EventOpts, type EventType } from '../protocol/events.js';
 import { summarizeIssues, toWireIssues } from '../protocol/issues.js';
+import { ReportRejectedError } from '../protocol/report.js';
 import type { DaemonConfig } from './config.js';
 import { EventHistory } from './history.js';
 import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketSpec } from './listeners.js';

@@ -21,6 +21,18 @@ export interface RejectedReport {
 
 export type ReportResult = AcceptedReport | RejectedReport;
 
+/** A report refused by the schema (checked locally, before sending) or by the daemon. */
+export class ReportRejectedError extends Error {
+  constructor(
+    message: string,
+    readonly issues: WireIssue[],
+    readonly by: 'local' | 'daemon',
+  ) {
+    super(message);
+    this.name = 'ReportRejectedError';
+  }
+}
+
 const KNOWN_TYPES = EVENT_TYPES.join(', ');
 
 export function rejected(message: string, issues: WireIssue[] = [], ack?: Ack): RejectedReport {
