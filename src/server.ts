@@ -6,7 +6,7 @@ import { createLogger, type Logger } from './log.js';
 import type { EventOpts, EventType } from './protocol/events.js';
 import { Subscription, type SubscribeOptions } from './client/subscription.js';
 
-export type ServerOptions = Partial<Omit<DaemonConfig, 'faultInjection'>> & { logger?: Logger };
+export type ServerOptions = Partial<DaemonConfig> & { logger?: Logger };
 
 export class EventdServer {
   private daemon: Daemon | undefined;
@@ -18,13 +18,18 @@ export class EventdServer {
   async start({ workers }: { workers?: number } = {}): Promise<void> {
     if (this.daemon) throw new Error('eventd server already started');
     const { logger, ...overrides } = this.options;
-    const config: DaemonConfig = { ...defaultConfig(), logLevel: 'warn', ...overrides, faultInjection: false };
+    const config: DaemonConfig = { ...defaultConfig(), logLevel: 'warn', ...overrides };
     if (workers !== undefined) config.workers = workers;
     this.daemon = await Daemon.start(config, logger ?? createLogger(config.logLevel));
   }
 
   get config(): DaemonConfig {
     return this.running().config;
+  }
+
+  /** Where the sockets are: the paths created, or undefined for sockets systemd passed. */
+  get sockets(): { name: string; path: string | undefined }[] {
+    return this.running().sockets;
   }
 
   /** Publishes an event (type-checked at compile time, validated at run time); returns its seq. */

@@ -1,7 +1,7 @@
 // `eventd serve`: runs the daemon until SIGTERM or SIGINT.
 import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
-import { Daemon } from '../daemon/daemon.js';
+import { EventdServer } from '../server.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { fileMode, integer } from './options.js';
 
@@ -51,16 +51,16 @@ async function serve(config: DaemonConfig): Promise<void> {
     log.fatal({ err: error }, 'uncaught exception; exiting');
     process.exit(1);
   });
-  let daemon: Daemon;
+  const server = new EventdServer({ ...config, logger: log });
   try {
-    daemon = await Daemon.start(config, log);
+    await server.start();
   } catch (error) {
     log.fatal({ err: error }, 'cannot start');
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  const [report, events] = daemon.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
-  const hints = daemon.sockets.every((socket) => socket.path !== undefined)
+  const [report, events] = server.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
+  const hints = server.sockets.every((socket) => socket.path !== undefined)
     ? {
         subscribe: `socat -u UNIX-CONNECT:${events} STDOUT`,
         report: `echo '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"}}' | socat - UNIX-CONNECT:${report}`,
@@ -70,7 +70,7 @@ async function serve(config: DaemonConfig): Promise<void> {
     {
       report_socket: report,
       events_socket: events,
-      socket_activated: daemon.sockets.some((socket) => socket.path === undefined),
+      socket_activated: server.sockets.some((socket) => socket.path === undefined),
       workers: config.workers,
       ...hints,
     },
@@ -82,7 +82,7 @@ async function serve(config: DaemonConfig): Promise<void> {
       log.error('shutdown took too long; exiting anyway');
       process.exit(1);
     }, EXIT_DEADLINE_MS).unref();
-    daemon.stop().then(
+    server.shutdown().then(
       () => {
         log.info('stopped');
         process.exit(0);

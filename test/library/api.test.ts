@@ -61,6 +61,14 @@ describe('EventdServer', () => {
     expect(state).toMatchObject({ seq: 1, type: 'state' });
     if (state.type === 'state') expectTypeOf(state.opts.state).toEqualTypeOf<'stopped' | 'starting' | 'running' | 'stopping' | 'aborting' | 'freezing' | 'frozen' | 'thawed'>();
 
+    // unsubscribe() ends that subscription's iteration; the others go on.
+    const extra = server.subscribe({ type: 'db' });
+    const extraEvents = extra[Symbol.asyncIterator]();
+    const extraNext = extraEvents.next();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.unsubscribe(extra);
+    expect((await extraNext).done).toBe(true);
+
     const shutdown = server.shutdown();
     expect((await everything.next()).value).toMatchObject({ seq: 3, type: 'osctld_shutdown' });
     await shutdown;
