@@ -35,6 +35,9 @@ export class ReportRejectedError extends Error {
 
 const KNOWN_TYPES = EVENT_TYPES.join(', ');
 
+/** An error line lists at most this many issues: 100,000 unknown keys must not make a 5 MB reply. */
+export const MAX_WIRE_ISSUES = 20;
+
 export function rejected(message: string, issues: WireIssue[] = [], ack?: Ack): RejectedReport {
   return ack === undefined ? { ok: false, message, issues } : { ok: false, ack, message, issues };
 }
@@ -72,9 +75,33 @@ export function parseReport(text: string): ReportResult {
   const result = reportSchemas[type].safeParse(report, { reportInput: true });
   if (!result.success) {
     const issues = toWireIssues(result.error.issues);
-    return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues, ack);
+    return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
+  }
+  // Free-form data is published as parsed; a number JSON cannot hold (1e400) would become null.
+  const overflow = type === 'management' ? findNonFinite((report.opts as { opts: unknown }).opts, ['opts', 'opts']) : undefined;
+  if (overflow !== undefined) {
+    const issue = { path: overflow, message: 'is a number too large to represent' };
+    return rejected(summarizeIssues(`Invalid ${type} report`, [issue]), [issue], ack);
   }
   return ack === undefined
     ? { ok: true, type, opts: report.opts as EventOpts }
     : { ok: true, type, opts: report.opts as EventOpts, ack };
+}
+
+/** The dotted path of the first number in `value` that parsed to ±Infinity, if any (no recursion). */
+function findNonFinite(value: unknown, path: string[]): string | undefined {
+  type Step = { key: string; parent: Step | undefined } | undefined;
+  const stack: [unknown, Step][] = [[value, undefined]];
+  while (stack.length > 0) {
+    const [current, step] = stack.pop()!;
+    if (typeof current === 'number' && !Number.isFinite(current)) {
+      const keys: string[] = [];
+      for (let at = step; at; at = at.parent) keys.unshift(at.key);
+      return [...path, ...keys].join('.');
+    }
+    if (typeof current === 'object' && current !== null) {
+      for (const key of Object.keys(current)) stack.push([(current as Record<string, unknown>)[key], { key, parent: step }]);
+    }
+  }
+  return undefined;
 }
