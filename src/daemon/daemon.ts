@@ -3,10 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../log.js';
+import { socketFd } from '../native/index.js';
 import { eventOptsSchemas, type EventOpts, type EventType } from '../protocol/events.js';
 import { summarizeIssues, toWireIssues } from '../protocol/issues.js';
 import { ReportRejectedError } from '../protocol/report.js';
 import type { DaemonConfig } from './config.js';
+import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
 import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketSpec } from './listeners.js';
 import { ProducerConnection, type ProducerCounters } from './producer.js';
@@ -42,12 +44,14 @@ export class Daemon {
   private nextProducerId = 1;
   private droppedSlow = 0;
   private stopping: Promise<void> | null = null;
+  private readonly fdLimit: FdLimitWatch;
 
   private constructor(
     readonly config: DaemonConfig,
     private readonly log: Logger,
   ) {
     this.history = new EventHistory(config.history);
+    this.fdLimit = new FdLimitWatch(log);
     this.pool = new WorkerPool(
       config.workers,
       {
@@ -146,14 +150,22 @@ export class Daemon {
       const server =
         spec.name === 'report'
           ? net.createServer({ allowHalfOpen: true }, (socket) => this.onProducer(socket))
-          : net.createServer({ pauseOnConnect: true }, (socket) => this.pool.attach(socket));
+          : net.createServer({ pauseOnConnect: true }, (socket) => {
+              this.watchFds(socket);
+              this.pool.attach(socket);
+            });
       this.bound.push(await bindSocket(server, spec, activated?.get(spec.name)));
       // Accept errors (EMFILE, ENFILE) must not take the daemon down; libuv keeps listening.
       server.on('error', (error) => this.log.error({ socket: spec.name, err: error }, 'accept failed'));
     }
   }
 
+  private watchFds(socket: net.Socket): void {
+    this.fdLimit.accepted(socketFd(socket));
+  }
+
   private onProducer(socket: net.Socket): void {
+    this.watchFds(socket);
     const id = this.nextProducerId++;
     const producer = new ProducerConnection(id, socket, {
       publisher: this.publisher,

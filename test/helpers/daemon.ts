@@ -1,6 +1,6 @@
 // Starts the real daemon (the compiled `bin/eventd.js`, as users run it) in a temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Reuse a directory (e.g. to restart on the same sockets). */
   dir?: string;
+  /** A command that execs the daemon, e.g. ['prlimit', '--nofile=256:256', '--']. */
+  wrapper?: string[];
 }
 
 export class TestDaemon {
@@ -81,7 +83,8 @@ export class TestDaemon {
       'debug',
       ...(options.args ?? []),
     ];
-    const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];
+    const proc = spawn(command!, commandArgs, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     return new TestDaemon(proc, dir);
   }
 
@@ -151,6 +154,29 @@ export class TestDaemon {
   async stop(signal: NodeJS.Signals = 'SIGTERM') {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
     return this.exited;
+  }
+
+  /** Open file descriptors of the daemon process (only its sockets, with `socketsOnly`). */
+  fdCount({ socketsOnly = false } = {}): number {
+    const fds = readdirSync(`/proc/${this.pid}/fd`);
+    if (!socketsOnly) return fds.length;
+    return fds.filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${this.pid}/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  }
+
+  rssBytes(): number {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))![1]) * 1024;
+  }
+
+  /** utime + stime of the daemon, in seconds. */
+  cpuSeconds(): number {
+    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   }
 
   async cleanup(): Promise<void> {

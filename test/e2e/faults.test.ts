@@ -1,0 +1,106 @@
+// Resource faults: file-descriptor exhaustion, and many connect/disconnect cycles.
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sampleReports, TestDaemon } from '../helpers/daemon.js';
+
+let daemon: TestDaemon | undefined;
+afterEach(() => daemon?.cleanup());
+
+/** Opens up to `count` connections and keeps them; resolves once each has connected or failed. */
+async function flood(path: string, count: number): Promise<net.Socket[]> {
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(path, () => resolve());
+      socket.on('error', () => resolve());
+      sockets.push(socket);
+    });
+  }
+  return sockets;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('faults', () => {
+  it('survives file-descriptor exhaustion: keeps serving, no busy loop, accepts again when fds free up', async () => {
+    daemon = await TestDaemon.start({ wrapper: ['prlimit', '--nofile=256:256', '--'] });
+    const sub = await daemon.subscriber();
+    const producer = await daemon.producer();
+    // A round trip, so that the daemon holds the producer's connection before the baseline.
+    producer.sendJson({ ...sampleReports.state, ack: 'before' });
+    expect(await producer.nextJson()).toMatchObject({ status: true, ack: 'before' });
+    expect(await sub.nextJson()).toMatchObject({ type: 'state' });
+    // Sockets only: after an EMFILE, libuv reopens a spare /dev/null descriptor in each loop.
+    const baseline = daemon.fdCount({ socketsOnly: true });
+
+    const extraProducers = await flood(daemon.reportSocket, 300);
+    const extraSubscribers = await flood(daemon.eventsSocket, 50);
+    await daemon.waitForLog((record) => record.msg.startsWith('close to the open-files limit') && record.limit === 256);
+    expect(daemon.fdCount()).toBeGreaterThan(240);
+
+    // Existing clients carry on while the daemon is at its limit.
+    producer.sendJson({ ...sampleReports.db, ack: 'during' });
+    const ack = await producer.nextJson<{ seq: number }>();
+    expect(ack).toMatchObject({ status: true, ack: 'during' });
+    expect(await sub.nextJson()).toMatchObject({ seq: ack.seq, type: 'db' });
+    // No busy loop while connections keep being refused.
+    const cpuBefore = daemon.cpuSeconds();
+    await pause(1000);
+    expect(daemon.cpuSeconds() - cpuBefore).toBeLessThan(0.3);
+
+    for (const socket of [...extraProducers, ...extraSubscribers]) socket.destroy();
+    await expect.poll(() => daemon!.fdCount({ socketsOnly: true }), { timeout: 10_000 }).toBe(baseline);
+    const [seq] = await daemon.report(sampleReports.ct_exit);
+    expect(await sub.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
+    const late = await daemon.subscriber();
+    const [next] = await daemon.report(sampleReports.state);
+    expect(await late.nextJson()).toMatchObject({ seq: next });
+    sub.destroy();
+    producer.destroy();
+    late.destroy();
+  });
+
+  it('returns to its fd and memory baseline after 10,000 connect/disconnect cycles', { timeout: 120_000 }, async () => {
+    daemon = await TestDaemon.start({ args: ['--log-level', 'info'] });
+    const watcher = await daemon.subscriber();
+    const cycle = (path: string, line: string) =>
+      new Promise<void>((resolve, reject) => {
+        const socket = net.connect(path, () => socket.end(line));
+        socket.on('data', () => {});
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+    const report = `${JSON.stringify({ ...sampleReports.ct_scheduled, ack: 1 })}\n`;
+    const cycles = async (count: number) => {
+      for (let done = 0; done < count; done += 100) {
+        const batch: Promise<void>[] = [];
+        for (let i = 0; i < 50; i++) {
+          batch.push(cycle(daemon!.reportSocket, report));
+          batch.push(cycle(daemon!.eventsSocket, '{"cmd":"stats"}\n'));
+        }
+        await Promise.all(batch);
+      }
+    };
+    // The baseline is taken after a warm-up of 20,000 cycles: each thread's heap grows to its
+    // working size once (measured: +45 MiB over the first 20,000, then flat within ±12 MiB).
+    await cycles(20_000);
+    await daemon.stats(); // opens the helper's stats connection before the baseline
+    await pause(500);
+    const baselineFds = daemon.fdCount();
+    const baselineRss = daemon.rssBytes();
+    await cycles(10_000);
+    await pause(500);
+    // Every producer cycle published one event.
+    const stats = await daemon.stats();
+    expect(stats.events_published).toBe(15_000);
+    expect(stats.producers).toBe(0);
+    await expect.poll(() => daemon!.fdCount(), { timeout: 10_000 }).toBeLessThanOrEqual(baselineFds);
+    const rss = daemon.rssBytes();
+    console.log(`10,000 cycles: fds ${baselineFds} -> ${daemon.fdCount()}, RSS ${(baselineRss / 1048576).toFixed(1)} -> ${(rss / 1048576).toFixed(1)} MiB`);
+    // Heap sizing still moves by tens of MiB (measured +27 to +34 MiB here); a leak of 7 KiB
+    // per cycle (a connection's buffers, a logger, a socket object) would pass 64 MiB.
+    expect(rss).toBeLessThan(baselineRss + 64 * 1024 * 1024);
+    expect((await watcher.takeJson(15_000)).length).toBe(15_000);
+    watcher.destroy();
+  });
+});
