@@ -28,6 +28,7 @@ export class ProducerConnection {
   private readonly peer: PeerCred | undefined;
   /** Set at shutdown: nothing read after this point is published or answered. */
   private closing = false;
+  private replies = '';
 
   constructor(
     readonly id: number,
@@ -48,7 +49,7 @@ export class ProducerConnection {
     // Half-close: answer the last line (even without `\n`), flush every reply, then close.
     socket.on('end', () => {
       if (!this.closing) this.framer.end();
-      socket.end();
+      this.afterPublish(() => socket.end());
     });
     socket.on('drain', () => {
       if (!this.closing) socket.resume();
@@ -62,7 +63,7 @@ export class ProducerConnection {
   close(): void {
     this.closing = true;
     this.socket.pause();
-    this.socket.end();
+    this.afterPublish(() => this.socket.end());
   }
 
   private onLine(text: string, lineNo: number): void {
@@ -84,9 +85,25 @@ export class ProducerConnection {
     this.reply(reportErrorLine(lineNo, report.message, report.issues, report.ack));
   }
 
+  /**
+   * Replies are written once per event-loop turn, after the publisher has handed that turn's
+   * events to the workers (setImmediate runs in order): an ack never overtakes its event, and
+   * a burst of lines costs one write.
+   */
   private reply(line: string): void {
-    if (this.socket.destroyed) return;
-    this.socket.write(line);
+    this.replies += line;
+    if (this.replies.length === line.length) this.afterPublish(() => this.flushReplies());
+  }
+
+  private afterPublish(then: () => void): void {
+    setImmediate(then);
+  }
+
+  private flushReplies(): void {
+    const replies = this.replies;
+    this.replies = '';
+    if (replies === '' || this.socket.destroyed) return;
+    this.socket.write(replies);
     // A producer that does not read its replies is slowed down, never buffered without bound.
     if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) this.socket.pause();
   }

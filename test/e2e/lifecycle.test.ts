@@ -63,6 +63,31 @@ describe('daemon lifecycle', () => {
     expect(await sub.nextJson()).toMatchObject({ seq: 1, type: 'db' });
   });
 
+  it('after kill -9 mid-stream, every ack names a published event, in order, and a restart serves again', async () => {
+    const first = await start();
+    const sub = await first.subscriber();
+    const producer = await first.producer();
+    const total = 20_000;
+    for (let i = 0; i < total; i += 500) {
+      const lines = Array.from({ length: 500 }, (_, j) => JSON.stringify({ type: 'ct_init_pid', opts: { pool: 'tank', id: 'k', init_pid: i + j + 1 }, ack: i + j }));
+      producer.send(`${lines.join('\n')}\n`);
+    }
+    // Kill it while the stream is in full flow.
+    const firstAcks = await producer.takeJson<{ ack: number; seq: number }>(1000);
+    await first.stop('SIGKILL');
+    await producer.closed;
+    const acks = [...firstAcks, ...(await producer.takeJson<{ ack: number; seq: number }>(producer.pending))];
+    // Acks come in line order, each naming the seq its event got: the nth line is seq n.
+    acks.forEach((ack, i) => expect(ack).toMatchObject({ ack: i, seq: i + 1 }));
+    await sub.closed;
+    const received = await sub.takeJson<{ seq: number; opts: { init_pid: number } }>(sub.pending);
+    received.forEach((event, i) => expect(event).toMatchObject({ seq: i + 1, opts: { init_pid: i + 1 } }));
+    expect(acks.length).toBeLessThan(total);
+
+    const second = await start({ dir: first.dir });
+    expect(await second.report(sampleReports.ct_exit)).toEqual([1]);
+  });
+
   it('refuses to start while another daemon listens on the socket', async () => {
     const running = await start();
     const result = refusedStart(['--report-socket', running.reportSocket, '--events-socket', join(running.dir, 'other.sock')]);
