@@ -1,12 +1,9 @@
 // Fan-out measurement: S subscribers, P producers, W workers, N events of a realistic mix.
 // Usage: npm run bench:fanout -- [--subscribers 100] [--producers 1] [--workers 2] [--events 200000]
 // Not a test: it prints figures, it asserts only that nothing was lost.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type net from 'node:net';
 import { parseArgs } from 'node:util';
+import { connect, cpuSeconds, MIX, startDaemon } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,52 +18,17 @@ const P = Number(values.producers);
 const W = Number(values.workers);
 const N = Number(values.events);
 
-const MIX = [
-  { type: 'state', opts: { pool: 'tank', id: '101', state: 'running' } },
-  { type: 'db', opts: { object: 'container', pool: 'tank', id: '102', action: 'add' } },
-  { type: 'ct_netif', opts: { pool: 'tank', id: '103', action: 'up', name: 'eth0', veth: 'veth103i0' } },
-  { type: 'ct_init_pid', opts: { pool: 'tank', id: '104', init_pid: 31337 } },
-  { type: 'management', opts: { id: 7, cmd: 'ct_start', opts: { id: '105', wait: true }, state: 'done' } },
-  { type: 'ct_exit', opts: { pool: 'tank', id: '106', exit_type: 'reboot' } },
-];
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
-}
-
-function connect(path: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(path, () => resolve(socket));
-    socket.once('error', reject);
-  });
-}
-
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-'));
-  const bin = new URL('../bin/eventd.js', import.meta.url).pathname;
-  const daemon = spawn(
-    process.execPath,
-    [bin, 'serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock'), '--workers', String(W), '--log-level', 'warn'],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  const daemon = await startDaemon(['--workers', String(W)]);
+  const { reportSocket, eventsSocket } = daemon;
   try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        (await connect(join(dir, 'r.sock'))).destroy();
-        break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-
     // Subscribers count lines only: the load generator must cost as little as possible.
     let delivered = 0;
     let allDelivered: () => void;
     const deliveredAll = new Promise<void>((resolve) => (allDelivered = resolve));
     const subscribers: net.Socket[] = [];
     for (let i = 0; i < S; i++) {
-      const socket = await connect(join(dir, 'e.sock'));
+      const socket = await connect(eventsSocket);
       socket.on('data', (chunk: Buffer) => {
         let at = -1;
         while ((at = chunk.indexOf(10, at + 1)) !== -1) delivered++;
@@ -83,7 +45,7 @@ async function main(): Promise<void> {
       subscribers.push(socket);
     }
     // Wait until every subscriber is on a worker.
-    const control = await connect(join(dir, 'e.sock'));
+    const control = await connect(eventsSocket);
     control.write('{"cmd":"event_subscribe","opts":{"type":"osctld_shutdown"}}\n');
     const askStats = () =>
       new Promise<Record<string, any>>((resolve) => {
@@ -105,8 +67,8 @@ async function main(): Promise<void> {
     const spread = (stats.workers as { subscribers: number }[]).map((w) => w.subscribers - (w === stats.workers[0] ? 1 : 0));
 
     const lines = MIX.map((report) => `${JSON.stringify(report)}\n`);
-    const producers = await Promise.all(Array.from({ length: P }, () => connect(join(dir, 'r.sock'))));
-    const cpuBefore = cpuSeconds(daemon.pid!);
+    const producers = await Promise.all(Array.from({ length: P }, () => connect(reportSocket)));
+    const cpuBefore = cpuSeconds(daemon.proc.pid!);
     const started = process.hrtime.bigint();
     const acked = producers.map(
       (producer, p) =>
@@ -132,7 +94,7 @@ async function main(): Promise<void> {
     const ingestSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     await deliveredAll;
     const totalSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpu = cpuSeconds(daemon.pid!) - cpuBefore;
+    const cpu = cpuSeconds(daemon.proc.pid!) - cpuBefore;
 
     const result = {
       subscribers: S,
@@ -153,9 +115,7 @@ async function main(): Promise<void> {
       socket.destroy();
     }
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((resolve) => daemon.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await daemon.stop();
   }
 }
 

@@ -1,0 +1,77 @@
+// Shared by the benchmarks: start the compiled daemon, connect, read /proc figures.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface BenchDaemon {
+  proc: ChildProcess;
+  reportSocket: string;
+  eventsSocket: string;
+  stop(): Promise<void>;
+}
+
+export function connect(path: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(path, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-'));
+  const reportSocket = join(dir, 'r.sock');
+  const eventsSocket = join(dir, 'e.sock');
+  const bin = new URL('../bin/eventd.js', import.meta.url).pathname;
+  const proc = spawn(process.execPath, [bin, 'serve', '--report-socket', reportSocket, '--events-socket', eventsSocket, '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; ; i++) {
+    try {
+      (await connect(reportSocket)).destroy();
+      break;
+    } catch (error) {
+      if (i === 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    proc,
+    reportSocket,
+    eventsSocket,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** utime + stime of a process, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** Asks for stats on a connection of its own. */
+export async function stats(eventsSocket: string): Promise<Record<string, any>> {
+  const socket = await connect(eventsSocket);
+  socket.end('{"cmd":"stats"}\n');
+  let text = '';
+  for await (const chunk of socket) text += chunk;
+  return JSON.parse(text.split('\n').find((line) => line.includes('"events_published"'))!).response;
+}
+
+export const MIX = [
+  { type: 'state', opts: { pool: 'tank', id: '101', state: 'running' } },
+  { type: 'db', opts: { object: 'container', pool: 'tank', id: '102', action: 'add' } },
+  { type: 'ct_netif', opts: { pool: 'tank', id: '103', action: 'up', name: 'eth0', veth: 'veth103i0' } },
+  { type: 'ct_init_pid', opts: { pool: 'tank', id: '104', init_pid: 31337 } },
+  { type: 'management', opts: { id: 7, cmd: 'ct_start', opts: { id: '105', wait: true }, state: 'done' } },
+  { type: 'ct_exit', opts: { pool: 'tank', id: '106', exit_type: 'reboot' } },
+];
