@@ -71,6 +71,8 @@ describe('eventd report', () => {
     expect(result.stderr).toBe(
       `eventd: permission denied on ${daemon.eventsSocket} (mode 0660, owner uid 0, group gid 0): join the socket's group or ask for --socket-group / --events-mode / --report-mode to be set\n`,
     );
+    const report = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], { env, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    expect(report).toMatchObject({ code: 3, stderr: expect.stringMatching(/^eventd: permission denied on .*report\.sock \(mode 0660, owner uid 0, group gid 0\)/) });
   });
 });
 
