@@ -1,5 +1,5 @@
 // Fan-out measurement: S subscribers, P producers, W workers, N events of a realistic mix.
-// Usage: npm run bench:fanout -- [--subscribers 100] [--producers 1] [--workers 2] [--events 200000]
+// Usage: npm run bench:fanout -- [--subscribers 100] [--producers 1] [--workers 2] [--events 200000] [--ack-every 0]
 // Not a test: it prints figures, it asserts only that nothing was lost.
 import type net from 'node:net';
 import { parseArgs } from 'node:util';
@@ -11,12 +11,15 @@ const { values } = parseArgs({
     producers: { type: 'string', default: '1' },
     workers: { type: 'string', default: '2' },
     events: { type: 'string', default: '200000' },
+    'ack-every': { type: 'string', default: '0' },
   },
 });
 const S = Number(values.subscribers);
 const P = Number(values.producers);
 const W = Number(values.workers);
 const N = Number(values.events);
+/** 0: only the last report of each producer asks for an ack; k: every k-th does too. */
+const ACK_EVERY = Number(values['ack-every']);
 
 async function main(): Promise<void> {
   const daemon = await startDaemon(['--workers', String(W)]);
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
     const spread = (stats.workers as { subscribers: number }[]).map((w) => w.subscribers - (w === stats.workers[0] ? 1 : 0));
 
     const lines = MIX.map((report) => `${JSON.stringify(report)}\n`);
+    const ackedLines = MIX.map((report) => `${JSON.stringify({ ...report, ack: 0 })}\n`);
     const producers = await Promise.all(Array.from({ length: P }, () => connect(reportSocket)));
     const cpuBefore = cpuSeconds(daemon.proc.pid!);
     const started = process.hrtime.bigint();
@@ -74,12 +78,18 @@ async function main(): Promise<void> {
       (producer, p) =>
         new Promise<void>((resolve) => {
           const share = Math.floor(N / P) + (p < N % P ? 1 : 0);
-          producer.on('data', (chunk: Buffer) => chunk.includes('"ack":"last"') && resolve());
+          // The last ack may straddle two reads: look at the end of the previous one too.
+          let tail = '';
+          producer.on('data', (chunk: Buffer) => {
+            const text = tail + chunk.toString('latin1');
+            if (text.includes('"ack":"last"')) resolve();
+            tail = text.slice(-16);
+          });
           let sent = 0;
           const pump = () => {
             while (sent < share) {
               const batch: string[] = [];
-              for (let i = 0; i < 256 && sent < share - 1; i++, sent++) batch.push(lines[sent % lines.length]!);
+              for (let i = 0; i < 256 && sent < share - 1; i++, sent++) batch.push((ACK_EVERY > 0 && sent % ACK_EVERY === 0 ? ackedLines : lines)[sent % lines.length]!);
               if (sent === share - 1) {
                 batch.push(`${JSON.stringify({ ...MIX[0], ack: 'last' })}\n`);
                 sent++;
@@ -99,6 +109,7 @@ async function main(): Promise<void> {
     const result = {
       subscribers: S,
       producers: P,
+      ack_every: ACK_EVERY,
       workers: W,
       events: N,
       ingest_events_per_s: Math.round(N / ingestSeconds),

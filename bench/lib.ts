@@ -23,7 +23,8 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-'));
   const reportSocket = join(dir, 'r.sock');
   const eventsSocket = join(dir, 'e.sock');
-  const bin = new URL('../bin/eventd.js', import.meta.url).pathname;
+  // EVENTD_BENCH_BIN runs another build (e.g. an older commit's) under the same load.
+  const bin = process.env.EVENTD_BENCH_BIN ?? new URL('../bin/eventd.js', import.meta.url).pathname;
   const proc = spawn(process.execPath, [bin, 'serve', '--report-socket', reportSocket, '--events-socket', eventsSocket, '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });

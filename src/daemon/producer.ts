@@ -49,7 +49,8 @@ export class ProducerConnection {
     // Half-close: answer the last line (even without `\n`), flush every reply, then close.
     socket.on('end', () => {
       if (!this.closing) this.framer.end();
-      this.afterPublish(() => socket.end());
+      // After the replies, which are flushed on the next turn.
+      setImmediate(() => socket.end());
     });
     socket.on('drain', () => {
       if (!this.closing) socket.resume();
@@ -63,7 +64,7 @@ export class ProducerConnection {
   close(): void {
     this.closing = true;
     this.socket.pause();
-    this.afterPublish(() => this.socket.end());
+    setImmediate(() => this.socket.end());
   }
 
   private onLine(text: string, lineNo: number): void {
@@ -85,24 +86,18 @@ export class ProducerConnection {
     this.reply(reportErrorLine(lineNo, report.message, report.issues, report.ack));
   }
 
-  /**
-   * Replies are written once per event-loop turn, after the publisher has handed that turn's
-   * events to the workers (setImmediate runs in order): an ack never overtakes its event, and
-   * a burst of lines costs one write.
-   */
+  /** Replies are written once per event-loop turn: a burst of lines costs one write. */
   private reply(line: string): void {
     this.replies += line;
-    if (this.replies.length === line.length) this.afterPublish(() => this.flushReplies());
-  }
-
-  private afterPublish(then: () => void): void {
-    setImmediate(then);
+    if (this.replies.length === line.length) setImmediate(() => this.flushReplies());
   }
 
   private flushReplies(): void {
     const replies = this.replies;
     this.replies = '';
     if (replies === '' || this.socket.destroyed) return;
+    // Hand the events to the workers first: an ack never overtakes its event.
+    this.ctx.publisher.flush();
     this.socket.write(replies);
     // A producer that does not read its replies is slowed down, never buffered without bound.
     if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) this.socket.pause();
