@@ -1,84 +1,109 @@
-// Fan-out measurement: S subscribers, P producers, W workers, N events of a realistic mix.
-// Usage: npm run bench:fanout -- [--subscribers 100] [--producers 1] [--workers 2] [--events 200000] [--ack-every 0]
-// Not a test: it prints figures, it asserts only that nothing was lost.
+// Fan-out measurement: S subscribers, P producers, W workers, N events of a realistic mix,
+// against eventd or the raw ceiling server (bench/raw-server.ts).
+// Usage: npx tsx bench/fanout.ts [--target eventd|raw] [--subscribers 100] [--producers 1]
+//        [--workers 2] [--events 200000] [--ack-every 0] [--rate 0]
+// --rate R sends at a fixed R events/s and reports latency (sampled on up to 10 subscribers).
+// Not a test: it prints one JSON line of figures; `lost` says whether anything went missing.
 import type net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, cpuSeconds, MIX, startDaemon } from './lib.js';
+import { connect, cpuSeconds, MIX, peakRssMiB, startTarget, type Target } from './lib.js';
 
-const { values } = parseArgs({
-  options: {
-    subscribers: { type: 'string', default: '100' },
-    producers: { type: 'string', default: '1' },
-    workers: { type: 'string', default: '2' },
-    events: { type: 'string', default: '200000' },
-    'ack-every': { type: 'string', default: '0' },
-  },
-});
-const S = Number(values.subscribers);
-const P = Number(values.producers);
-const W = Number(values.workers);
-const N = Number(values.events);
-/** 0: only the last report of each producer asks for an ack; k: every k-th does too. */
-const ACK_EVERY = Number(values['ack-every']);
+export interface FanoutParams {
+  target: Target;
+  subscribers: number;
+  producers: number;
+  workers: number;
+  events: number;
+  /** 0: only each producer's last report asks for an ack; k: every k-th does too (eventd only). */
+  ackEvery: number;
+  /** 0: as fast as possible; otherwise events/s, with latency measured. */
+  rate: number;
+}
 
-async function main(): Promise<void> {
-  const daemon = await startDaemon(['--workers', String(W)]);
-  const { reportSocket, eventsSocket } = daemon;
+export interface FanoutResult extends FanoutParams {
+  ingest_events_per_s: number;
+  deliveries_per_s: number;
+  end_to_end_events_per_s: number;
+  daemon_cpu_s: number;
+  daemon_cpu_s_per_million_deliveries: number;
+  daemon_peak_rss_mib: number;
+  latency_ms?: { p50: number; p99: number; max: number };
+  subscribers_per_worker?: number[];
+  lost: number;
+}
+
+const LATENCY_SAMPLERS = 10;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
+  const { subscribers: S, producers: P, events: N } = params;
+  const daemon = await startTarget(params.target, params.workers);
+  const sockets: net.Socket[] = [];
   try {
-    // Subscribers count lines only: the load generator must cost as little as possible.
+    // Subscribers count lines (the load generator must cost little); a few also time them.
     let delivered = 0;
-    let allDelivered: () => void;
-    const deliveredAll = new Promise<void>((resolve) => (allDelivered = resolve));
-    const subscribers: net.Socket[] = [];
+    let done: () => void = () => {};
+    let expected = Infinity;
+    const latencies: number[] = [];
+    const received = new Array<number>(S).fill(0);
     for (let i = 0; i < S; i++) {
-      const socket = await connect(eventsSocket);
+      const socket = await connect(daemon.eventsSocket);
+      const sampling = params.rate > 0 && i < LATENCY_SAMPLERS;
+      let partial = '';
       socket.on('data', (chunk: Buffer) => {
+        let count = 0;
         let at = -1;
-        while ((at = chunk.indexOf(10, at + 1)) !== -1) delivered++;
-        if (delivered === S * N) allDelivered();
+        while ((at = chunk.indexOf(10, at + 1)) !== -1) count++;
+        received[i]! += count;
+        delivered += count;
+        if (sampling) {
+          const now = performance.now();
+          const text = partial + chunk.toString('latin1');
+          partial = text.slice(text.lastIndexOf('\n') + 1);
+          for (const match of text.matchAll(/"sent_ms":([\d.]+)/g)) latencies.push(now - Number(match[1]));
+        }
+        if (delivered >= expected) done();
       });
-      // A subscriber dropped as too slow would make the run wait forever: say so and stop.
       socket.on('close', () => {
-        if (delivered < S * N) {
-          console.error(`subscriber ${i} was disconnected after ${delivered} of ${S * N} deliveries (too slow?)`);
-          process.exitCode = 1;
-          allDelivered();
+        if (delivered < expected) {
+          console.error(`subscriber ${i} disconnected after ${received[i]} lines`);
+          done();
         }
       });
-      subscribers.push(socket);
+      sockets.push(socket);
     }
-    // Wait until every subscriber is on a worker.
-    const control = await connect(eventsSocket);
-    control.write('{"cmd":"event_subscribe","opts":{"type":"osctld_shutdown"}}\n');
-    const askStats = () =>
-      new Promise<Record<string, any>>((resolve) => {
-        let buffer = '';
-        const onData = (chunk: Buffer) => {
-          buffer += chunk;
-          for (const line of buffer.split('\n')) {
-            if (line.includes('"events_published"')) {
-              control.off('data', onData);
-              resolve(JSON.parse(line).response);
-            }
-          }
-        };
-        control.on('data', onData);
-        control.write('{"cmd":"stats"}\n');
-      });
-    let stats = await askStats();
-    while (stats.subscribers < S + 1) stats = await askStats();
-    const spread = (stats.workers as { subscribers: number }[]).map((w) => w.subscribers - (w === stats.workers[0] ? 1 : 0));
+
+    // Live check: probe until every subscriber has had a line (a connection the daemon has not
+    // accepted yet misses what is published before), let stragglers land, then start counting.
+    const probe = await connect(daemon.reportSocket);
+    sockets.push(probe);
+    while (received.some((count) => count === 0)) {
+      probe.write(`${JSON.stringify(MIX[0])}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    delivered = 0;
+    received.fill(0);
+    const distributed = new Promise<void>((resolve) => (done = resolve));
+    expected = S * N;
 
     const lines = MIX.map((report) => `${JSON.stringify(report)}\n`);
     const ackedLines = MIX.map((report) => `${JSON.stringify({ ...report, ack: 0 })}\n`);
-    const producers = await Promise.all(Array.from({ length: P }, () => connect(reportSocket)));
-    const cpuBefore = cpuSeconds(daemon.proc.pid!);
-    const started = process.hrtime.bigint();
+    const lastLine = `${JSON.stringify({ ...MIX[0], ack: 'last' })}\n`;
+    const producers = await Promise.all(Array.from({ length: P }, () => connect(daemon.reportSocket)));
+    sockets.push(...producers);
+    const pid = daemon.proc.pid!;
+    const cpuBefore = cpuSeconds(pid);
+    const started = performance.now();
     const acked = producers.map(
       (producer, p) =>
         new Promise<void>((resolve) => {
           const share = Math.floor(N / P) + (p < N % P ? 1 : 0);
-          // The last ack may straddle two reads: look at the end of the previous one too.
+          // The last ack may straddle two reads: keep the end of the previous one.
           let tail = '';
           producer.on('data', (chunk: Buffer) => {
             const text = tail + chunk.toString('latin1');
@@ -86,48 +111,93 @@ async function main(): Promise<void> {
             tail = text.slice(-16);
           });
           let sent = 0;
+          const next = () => (ackWanted(params, sent) ? ackedLines : lines)[sent % lines.length]!;
+          if (params.rate > 0) {
+            // Fixed rate, in 1 ms ticks; every event carries its send time.
+            const perProducer = params.rate / P;
+            const tick = () => {
+              const due = Math.min(share, Math.floor(((performance.now() - started) / 1000) * perProducer));
+              let batch = '';
+              for (; sent < due; sent++) {
+                const report = { type: 'management', opts: { id: sent, cmd: 'bench', opts: { sent_ms: performance.now() }, state: 'run' } };
+                batch += `${JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report)}\n`;
+              }
+              if (batch) producer.write(batch);
+              if (sent < share) setTimeout(tick, 1);
+            };
+            tick();
+            return;
+          }
           const pump = () => {
             while (sent < share) {
-              const batch: string[] = [];
-              for (let i = 0; i < 256 && sent < share - 1; i++, sent++) batch.push((ACK_EVERY > 0 && sent % ACK_EVERY === 0 ? ackedLines : lines)[sent % lines.length]!);
+              let batch = '';
+              for (let i = 0; i < 256 && sent < share - 1; i++, sent++) batch += next();
               if (sent === share - 1) {
-                batch.push(`${JSON.stringify({ ...MIX[0], ack: 'last' })}\n`);
+                batch += lastLine;
                 sent++;
               }
-              if (!producer.write(batch.join(''))) return void producer.once('drain', pump);
+              if (!producer.write(batch)) return void producer.once('drain', pump);
             }
           };
           pump();
         }),
     );
     await Promise.all(acked);
-    const ingestSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await deliveredAll;
-    const totalSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpu = cpuSeconds(daemon.proc.pid!) - cpuBefore;
-
-    const result = {
-      subscribers: S,
-      producers: P,
-      ack_every: ACK_EVERY,
-      workers: W,
-      events: N,
+    const ingestSeconds = (performance.now() - started) / 1000;
+    await distributed;
+    const totalSeconds = (performance.now() - started) / 1000;
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const sorted = latencies.sort((a, b) => a - b);
+    return {
+      ...params,
       ingest_events_per_s: Math.round(N / ingestSeconds),
-      deliveries_per_s: Math.round((S * N) / totalSeconds),
+      deliveries_per_s: Math.round(delivered / totalSeconds),
       end_to_end_events_per_s: Math.round(N / totalSeconds),
       daemon_cpu_s: Number(cpu.toFixed(2)),
-      daemon_cpu_s_per_million_deliveries: Number(((cpu * 1e6) / (S * N)).toFixed(3)),
-      subscribers_per_worker: spread,
+      daemon_cpu_s_per_million_deliveries: Number(((cpu * 1e6) / Math.max(delivered, 1)).toFixed(3)),
+      daemon_peak_rss_mib: peakRssMiB(pid),
+      ...(params.rate > 0 ? { latency_ms: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? 0) } } : {}),
+      ...(params.target === 'eventd' ? { subscribers_per_worker: await daemon.spread() } : {}),
       lost: S * N - delivered,
     };
-    console.log(JSON.stringify(result));
-    for (const socket of [...subscribers, ...producers, control]) {
+  } finally {
+    for (const socket of sockets) {
       socket.removeAllListeners('close');
       socket.destroy();
     }
-  } finally {
     await daemon.stop();
   }
 }
 
-await main();
+function ackWanted(params: FanoutParams, sent: number): boolean {
+  return params.ackEvery > 0 && sent % params.ackEvery === 0;
+}
+
+function round(ms: number): number {
+  return Number(ms.toFixed(2));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      target: { type: 'string', default: 'eventd' },
+      subscribers: { type: 'string', default: '100' },
+      producers: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '2' },
+      events: { type: 'string', default: '200000' },
+      'ack-every': { type: 'string', default: '0' },
+      rate: { type: 'string', default: '0' },
+    },
+  });
+  const result = await runFanout({
+    target: values.target as Target,
+    subscribers: Number(values.subscribers),
+    producers: Number(values.producers),
+    workers: Number(values.workers),
+    events: Number(values.events),
+    ackEvery: Number(values['ack-every']),
+    rate: Number(values.rate),
+  });
+  console.log(JSON.stringify(result));
+  if (result.lost !== 0) process.exitCode = 1;
+}

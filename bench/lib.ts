@@ -5,10 +5,14 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+export type Target = 'eventd' | 'raw';
+
 export interface BenchDaemon {
   proc: ChildProcess;
   reportSocket: string;
   eventsSocket: string;
+  /** Subscribers per worker thread (eventd only), counting the connection that asks. */
+  spread(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -20,16 +24,36 @@ export function connect(path: string): Promise<net.Socket> {
 }
 
 export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
+  // EVENTD_BENCH_BIN runs another build (e.g. an older commit's) under the same load.
+  const bin = process.env.EVENTD_BENCH_BIN ?? new URL('../bin/eventd.js', import.meta.url).pathname;
+  return spawnServer((reportSocket, eventsSocket) => [
+    bin,
+    'serve',
+    '--report-socket',
+    reportSocket,
+    '--events-socket',
+    eventsSocket,
+    '--log-level',
+    'warn',
+    ...args,
+  ]);
+}
+
+/** eventd with W workers, or the raw fan-out server that validates nothing. */
+export function startTarget(target: Target, workers: number): Promise<BenchDaemon> {
+  if (target === 'eventd') return startDaemon(['--workers', String(workers)]);
+  const raw = new URL('./raw-server.ts', import.meta.url).pathname;
+  return spawnServer((reportSocket, eventsSocket) => ['--import', 'tsx', raw, reportSocket, eventsSocket]);
+}
+
+async function spawnServer(argv: (reportSocket: string, eventsSocket: string) => string[]): Promise<BenchDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-'));
   const reportSocket = join(dir, 'r.sock');
   const eventsSocket = join(dir, 'e.sock');
-  // EVENTD_BENCH_BIN runs another build (e.g. an older commit's) under the same load.
-  const bin = process.env.EVENTD_BENCH_BIN ?? new URL('../bin/eventd.js', import.meta.url).pathname;
-  const proc = spawn(process.execPath, [bin, 'serve', '--report-socket', reportSocket, '--events-socket', eventsSocket, '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const proc = spawn(process.execPath, argv(reportSocket, eventsSocket), { stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; ; i++) {
     try {
+      (await connect(eventsSocket)).destroy();
       (await connect(reportSocket)).destroy();
       break;
     } catch (error) {
@@ -41,6 +65,7 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
     proc,
     reportSocket,
     eventsSocket,
+    spread: async () => ((await stats(eventsSocket)).workers as { subscribers: number }[]).map((w) => w.subscribers),
     stop: async () => {
       proc.kill('SIGTERM');
       await new Promise((resolve) => proc.once('exit', resolve));
@@ -55,8 +80,17 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
 export function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  return statusMiB(pid, 'VmRSS');
+}
+
+/** The process's peak resident set (VmHWM). */
+export function peakRssMiB(pid: number): number {
+  return Number(statusMiB(pid, 'VmHWM').toFixed(1));
 }
 
 /** Asks for stats on a connection of its own. */

@@ -32,10 +32,19 @@ export class BatchView {
   private lines: (string | undefined)[] = [];
   private osctld: (string | undefined)[] = [];
   private opts: (Record<string, unknown> | undefined)[] = [];
+  private bytes: Buffer | undefined;
 
   constructor(readonly batch: EventBatch) {
     this.count = batch.ends.length;
     this.lastSeq = batch.firstSeq + this.count - 1;
+  }
+
+  /**
+   * The whole batch as bytes, encoded once and shared by every subscriber that takes it all:
+   * writing the string instead would encode a private copy per subscriber.
+   */
+  get buffer(): Buffer {
+    return (this.bytes ??= Buffer.from(this.batch.text, 'utf8'));
   }
 
   type(i: number): EventType {

@@ -61,7 +61,7 @@ export class Subscriber {
     if (this.awaitingReplay || view.lastSeq <= this.liveAfter) return;
     const { firstSeq } = view.batch;
     if (this.filter === MATCH_ALL && this.format === 'native' && firstSeq > this.liveAfter) {
-      this.send(view.batch.text);
+      this.send(view.buffer);
       return;
     }
     let out = '';
@@ -98,9 +98,9 @@ export class Subscriber {
     this.socket.destroy();
   }
 
-  private send(text: string): void {
+  private send(data: string | Buffer): void {
     if (this.socket.destroyed) return;
-    this.socket.write(text);
+    this.socket.write(data);
     if (this.socket.writableLength > this.host.maxPendingBytes) {
       this.closeReason = 'slow';
       this.socket.destroy();
