@@ -1,0 +1,118 @@
+// The benchmark suite: eventd against the raw Node fan-out ceiling, side by side in one run,
+// medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
+// Usage: npm run bench [-- --quick]      (--quick: one small run of each kind, under a minute)
+// Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
+import { parseArgs } from 'node:util';
+import { connect, peakRssMiB, rssMiB, startTarget } from './lib.js';
+import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const QUICK = values.quick;
+const RUNS = QUICK ? 1 : 3;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+let lostAnything = false;
+
+async function medianOf(params: FanoutParams): Promise<FanoutResult & { runs: number }> {
+  const results: FanoutResult[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const result = await runFanout(params);
+    if (result.lost !== 0) lostAnything = true;
+    results.push(result);
+  }
+  const pick = (key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib') => median(results.map((r) => r[key]));
+  return {
+    ...results[0]!,
+    ingest_events_per_s: pick('ingest_events_per_s'),
+    deliveries_per_s: pick('deliveries_per_s'),
+    daemon_cpu_s_per_million_deliveries: pick('daemon_cpu_s_per_million_deliveries'),
+    daemon_peak_rss_mib: pick('daemon_peak_rss_mib'),
+    ...(params.rate > 0
+      ? {
+          latency_ms: {
+            p50: median(results.map((r) => r.latency_ms!.p50)),
+            p99: median(results.map((r) => r.latency_ms!.p99)),
+            max: median(results.map((r) => r.latency_ms!.max)),
+          },
+        }
+      : {}),
+    lost: Math.max(...results.map((r) => r.lost)),
+    runs: RUNS,
+  };
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function eventsFor(subscribers: number): number {
+  if (QUICK) return 20_000;
+  return subscribers <= 10 ? 100_000 : subscribers <= 100 ? 20_000 : 3_000;
+}
+
+async function fanoutMatrix(): Promise<void> {
+  const S = QUICK ? [10] : [1, 10, 100, 1000];
+  const P = QUICK ? [1] : [1, 4];
+  const W = QUICK ? [2] : [1, 2, 4];
+  console.log('\n### Fan-out and ingest (medians)\n');
+  console.log('| S | P | server | W | ingest ev/s (acked) | deliveries/s | × raw | CPU s / 10⁶ deliveries | × raw | peak RSS MiB | spread | lost |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const subscribers of S) {
+    for (const producers of P) {
+      const base = { subscribers, producers, events: eventsFor(subscribers), ackEvery: 0, rate: 0 };
+      const raw = await medianOf({ ...base, target: 'raw', workers: 1 });
+      console.log(
+        `| ${subscribers} | ${producers} | raw | – | ${fmt(raw.ingest_events_per_s)} | ${fmt(raw.deliveries_per_s)} | 1 | ${raw.daemon_cpu_s_per_million_deliveries} | 1 | ${raw.daemon_peak_rss_mib} | – | ${raw.lost} |`,
+      );
+      for (const workers of W) {
+        const r = await medianOf({ ...base, target: 'eventd', workers });
+        const speed = (r.deliveries_per_s / raw.deliveries_per_s).toFixed(2);
+        const cpu = (r.daemon_cpu_s_per_million_deliveries / raw.daemon_cpu_s_per_million_deliveries).toFixed(1);
+        console.log(
+          `| ${subscribers} | ${producers} | eventd | ${workers} | ${fmt(r.ingest_events_per_s)} | ${fmt(r.deliveries_per_s)} | ${speed} | ${r.daemon_cpu_s_per_million_deliveries} | ${cpu} | ${r.daemon_peak_rss_mib} | ${r.subscribers_per_worker?.join('/')} | ${r.lost} |`,
+        );
+      }
+    }
+  }
+}
+
+async function latency(): Promise<void> {
+  const rates = QUICK ? [250] : [250, 10_000];
+  console.log('\n### Latency at a fixed rate, 100 subscribers (medians; sampled on 10 subscribers)\n');
+  console.log('| rate ev/s | server | p50 ms | p99 ms | max ms | lost |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const rate of rates) {
+    const events = QUICK ? 500 : rate === 250 ? 2_500 : 50_000;
+    for (const target of ['raw', 'eventd'] as const) {
+      const r = await medianOf({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate });
+      console.log(`| ${fmt(rate)} | ${target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${r.latency_ms!.max} | ${r.lost} |`);
+    }
+  }
+}
+
+async function idleSubscribers(): Promise<void> {
+  const count = QUICK ? 1000 : 10_000;
+  const daemon = await startTarget('eventd', 2);
+  const sockets = [];
+  try {
+    const before = rssMiB(daemon.proc.pid!);
+    for (let i = 0; i < count; i++) sockets.push(await connect(daemon.eventsSocket));
+    // Let the workers take them all.
+    for (let tries = 0; tries < 100; tries++) {
+      const spread = await daemon.spread();
+      if (spread.reduce((a, b) => a + b, 0) > count) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const after = rssMiB(daemon.proc.pid!);
+    console.log(`\n### Idle subscribers\n\n${fmt(count)} idle subscribers: daemon RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB with them (peak ${peakRssMiB(daemon.proc.pid!)} MiB); spread ${(await daemon.spread()).join('/')}.`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await daemon.stop();
+  }
+}
+
+const started = Date.now();
+console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
+await fanoutMatrix();
+await latency();
+await idleSubscribers();
+console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Lost events in any run: ${lostAnything ? 'YES' : 0}.`);
+if (lostAnything) process.exitCode = 1;

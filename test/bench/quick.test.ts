@@ -1,0 +1,16 @@
+// CI runs the benchmark suite's quick mode: it must run and lose nothing. No speed threshold.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+it('`bench/run.ts --quick` runs every kind of measurement and loses nothing', { timeout: 120_000 }, () => {
+  const run = spawnSync('npx', ['tsx', 'bench/run.ts', '--quick'], { cwd: root, encoding: 'utf8', timeout: 110_000 });
+  expect(run.status, run.stderr).toBe(0);
+  expect(run.stdout).toContain('| 10 | 1 | raw |');
+  expect(run.stdout).toContain('| 10 | 1 | eventd | 2 |');
+  expect(run.stdout).toMatch(/\| 250 \| eventd \| [\d.]+ \| [\d.]+ \|/);
+  expect(run.stdout).toMatch(/1,000 idle subscribers: daemon RSS/);
+  expect(run.stdout).toContain('Lost events in any run: 0.');
+});
