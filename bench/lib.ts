@@ -16,11 +16,19 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
-export function connect(path: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(path, () => resolve(socket));
-    socket.once('error', reject);
-  });
+/** Connects, retrying while the listen backlog is full (EAGAIN) as it can be with 1000s at once. */
+export async function connect(path: string): Promise<net.Socket> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise<net.Socket>((resolve, reject) => {
+        const socket = net.connect(path, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt === 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
 }
 
 export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
