@@ -1,7 +1,6 @@
 // Property-based, over real sockets: random good and bad lines in random chunks. Every line gets
 // its answer, exactly the valid reports are published unchanged and in order, and the
 // connection, the other clients and the daemon's memory are unharmed.
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunked, invalidLine, REJECTION_MESSAGES, validReport } from '../helpers/arbitraries.js';
@@ -16,9 +15,6 @@ beforeAll(async () => {
 });
 afterAll(() => daemon.cleanup());
 
-function rssBytes(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-}
 
 describe('report socket under random input', () => {
   it('answers every line and publishes exactly the valid ones', async () => {
@@ -57,18 +53,18 @@ describe('report socket under random input', () => {
   it('discards a 100 MB line as it streams, answers it, and serves the next line', async () => {
     const producer = await daemon.producer();
     const bystander = await daemon.subscriber();
-    const before = rssBytes(daemon.pid);
+    const before = daemon.rssBytes();
     let peak = before;
     const chunk = Buffer.alloc(1024 * 1024, 'x');
     for (let i = 0; i < 100; i++) {
       if (!producer.socket.write(chunk)) await new Promise((resolve) => producer.socket.once('drain', resolve));
-      if (i % 10 === 0) peak = Math.max(peak, rssBytes(daemon.pid));
+      if (i % 10 === 0) peak = Math.max(peak, daemon.rssBytes());
     }
     producer.send('\n{"type":"ct_exit","opts":{"pool":"tank","id":"1","exit_type":"halt"},"ack":"after"}\n');
     expect(await producer.nextJson()).toEqual({ status: false, line: 1, message: `Line is longer than the limit of ${MAX} bytes`, issues: [] });
     expect(await producer.nextJson()).toMatchObject({ status: true, ack: 'after' });
     expect(await bystander.nextJson()).toMatchObject({ type: 'ct_exit' });
-    peak = Math.max(peak, rssBytes(daemon.pid));
+    peak = Math.max(peak, daemon.rssBytes());
     console.log(`100 MB line: daemon RSS ${(before / 1048576).toFixed(1)} MiB before, ${(peak / 1048576).toFixed(1)} MiB at peak`);
     // Buffering the line would need 100 MB; discarding it costs only garbage from the reads.
     expect(peak - before).toBeLessThan(64 * 1024 * 1024);

@@ -1,6 +1,5 @@
 // A subscriber that stops reading is cut off at its queue bound; nobody else notices.
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -13,10 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => daemon.cleanup());
 
-function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match![1]) * 1024;
-}
 
 it('drops a subscriber that never reads, keeps memory bounded, and delivers everything to the others', async () => {
   // Never reads: created paused, so not even Node's own buffer drains the kernel's.
@@ -25,7 +20,7 @@ it('drops a subscriber that never reads, keeps memory bounded, and delivers ever
   await once(stalled, 'connect');
   const healthy = await daemon.subscriber();
   const producer = await daemon.producer();
-  const rssBefore = rssBytes(daemon.pid);
+  const rssBefore = daemon.rssBytes();
 
   const pad = 'x'.repeat(4000);
   const total = 30000; // about 120 MB of events, far past the bound and the kernel's buffers
@@ -33,7 +28,7 @@ it('drops a subscriber that never reads, keeps memory bounded, and delivers ever
   let expectedId = 0;
   let ordered = true;
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(daemon.pid))), 20);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, daemon.rssBytes())), 20);
   let caughtUp: (() => void) | null = null;
   let sent = 0;
   const done = new Promise<void>((resolve) => {
