@@ -1,12 +1,13 @@
 // The benchmark suite: eventd against the raw Node fan-out ceiling, side by side in one run,
 // medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
-// Usage: npm run bench [-- --quick]      (--quick: one small run of each kind, under a minute)
+// Usage: npm run bench [-- --quick] [-- --only fanout|latency|idle|stalled]
+// (--quick: one small run of each kind, under a minute)
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { parseArgs } from 'node:util';
 import { connect, peakRssMiB, rssMiB, startTarget } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const QUICK = values.quick;
 const RUNS = QUICK ? 1 : 3;
 
@@ -109,10 +110,51 @@ async function idleSubscribers(): Promise<void> {
   }
 }
 
+/** One subscriber never reads while a lot flows; the daemon's memory must stay bounded. */
+async function stalledSubscriber(): Promise<void> {
+  const totalBytes = QUICK ? 50 * 2 ** 20 : 2 ** 30;
+  const daemon = await startTarget('eventd', 2);
+  const pid = daemon.proc.pid!;
+  try {
+    const stalled = await connect(daemon.eventsSocket);
+    stalled.pause();
+    const healthy = await connect(daemon.eventsSocket);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const line = `${JSON.stringify({ type: 'management', opts: { id: 1, cmd: 'pad', opts: { pad: 'x'.repeat(4000) }, state: 'run' } })}\n`;
+    const count = Math.ceil(totalBytes / line.length);
+    let received = 0;
+    let peak = 0;
+    const finished = new Promise<void>((resolve) => {
+      healthy.on('data', (chunk: Buffer) => {
+        let at = -1;
+        while ((at = chunk.indexOf(10, at + 1)) !== -1) received++;
+        if (received >= count) resolve();
+      });
+    });
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
+    const producer = await connect(daemon.reportSocket);
+    const batch = line.repeat(64);
+    for (let sent = 0; sent < count; sent += 64) {
+      const n = Math.min(64, count - sent);
+      if (!producer.write(n === 64 ? batch : line.repeat(n))) await new Promise((resolve) => producer.once('drain', resolve));
+    }
+    await finished;
+    clearInterval(sampler);
+    const dropped = (await daemon.spread()).reduce((a, b) => a + b, 0) - 1 < 2;
+    console.log(
+      `\n### A subscriber that never reads\n\n${(totalBytes / 2 ** 20).toFixed(0)} MiB of events (${count.toLocaleString('en-US')} × ${line.length} B) past a subscriber that never reads: daemon RSS peak ${peak.toFixed(1)} MiB; the reading subscriber got ${received === count ? 'all of them' : `${received} of ${count}`}; the stalled one was ${dropped ? 'dropped as too slow' : 'NOT dropped'}.`,
+    );
+    if (received !== count) lostAnything = true;
+    for (const socket of [stalled, healthy, producer]) socket.destroy();
+  } finally {
+    await daemon.stop();
+  }
+}
+
 const started = Date.now();
 console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
-await fanoutMatrix();
-await latency();
-await idleSubscribers();
+// --only fanout|latency|idle|stalled runs one part.
+const parts = { fanout: fanoutMatrix, latency, idle: idleSubscribers, stalled: stalledSubscriber };
+for (const [name, part] of Object.entries(parts)) if (values.only === undefined || values.only === name) await part();
 console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Lost events in any run: ${lostAnything ? 'YES' : 0}.`);
 if (lostAnything) process.exitCode = 1;
