@@ -12,5 +12,6 @@ it('`bench/run.ts --quick` runs every kind of measurement and loses nothing', { 
   expect(run.stdout).toContain('| 10 | 1 | eventd | 2 |');
   expect(run.stdout).toMatch(/\| 250 \| eventd \| [\d.]+ \| [\d.]+ \|/);
   expect(run.stdout).toMatch(/1,000 idle subscribers: daemon RSS/);
+  expect(run.stdout).toContain('the reading subscriber got all of them; the stalled one was dropped as too slow.');
   expect(run.stdout).toContain('Lost events in any run: 0.');
 });
