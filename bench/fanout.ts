@@ -1,6 +1,6 @@
 // Fan-out measurement: S subscribers, P producers, W workers, N events of a realistic mix,
-// against eventd or the raw ceiling server (bench/raw-server.ts).
-// Usage: npx tsx bench/fanout.ts [--target eventd|raw] [--subscribers 100] [--producers 1]
+// against eventd, the raw ceiling server (bench/raw-server.ts) or Redis pub/sub.
+// Usage: npx tsx bench/fanout.ts [--target eventd|raw|redis] [--subscribers 100] [--producers 1]
 //        [--workers 2] [--events 200000] [--ack-every 0] [--rate 0]
 // --rate R sends at a fixed R events/s and reports latency (sampled on up to 10 subscribers).
 // Not a test: it prints one JSON line of figures; `lost` says whether anything went missing.
@@ -35,6 +35,41 @@ export interface FanoutResult extends FanoutParams {
 
 const LATENCY_SAMPLERS = 10;
 
+/** How one server frames reports, subscriptions, deliveries and acks. */
+interface Wire {
+  /** Sent by a subscriber when it connects. */
+  hello: string;
+  frame(json: string): string;
+  /** Counts occurrences of `token` that end in `chunk` (the tail carries the previous read's end). */
+  token: string;
+}
+
+const LINES: Wire = { hello: '', frame: (json) => `${json}\n`, token: '\n' };
+// RESP: each delivery is a "message" push; each PUBLISH is answered with an integer (":n").
+const REDIS: Wire = {
+  hello: 'SUBSCRIBE events\r\n',
+  frame: (json) => `*3\r\n$7\r\nPUBLISH\r\n$6\r\nevents\r\n$${Buffer.byteLength(json)}\r\n${json}\r\n`,
+  token: '$7\r\nmessage\r\n',
+};
+
+/** A counter of `token` across reads. */
+function tokenCounter(token: string) {
+  let tail = '';
+  return (chunk: Buffer): number => {
+    if (token === '\n') {
+      let count = 0;
+      let at = -1;
+      while ((at = chunk.indexOf(10, at + 1)) !== -1) count++;
+      return count;
+    }
+    const text = tail + chunk.toString('latin1');
+    let count = 0;
+    for (let at = text.indexOf(token); at !== -1; at = text.indexOf(token, at + 1)) if (at + token.length > tail.length) count++;
+    tail = text.slice(-(token.length - 1));
+    return count;
+  };
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -42,6 +77,7 @@ function percentile(sorted: number[], p: number): number {
 export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
   const { subscribers: S, producers: P, events: N } = params;
   const daemon = await startTarget(params.target, params.workers);
+  const wire = params.target === 'redis' ? REDIS : LINES;
   const sockets: net.Socket[] = [];
   try {
     // Subscribers count lines (the load generator must cost little); a few also time them.
@@ -52,12 +88,12 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const received = new Array<number>(S).fill(0);
     for (let i = 0; i < S; i++) {
       const socket = await connect(daemon.eventsSocket);
+      if (wire.hello) socket.write(wire.hello);
       const sampling = params.rate > 0 && i < LATENCY_SAMPLERS;
+      const countDeliveries = tokenCounter(wire.token);
       let partial = '';
       socket.on('data', (chunk: Buffer) => {
-        let count = 0;
-        let at = -1;
-        while ((at = chunk.indexOf(10, at + 1)) !== -1) count++;
+        const count = countDeliveries(chunk);
         received[i]! += count;
         delivered += count;
         if (sampling) {
@@ -82,7 +118,7 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const probe = await connect(daemon.reportSocket);
     sockets.push(probe);
     while (received.some((count) => count === 0)) {
-      probe.write(`${JSON.stringify(MIX[0])}\n`);
+      probe.write(wire.frame(JSON.stringify(MIX[0])));
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -91,9 +127,9 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const distributed = new Promise<void>((resolve) => (done = resolve));
     expected = S * N;
 
-    const lines = MIX.map((report) => `${JSON.stringify(report)}\n`);
-    const ackedLines = MIX.map((report) => `${JSON.stringify({ ...report, ack: 0 })}\n`);
-    const lastLine = `${JSON.stringify({ ...MIX[0], ack: 'last' })}\n`;
+    const lines = MIX.map((report) => wire.frame(JSON.stringify(report)));
+    const ackedLines = MIX.map((report) => wire.frame(JSON.stringify({ ...report, ack: 0 })));
+    const lastLine = wire.frame(JSON.stringify({ ...MIX[0], ack: 'last' }));
     const producers = await Promise.all(Array.from({ length: P }, () => connect(daemon.reportSocket)));
     sockets.push(...producers);
     const pid = daemon.proc.pid!;
@@ -103,9 +139,16 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
       (producer, p) =>
         new Promise<void>((resolve) => {
           const share = Math.floor(N / P) + (p < N % P ? 1 : 0);
-          // The last ack may straddle two reads: keep the end of the previous one.
+          // Redis answers every PUBLISH: count the answers. The line servers answer the last
+          // report ("ack":"last"), which may straddle two reads.
           let tail = '';
+          let answers = 0;
           producer.on('data', (chunk: Buffer) => {
+            if (params.target === 'redis') {
+              for (const byte of chunk) if (byte === 58) answers++; // ':'
+              if (answers >= share) resolve();
+              return;
+            }
             const text = tail + chunk.toString('latin1');
             if (text.includes('"ack":"last"')) resolve();
             tail = text.slice(-16);
@@ -120,7 +163,7 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
               let batch = '';
               for (; sent < due; sent++) {
                 const report = { type: 'management', opts: { id: sent, cmd: 'bench', opts: { sent_ms: performance.now() }, state: 'run' } };
-                batch += `${JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report)}\n`;
+                batch += wire.frame(JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report));
               }
               if (batch) producer.write(batch);
               if (sent < share) setTimeout(tick, 1);

@@ -1,11 +1,11 @@
 // Shared by the benchmarks: start the compiled daemon, connect, read /proc figures.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export type Target = 'eventd' | 'raw';
+export type Target = 'eventd' | 'raw' | 'redis';
 
 export interface BenchDaemon {
   proc: ChildProcess;
@@ -50,15 +50,32 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
 /** eventd with W workers, or the raw fan-out server that validates nothing. */
 export function startTarget(target: Target, workers: number): Promise<BenchDaemon> {
   if (target === 'eventd') return startDaemon(['--workers', String(workers)]);
+  if (target === 'redis') return startRedis();
   const raw = new URL('./raw-server.ts', import.meta.url).pathname;
   return spawnServer((reportSocket, eventsSocket) => ['--import', 'tsx', raw, reportSocket, eventsSocket]);
 }
 
-async function spawnServer(argv: (reportSocket: string, eventsSocket: string) => string[]): Promise<BenchDaemon> {
+/** Whether Redis can be compared (the bench installs nothing: `apt-get install redis-server`). */
+export function redisInstalled(): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0;
+}
+
+/** redis-server on a Unix socket, no persistence: PUBLISH/SUBSCRIBE on one socket. */
+async function startRedis(): Promise<BenchDaemon> {
+  return spawnServer(
+    (socket) => ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no'],
+    { command: 'redis-server', oneSocket: true },
+  );
+}
+
+async function spawnServer(
+  argv: (reportSocket: string, eventsSocket: string) => string[],
+  { command = process.execPath, oneSocket = false } = {},
+): Promise<BenchDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-'));
   const reportSocket = join(dir, 'r.sock');
-  const eventsSocket = join(dir, 'e.sock');
-  const proc = spawn(process.execPath, argv(reportSocket, eventsSocket), { stdio: ['ignore', 'inherit', 'inherit'] });
+  const eventsSocket = oneSocket ? reportSocket : join(dir, 'e.sock');
+  const proc = spawn(command, argv(reportSocket, eventsSocket), { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; ; i++) {
     try {
       (await connect(eventsSocket)).destroy();

@@ -1,16 +1,18 @@
-// The benchmark suite: eventd against the raw Node fan-out ceiling, side by side in one run,
+// The benchmark suite: eventd against the raw Node fan-out ceiling (and Redis pub/sub when
+// redis-server is installed), side by side in one run,
 // medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
 // Usage: npm run bench [-- --quick] [-- --only fanout|latency|idle|stalled]
 // (--quick: one small run of each kind, under a minute)
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { parseArgs } from 'node:util';
-import { connect, peakRssMiB, rssMiB, startTarget } from './lib.js';
+import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const QUICK = values.quick;
 const RUNS = QUICK ? 1 : 3;
 
+const REDIS = redisInstalled();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 let lostAnything = false;
 
@@ -63,6 +65,12 @@ async function fanoutMatrix(): Promise<void> {
       console.log(
         `| ${subscribers} | ${producers} | raw | – | ${fmt(raw.ingest_events_per_s)} | ${fmt(raw.deliveries_per_s)} | 1 | ${raw.daemon_cpu_s_per_million_deliveries} | 1 | ${raw.daemon_peak_rss_mib} | – | ${raw.lost} |`,
       );
+      if (REDIS) {
+        const redis = await medianOf({ ...base, target: 'redis', workers: 1 });
+        console.log(
+          `| ${subscribers} | ${producers} | redis | – | ${fmt(redis.ingest_events_per_s)} | ${fmt(redis.deliveries_per_s)} | ${(redis.deliveries_per_s / raw.deliveries_per_s).toFixed(2)} | ${redis.daemon_cpu_s_per_million_deliveries} | ${(redis.daemon_cpu_s_per_million_deliveries / raw.daemon_cpu_s_per_million_deliveries).toFixed(1)} | ${redis.daemon_peak_rss_mib} | – | ${redis.lost} |`,
+        );
+      }
       for (const workers of W) {
         const r = await medianOf({ ...base, target: 'eventd', workers });
         const speed = (r.deliveries_per_s / raw.deliveries_per_s).toFixed(2);
@@ -82,7 +90,7 @@ async function latency(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const rate of rates) {
     const events = QUICK ? 500 : rate === 250 ? 2_500 : 50_000;
-    for (const target of ['raw', 'eventd'] as const) {
+    for (const target of REDIS ? (['raw', 'redis', 'eventd'] as const) : (['raw', 'eventd'] as const)) {
       const r = await medianOf({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate });
       console.log(`| ${fmt(rate)} | ${target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${r.latency_ms!.max} | ${r.lost} |`);
     }
@@ -153,6 +161,7 @@ async function stalledSubscriber(): Promise<void> {
 
 const started = Date.now();
 console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
+console.log(REDIS ? 'Redis pub/sub compared (redis-server found).' : 'Redis pub/sub not compared: redis-server is not installed (apt-get install redis-server).');
 // --only fanout|latency|idle|stalled runs one part.
 const parts = { fanout: fanoutMatrix, latency, idle: idleSubscribers, stalled: stalledSubscriber };
 for (const [name, part] of Object.entries(parts)) if (values.only === undefined || values.only === name) await part();
