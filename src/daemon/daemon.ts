@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { socketFd } from '../native/index.js';
-import { eventOptsSchemas, type EventOpts, type EventType } from '../protocol/events.js';
-import { summarizeIssues, toWireIssues } from '../protocol/issues.js';
-import { ReportRejectedError } from '../protocol/report.js';
+import type { EventOpts, EventType } from '../protocol/events.js';
+import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import type { DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
@@ -109,12 +108,9 @@ export class Daemon {
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
   report<T extends EventType>(type: T, opts: EventOpts<T>): number {
     if (this.stopping) throw new Error('eventd is stopping');
-    const result = eventOptsSchemas[type].safeParse(opts, { reportInput: true });
-    if (!result.success) {
-      const issues = toWireIssues(result.error.issues, ['opts']);
-      throw new ReportRejectedError(summarizeIssues(`Invalid ${type} report`, issues), issues, 'local');
-    }
-    return this.publisher.publish(type, opts);
+    const report = validateReport({ type, opts });
+    if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
+    return this.publisher.publish(report.type, report.opts);
   }
 
   /**

@@ -58,7 +58,11 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
 export function parseReport(text: string): ReportResult {
   const json = parseJson(text);
   if (!json.ok) return rejected(`Line is not valid JSON: ${json.message}`);
-  const report = json.value;
+  return validateReport(json.value);
+}
+
+/** Checks a report value (parsed from a line, or handed over in-process) against its schema. */
+export function validateReport(report: unknown): ReportResult {
   if (!isPlainObject(report)) {
     return rejected('A report must be a JSON object like {"type":"state","opts":{...}}');
   }

@@ -45,6 +45,10 @@ describe('EventdServer', () => {
     const empty = () => server.report('state', { pool: 'tank', id: '', state: 'running' });
     expect(empty).toThrow(ReportRejectedError);
     expect(empty).toThrow('Invalid state report: opts.id must not be empty');
+    // The same checks as the report socket, free-form data included.
+    expect(() => server.report('management', { id: 1, cmd: 'x', state: 'run', opts: { n: Infinity } })).toThrow(
+      'Invalid management report: opts.opts.n is a number too large to represent',
+    );
 
     // @ts-expect-error: "runing" is not a state.
     expect(() => server.report('state', { pool: 'tank', id: '1', state: 'runing' })).toThrow(/must be one of/);
