@@ -75,15 +75,8 @@ async function sendStdin(reporter: Reporter): Promise<number> {
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     const n = ++lineNo;
     if (line.trim() === '') continue;
-    let report: unknown;
-    try {
-      report = JSON.parse(line);
-    } catch (error) {
-      results.push(Promise.resolve(`line ${n}: Line is not valid JSON: ${(error as Error).message}`));
-      continue;
-    }
     results.push(
-      reporter.reportJson(report).then(
+      reporter.reportLine(line).then(
         (seq) => (process.stdout.write(`${seq}\n`), null),
         (error: Error) => `line ${n}: ${error.message}`,
       ),

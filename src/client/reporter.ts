@@ -52,7 +52,15 @@ export class Reporter {
    * as the daemon's before it is sent. Any `ack` in it is replaced by the reporter's own.
    */
   reportJson(report: unknown): Promise<number> {
-    const local = parseReport(JSON.stringify(report) ?? 'undefined');
+    return this.send(parseReport(JSON.stringify(report) ?? 'undefined'));
+  }
+
+  /** Reports one NDJSON line as a producer would write it, checked like `reportJson`. */
+  reportLine(line: string): Promise<number> {
+    return this.send(parseReport(line));
+  }
+
+  private send(local: ReturnType<typeof parseReport>): Promise<number> {
     if (!local.ok) return Promise.reject(new ReportRejectedError(local.message, local.issues, 'local'));
     if (this.closed) return Promise.reject(new Error('the connection to eventd is closed'));
     const ack = this.nextAck++;
