@@ -60,7 +60,7 @@ export class Reporter {
     return this.send(parseReport(line));
   }
 
-  private send(local: ReturnType<typeof parseReport>): Promise<number> {
+  private send(local: ReportResult): Promise<number> {
     if (!local.ok) return Promise.reject(new ReportRejectedError(local.message, local.issues, 'local'));
     if (this.closed) return Promise.reject(new Error('the connection to eventd is closed'));
     const ack = this.nextAck++;
