@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { EventOpts, EventType } from '../protocol/events.js';
 import type { WireIssue } from '../protocol/issues.js';
-import { parseReport, ReportRejectedError } from '../protocol/report.js';
+import { parseReport, ReportRejectedError, type ReportResult } from '../protocol/report.js';
 import { connect, defaultSocketPaths } from './connect.js';
 import { JsonLineReader } from './lines.js';
 
