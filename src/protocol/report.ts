@@ -76,9 +76,10 @@ export function validateReport(report: unknown): ReportResult {
     const subject = type === undefined ? 'Report has no event type' : `Unknown event type ${JSON.stringify(type)}`;
     return rejected(`${subject}; known types: ${KNOWN_TYPES}`, [issue], ack);
   }
-  const result = reportSchemas[type].safeParse(report, { reportInput: true });
-  if (!result.success) {
-    const issues = toWireIssues(result.error.issues);
+  // Valid reports take zod's fast path; only a failure is parsed again to quote the bad input
+  // (`reportInput` makes every parse about 4 times slower).
+  if (!reportSchemas[type].safeParse(report).success) {
+    const issues = toWireIssues(reportSchemas[type].safeParse(report, { reportInput: true }).error!.issues);
     return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
   }
   // Free-form data is published as parsed; a number JSON cannot hold (1e400) would become null.
