@@ -34,7 +34,10 @@ export async function connect(path: string): Promise<net.Socket> {
 export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
   // EVENTD_BENCH_BIN runs another build (e.g. an older commit's) under the same load.
   const bin = process.env.EVENTD_BENCH_BIN ?? new URL('../bin/eventd.js', import.meta.url).pathname;
+  // EVENTD_BENCH_NODE_ARGS passes node flags, e.g. "--cpu-prof --cpu-prof-dir=prof" to see where time goes.
+  const nodeArgs = (process.env.EVENTD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return spawnServer((reportSocket, eventsSocket) => [
+    ...nodeArgs,
     bin,
     'serve',
     '--report-socket',

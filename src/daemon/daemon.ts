@@ -28,6 +28,8 @@ export interface DaemonStats {
   events_published: number;
   lines_rejected: number;
   subscribers_dropped_slow: number;
+  /** How often producers were paused because a worker fell behind (flow control). */
+  producers_paused: number;
   history: { capacity: number; retained: number; first_seq: number; last_seq: number };
 }
 
@@ -42,6 +44,7 @@ export class Daemon {
   private bound: BoundSocket[] = [];
   private nextProducerId = 1;
   private droppedSlow = 0;
+  private throttledTimes = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
 
@@ -64,6 +67,11 @@ export class Daemon {
         replay: (since) => ({ ...this.history.after(since), lastSeq: this.history.lastSeq }),
         stats: () => this.stats(),
         droppedSlow: () => this.droppedSlow++,
+        backlog: (full) => {
+          if (full) this.throttledTimes++;
+          this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
+          for (const producer of this.producers.values()) producer.throttle(full);
+        },
       },
     );
     this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch));
@@ -96,6 +104,7 @@ export class Daemon {
       events_published: this.publisher.lastSeq,
       lines_rejected: this.counters.linesRejected,
       subscribers_dropped_slow: this.droppedSlow,
+      producers_paused: this.throttledTimes,
       history: {
         capacity: this.history.capacity,
         retained: this.history.size,
@@ -163,12 +172,12 @@ export class Daemon {
   private onProducer(socket: net.Socket): void {
     this.watchFds(socket);
     const id = this.nextProducerId++;
-    const producer = new ProducerConnection(id, socket, {
-      publisher: this.publisher,
-      maxLineBytes: this.config.maxLineBytes,
-      counters: this.counters,
-      log: this.log,
-    });
+    const producer = new ProducerConnection(
+      id,
+      socket,
+      { publisher: this.publisher, maxLineBytes: this.config.maxLineBytes, counters: this.counters, log: this.log },
+      this.pool.throttled,
+    );
     this.producers.set(id, producer);
     socket.on('close', () => this.producers.delete(id));
   }

@@ -1,5 +1,7 @@
-// The in-memory history behind `since`: the last N published events, as their native lines.
-import { encodeBatch, type EventBatch } from '../ipc/batch.js';
+// The in-memory history behind `since`: the last N published events. It keeps the batches as they
+// went to the workers (one string per batch, not one per event), so retaining 10,000 events costs
+// the garbage collector a handful of objects instead of 10,000.
+import { encodeBatch, mergeBatches, sliceBatch, type EventBatch } from '../ipc/batch.js';
 
 export interface Replay {
   batch: EventBatch;
@@ -8,16 +10,15 @@ export interface Replay {
 }
 
 export class EventHistory {
-  private readonly lines: string[];
-  private readonly types: Uint8Array;
+  /** Oldest first, from `head`; a batch is dropped once all its events are beyond the capacity. */
+  private batches: (EventBatch | undefined)[] = [];
+  private head = 0;
+  /** Events in the batches still held (may exceed the capacity by part of the oldest batch). */
+  private held = 0;
   /** seq of the newest event appended; 0 before the first. */
   private last = 0;
-  private retained = 0;
 
-  constructor(readonly capacity: number) {
-    this.lines = new Array<string>(capacity);
-    this.types = new Uint8Array(capacity);
-  }
+  constructor(readonly capacity: number) {}
 
   get lastSeq(): number {
     return this.last;
@@ -25,20 +26,29 @@ export class EventHistory {
 
   /** seq of the oldest retained event (lastSeq + 1 when nothing is retained). */
   get firstSeq(): number {
-    return this.last - this.retained + 1;
+    return this.last - this.size + 1;
   }
 
   get size(): number {
-    return this.retained;
+    return Math.min(this.held, this.capacity);
   }
 
-  append(seq: number, line: string, typeCode: number): void {
-    this.last = seq;
+  /** Appends the next batch (its first seq follows lastSeq). */
+  append(batch: EventBatch): void {
+    const count = batch.ends.length;
+    if (count === 0) return;
+    this.last = batch.firstSeq + count - 1;
     if (this.capacity === 0) return;
-    const slot = seq % this.capacity;
-    this.lines[slot] = line;
-    this.types[slot] = typeCode;
-    if (this.retained < this.capacity) this.retained++;
+    this.batches.push(batch);
+    this.held += count;
+    while (this.held - this.batches[this.head]!.ends.length >= this.capacity) {
+      this.held -= this.batches[this.head]!.ends.length;
+      this.batches[this.head++] = undefined;
+    }
+    if (this.head > 1024 && this.head * 2 > this.batches.length) {
+      this.batches = this.batches.slice(this.head);
+      this.head = 0;
+    }
   }
 
   /**
@@ -48,12 +58,24 @@ export class EventHistory {
   after(since: number): Replay {
     const from = Math.max(since > this.last ? 0 : since, 0) + 1;
     const first = Math.max(from, this.firstSeq);
-    const lines: string[] = [];
-    const types: number[] = [];
-    for (let seq = first; seq <= this.last; seq++) {
-      lines.push(this.lines[seq % this.capacity]!);
-      types.push(this.types[seq % this.capacity]!);
+    const parts: EventBatch[] = [];
+    for (let i = this.firstBatchWith(first); i < this.batches.length; i++) {
+      const batch = this.batches[i]!;
+      parts.push(sliceBatch(batch, Math.max(0, first - batch.firstSeq)));
     }
-    return { batch: encodeBatch(first, lines, types), missed: first - from };
+    return { batch: parts.length > 0 ? mergeBatches(parts) : encodeBatch(first, [], []), missed: first - from };
+  }
+
+  /** Index of the batch holding `seq` (binary search; batches.length if none does). */
+  private firstBatchWith(seq: number): number {
+    let low = this.head;
+    let high = this.batches.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const batch = this.batches[mid]!;
+      if (batch.firstSeq + batch.ends.length - 1 < seq) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 }

@@ -29,11 +29,15 @@ export class ProducerConnection {
   /** Set at shutdown: nothing read after this point is published or answered. */
   private closing = false;
   private replies = '';
+  /** Reading stops while the producer leaves its replies unread, or while the daemon is overloaded. */
+  private repliesUnread = false;
+  private throttled = false;
 
   constructor(
     readonly id: number,
     private readonly socket: Socket,
     private readonly ctx: ProducerContext,
+    throttled = false,
   ) {
     this.peer = readPeer(socket);
     // Named apart from pino's own `pid` (the daemon's).
@@ -53,11 +57,25 @@ export class ProducerConnection {
       setImmediate(() => socket.end());
     });
     socket.on('drain', () => {
-      if (!this.closing) socket.resume();
+      this.repliesUnread = false;
+      this.updateFlow();
     });
+    this.throttle(throttled);
     // A reset drops a partial line; nothing else to do.
     socket.on('error', (error) => this.log.debug({ err: error }, 'producer connection error'));
     socket.on('close', () => this.log.info('producer disconnected'));
+  }
+
+  /** Pauses reading while the workers catch up (flow control), or resumes it. */
+  throttle(on: boolean): void {
+    this.throttled = on;
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    if (this.closing) return;
+    if (this.throttled || this.repliesUnread) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Stops taking reports: everything already answered stays answered. */
@@ -100,7 +118,10 @@ export class ProducerConnection {
     this.ctx.publisher.flush();
     this.socket.write(replies);
     // A producer that does not read its replies is slowed down, never buffered without bound.
-    if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) this.socket.pause();
+    if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) {
+      this.repliesUnread = true;
+      this.updateFlow();
+    }
   }
 }
 

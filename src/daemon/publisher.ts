@@ -1,14 +1,13 @@
-// Stamps accepted reports with seq and time, serializes each event once, keeps it in the
-// history and hands the workers everything published in one turn of the event loop as one batch.
-import { encodeBatch, type EventBatch } from '../ipc/batch.js';
+// Stamps accepted reports with seq and time, serializes each event once, and hands the workers
+// (and the history) everything published in one turn of the event loop as one batch.
+import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
 import { eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
 import { eventLine } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
 
 export class Publisher {
   private seq = 0;
-  private lines: string[] = [];
-  private types: number[] = [];
+  private readonly pending = new BatchBuilder();
   private flushScheduled = false;
   private timeMs = -1;
   private timeText = '';
@@ -29,10 +28,7 @@ export class Publisher {
   publish(type: EventType, opts: EventOpts): number {
     const line = eventLine(this.seq + 1, this.now(), type, opts);
     const seq = ++this.seq;
-    const code = eventTypeCode(type);
-    this.history.append(seq, line, code);
-    this.lines.push(line);
-    this.types.push(code);
+    this.pending.add(line, eventTypeCode(type));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -53,10 +49,9 @@ export class Publisher {
   /** Sends what is pending to the workers now. */
   flush(): void {
     this.flushScheduled = false;
-    if (this.lines.length === 0) return;
-    const batch = encodeBatch(this.seq - this.lines.length + 1, this.lines, this.types);
-    this.lines = [];
-    this.types = [];
+    if (this.pending.length === 0) return;
+    const batch = this.pending.take(this.seq - this.pending.length + 1);
+    this.history.append(batch);
     this.broadcast(batch);
   }
 }

@@ -1,50 +1,125 @@
-// A run of consecutive events as it travels from the main thread to the workers: one string of
-// native lines plus compact offsets and type codes, so posting it is a few memcpys, and a
-// subscriber that takes everything gets the whole run in a single write.
+// A run of consecutive events as it travels from the main thread to the workers: the native lines
+// as UTF-8 bytes, plus compact offsets and type codes. Posting a batch is one memcpy per worker,
+// the history keeps the main thread's copy, and a subscriber that takes everything gets the whole
+// run in a single write of those bytes. Keeping the lines off the JS heap matters: a turn's worth
+// of event strings surviving scavenges cost the main thread about a quarter of its time in
+// garbage collection. (Not a SharedArrayBuffer: a worker allocates so little that its garbage
+// collector, and with it the release of shared memory, would lag far behind.)
 import { EVENT_TYPES, type EventType } from '../protocol/events.js';
 import { osctldLine, parseEventOpts } from '../protocol/wire.js';
 
 export interface EventBatch {
   /** seq of the first event; the others follow without gaps. */
   firstSeq: number;
-  /** The native lines, concatenated. */
-  text: string;
-  /** End offset (exclusive, in UTF-16 units) of each line in `text`. */
+  /** The native lines, UTF-8, concatenated. */
+  bytes: Uint8Array;
+  /** End offset (exclusive, in bytes) of each line in `bytes`. */
   ends: Uint32Array;
   /** eventTypeCode() of each event. */
   types: Uint8Array;
 }
 
-export function encodeBatch(firstSeq: number, lines: readonly string[], typeCodes: readonly number[]): EventBatch {
-  const ends = new Uint32Array(lines.length);
-  let offset = 0;
-  for (let i = 0; i < lines.length; i++) {
-    offset += lines[i]!.length;
-    ends[i] = offset;
+/** Accumulates encoded lines in reusable scratch space; `take` copies them out as one batch. */
+export class BatchBuilder {
+  private scratch = Buffer.allocUnsafe(256 * 1024);
+  private used = 0;
+  private ends = new Uint32Array(4096);
+  private types = new Uint8Array(4096);
+  private count = 0;
+
+  get length(): number {
+    return this.count;
   }
-  return { firstSeq, text: lines.join(''), ends, types: Uint8Array.from(typeCodes) };
+
+  add(line: string, typeCode: number): void {
+    // A UTF-16 unit is at most 3 UTF-8 bytes.
+    if (this.used + line.length * 3 > this.scratch.length) this.growScratch(line.length * 3);
+    if (this.count === this.ends.length) this.growIndex();
+    this.used += this.scratch.write(line, this.used, 'utf8');
+    this.ends[this.count] = this.used;
+    this.types[this.count++] = typeCode;
+  }
+
+  /** The lines added since the last take, as a batch starting at `firstSeq`. */
+  take(firstSeq: number): EventBatch {
+    const bytes = new Uint8Array(new ArrayBuffer(this.used));
+    bytes.set(this.scratch.subarray(0, this.used));
+    const batch = { firstSeq, bytes, ends: this.ends.slice(0, this.count), types: this.types.slice(0, this.count) };
+    this.used = 0;
+    this.count = 0;
+    return batch;
+  }
+
+  private growScratch(atLeast: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.scratch.length * 2, this.used + atLeast));
+    this.scratch.copy(bigger, 0, 0, this.used);
+    this.scratch = bigger;
+  }
+
+  private growIndex(): void {
+    const ends = new Uint32Array(this.ends.length * 2);
+    ends.set(this.ends);
+    const types = new Uint8Array(this.types.length * 2);
+    types.set(this.types);
+    this.ends = ends;
+    this.types = types;
+  }
+}
+
+export function encodeBatch(firstSeq: number, lines: readonly string[], typeCodes: readonly number[]): EventBatch {
+  const builder = new BatchBuilder();
+  lines.forEach((line, i) => builder.add(line, typeCodes[i]!));
+  return builder.take(firstSeq);
+}
+
+/** Events [from, to) of a batch (indices, not seqs); shares the bytes. */
+export function sliceBatch(batch: EventBatch, from: number, to = batch.ends.length): EventBatch {
+  if (from === 0 && to === batch.ends.length) return batch;
+  const start = from === 0 ? 0 : batch.ends[from - 1]!;
+  const end = to === 0 ? 0 : batch.ends[to - 1]!;
+  const ends = batch.ends.slice(from, to);
+  for (let i = 0; i < ends.length; i++) ends[i]! -= start;
+  return { firstSeq: batch.firstSeq + from, bytes: batch.bytes.subarray(start, end), ends, types: batch.types.slice(from, to) };
+}
+
+/** Consecutive batches as one: a worker that fell behind catches up with one message and one write. */
+export function mergeBatches(batches: readonly EventBatch[]): EventBatch {
+  if (batches.length === 1) return batches[0]!;
+  let count = 0;
+  let size = 0;
+  for (const batch of batches) {
+    count += batch.ends.length;
+    size += batch.bytes.length;
+  }
+  const bytes = new Uint8Array(new ArrayBuffer(size));
+  const ends = new Uint32Array(count);
+  const types = new Uint8Array(count);
+  let at = 0;
+  let offset = 0;
+  for (const batch of batches) {
+    bytes.set(batch.bytes, offset);
+    for (let i = 0; i < batch.ends.length; i++) ends[at + i] = batch.ends[i]! + offset;
+    types.set(batch.types, at);
+    at += batch.ends.length;
+    offset += batch.bytes.length;
+  }
+  return { firstSeq: batches[0]!.firstSeq, bytes, ends, types };
 }
 
 /** Read access to a batch, decoding what filtered subscribers need at most once per event. */
 export class BatchView {
   readonly count: number;
   readonly lastSeq: number;
+  /** The whole batch, shared by every subscriber that takes it all (a view, not a copy). */
+  readonly buffer: Buffer;
   private lines: (string | undefined)[] = [];
   private osctld: (string | undefined)[] = [];
   private opts: (Record<string, unknown> | undefined)[] = [];
-  private bytes: Buffer | undefined;
 
   constructor(readonly batch: EventBatch) {
     this.count = batch.ends.length;
     this.lastSeq = batch.firstSeq + this.count - 1;
-  }
-
-  /**
-   * The whole batch as bytes, encoded once and shared by every subscriber that takes it all:
-   * writing the string instead would encode a private copy per subscriber.
-   */
-  get buffer(): Buffer {
-    return (this.bytes ??= Buffer.from(this.batch.text, 'utf8'));
+    this.buffer = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
   }
 
   type(i: number): EventType {
@@ -52,7 +127,7 @@ export class BatchView {
   }
 
   line(i: number): string {
-    return (this.lines[i] ??= this.batch.text.slice(i === 0 ? 0 : this.batch.ends[i - 1], this.batch.ends[i]));
+    return (this.lines[i] ??= this.buffer.toString('utf8', i === 0 ? 0 : this.batch.ends[i - 1], this.batch.ends[i]));
   }
 
   osctldLine(i: number): string {

@@ -21,6 +21,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'attached'; id: number }
+  /** An `events` batch has been written to (or queued for) every subscriber of the worker. */
+  | { t: 'delivered' }
   | { t: 'closed'; id: number; reason: CloseReason }
   | { t: 'replay'; subscriber: number; since: number }
   | { t: 'stats'; subscriber: number }

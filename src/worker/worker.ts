@@ -75,6 +75,7 @@ port.on('message', (message: ToWorker) => {
     case 'events': {
       const view = new BatchView(message.batch);
       for (const subscriber of subscribers.values()) subscriber.deliver(view);
+      post({ t: 'delivered' });
       return;
     }
     case 'attach':
