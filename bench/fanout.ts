@@ -4,10 +4,12 @@
 //        [--workers 2] [--events 200000] [--ack-every 0] [--rate 0]
 // --rate R sends at a fixed R events/s and reports latency (sampled on up to 10 subscribers).
 // Not a test: it prints one JSON line of figures; `lost` says whether anything went missing.
+import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, cpuSeconds, MIX, peakRssMiB, startTarget, type Target } from './lib.js';
+import { connect, cpuSeconds, MIX, nowMs, peakRssMiB, startTarget, type Target } from './lib.js';
+import type { FromSubscribers, SubscribersConfig, ToSubscribers } from './subscribers.js';
 
 export interface FanoutParams {
   target: Target;
@@ -34,106 +36,95 @@ export interface FanoutResult extends FanoutParams {
 }
 
 const LATENCY_SAMPLERS = 10;
+/** Subscribers that also check seq order on every line (counting alone is cheaper for the rest). */
+const ORDER_CHECKERS = 10;
 
-/** How one server frames reports, subscriptions, deliveries and acks. */
-interface Wire {
-  /** Sent by a subscriber when it connects. */
-  hello: string;
-  frame(json: string): string;
-  /** Counts occurrences of `token` that end in `chunk` (the tail carries the previous read's end). */
-  token: string;
-}
-
-const LINES: Wire = { hello: '', frame: (json) => `${json}\n`, token: '\n' };
-// RESP: each delivery is a "message" push; each PUBLISH is answered with an integer (":n").
-const REDIS: Wire = {
-  hello: 'SUBSCRIBE events\r\n',
-  frame: (json) => `*3\r\n$7\r\nPUBLISH\r\n$6\r\nevents\r\n$${Buffer.byteLength(json)}\r\n${json}\r\n`,
-  token: '$7\r\nmessage\r\n',
-};
-
-/** A counter of `token` across reads. */
-function tokenCounter(token: string) {
-  let tail = '';
-  return (chunk: Buffer): number => {
-    if (token === '\n') {
-      let count = 0;
-      let at = -1;
-      while ((at = chunk.indexOf(10, at + 1)) !== -1) count++;
-      return count;
-    }
-    const text = tail + chunk.toString('latin1');
-    let count = 0;
-    for (let at = text.indexOf(token); at !== -1; at = text.indexOf(token, at + 1)) if (at + token.length > tail.length) count++;
-    tail = text.slice(-(token.length - 1));
-    return count;
-  };
-}
+/** How one server frames reports. */
+const frameLine = (json: string) => `${json}\n`;
+// RESP: each PUBLISH is answered with an integer (":n").
+const frameRedis = (json: string) => `*3\r\n$7\r\nPUBLISH\r\n$6\r\nevents\r\n$${Buffer.byteLength(json)}\r\n${json}\r\n`;
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The subscriber side, in its own process (bench/subscribers.ts). */
+class SubscriberProcess {
+  private readonly child: ChildProcess;
+  private readonly messages: FromSubscribers[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor(config: SubscribersConfig) {
+    const script = fileURLToPath(new URL('./subscribers.ts', import.meta.url));
+    this.child = fork(script, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (message: FromSubscribers) => {
+      this.messages.push(message);
+      this.wake();
+    });
+    this.child.on('exit', () => this.wake());
+  }
+
+  private wake(): void {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** The next message of this kind (a child that exits first is an error). */
+  async next<T extends FromSubscribers['t']>(t: T): Promise<Extract<FromSubscribers, { t: T }>> {
+    for (;;) {
+      const at = this.messages.findIndex((message) => message.t === t);
+      if (at !== -1) return this.messages.splice(at, 1)[0] as Extract<FromSubscribers, { t: T }>;
+      if (this.child.exitCode !== null) throw new Error(`the subscriber process exited (${this.child.exitCode})`);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  send(message: ToSubscribers): void {
+    this.child.send(message);
+  }
+
+  stop(): void {
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
+
 export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
   const { subscribers: S, producers: P, events: N } = params;
   const daemon = await startTarget(params.target, params.workers);
-  const wire = params.target === 'redis' ? REDIS : LINES;
+  const redis = params.target === 'redis';
+  const frame = redis ? frameRedis : frameLine;
   const sockets: net.Socket[] = [];
+  const subscribers = new SubscriberProcess({
+    socket: daemon.eventsSocket,
+    count: S,
+    wire: redis ? 'redis' : 'lines',
+    samplers: params.rate > 0 ? LATENCY_SAMPLERS : 0,
+    orderCheckers: params.target === 'eventd' ? ORDER_CHECKERS : 0,
+  });
   try {
-    // Subscribers count lines (the load generator must cost little); a few also time them.
-    let delivered = 0;
-    let done: () => void = () => {};
-    let expected = Infinity;
-    const latencies: number[] = [];
-    const received = new Array<number>(S).fill(0);
-    for (let i = 0; i < S; i++) {
-      const socket = await connect(daemon.eventsSocket);
-      if (wire.hello) socket.write(wire.hello);
-      const sampling = params.rate > 0 && i < LATENCY_SAMPLERS;
-      const countDeliveries = tokenCounter(wire.token);
-      let partial = '';
-      socket.on('data', (chunk: Buffer) => {
-        const count = countDeliveries(chunk);
-        received[i]! += count;
-        delivered += count;
-        if (sampling) {
-          const now = performance.now();
-          const text = partial + chunk.toString('latin1');
-          partial = text.slice(text.lastIndexOf('\n') + 1);
-          for (const match of text.matchAll(/"sent_ms":([\d.]+)/g)) latencies.push(now - Number(match[1]));
-        }
-        if (delivered >= expected) done();
-      });
-      socket.on('close', () => {
-        if (delivered < expected) {
-          console.error(`subscriber ${i} disconnected after ${received[i]} lines`);
-          done();
-        }
-      });
-      sockets.push(socket);
-    }
-
     // Live check: probe until every subscriber has had a line (a connection the daemon has not
     // accepted yet misses what is published before), let stragglers land, then start counting.
     const probe = await connect(daemon.reportSocket);
     sockets.push(probe);
-    while (received.some((count) => count === 0)) {
-      probe.write(wire.frame(JSON.stringify(MIX[0])));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    let live = false;
+    const allLive = subscribers.next('live').then(() => (live = true));
+    while (!live) {
+      probe.write(frame(JSON.stringify(MIX[0])));
+      await Promise.race([allLive, new Promise((resolve) => setTimeout(resolve, 100))]);
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
-    delivered = 0;
-    received.fill(0);
-    const distributed = new Promise<void>((resolve) => (done = resolve));
-    expected = S * N;
+    subscribers.send({ t: 'start', perSocket: N });
+    const distributed = subscribers.next('done');
 
-    const lines = MIX.map((report) => wire.frame(JSON.stringify(report)));
-    const ackedLines = MIX.map((report) => wire.frame(JSON.stringify({ ...report, ack: 0 })));
-    const lastLine = wire.frame(JSON.stringify({ ...MIX[0], ack: 'last' }));
+    const lines = MIX.map((report) => frame(JSON.stringify(report)));
+    const ackedLines = MIX.map((report) => frame(JSON.stringify({ ...report, ack: 0 })));
+    const lastLine = frame(JSON.stringify({ ...MIX[0], ack: 'last' }));
     const producers = await Promise.all(Array.from({ length: P }, () => connect(daemon.reportSocket)));
     sockets.push(...producers);
     const pid = daemon.proc.pid!;
+    // Let the subscriber process see its start message before the first event.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     const cpuBefore = cpuSeconds(pid);
+    const startedAt = nowMs();
     const started = performance.now();
     const acked = producers.map(
       (producer, p) =>
@@ -144,7 +135,7 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
           let tail = '';
           let answers = 0;
           producer.on('data', (chunk: Buffer) => {
-            if (params.target === 'redis') {
+            if (redis) {
               for (const byte of chunk) if (byte === 58) answers++; // ':'
               if (answers >= share) resolve();
               return;
@@ -162,8 +153,8 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
               const due = Math.min(share, Math.floor(((performance.now() - started) / 1000) * perProducer));
               let batch = '';
               for (; sent < due; sent++) {
-                const report = { type: 'management', opts: { id: sent, cmd: 'bench', opts: { sent_ms: performance.now() }, state: 'run' } };
-                batch += wire.frame(JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report));
+                const report = { type: 'management', opts: { id: sent, cmd: 'bench', opts: { sent_ms: nowMs() }, state: 'run' } };
+                batch += frame(JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report));
               }
               if (batch) producer.write(batch);
               if (sent < share) setTimeout(tick, 1);
@@ -187,10 +178,12 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     );
     await Promise.all(acked);
     const ingestSeconds = (performance.now() - started) / 1000;
-    await distributed;
-    const totalSeconds = (performance.now() - started) / 1000;
+    const done = await distributed;
+    const totalSeconds = Math.max((done.doneAt - startedAt) / 1000, ingestSeconds);
     const cpu = cpuSeconds(pid) - cpuBefore;
-    const sorted = latencies.sort((a, b) => a - b);
+    const sorted = done.latencies.sort((a, b) => a - b);
+    const { delivered } = done;
+    if (done.outOfOrder > 0) console.error(`${done.outOfOrder} events out of order`);
     return {
       ...params,
       ingest_events_per_s: Math.round(N / ingestSeconds),
@@ -201,13 +194,12 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
       daemon_peak_rss_mib: peakRssMiB(pid),
       ...(params.rate > 0 ? { latency_ms: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? 0) } } : {}),
       ...(params.target === 'eventd' ? { subscribers_per_worker: await daemon.spread() } : {}),
-      lost: S * N - delivered,
+      // Out-of-order deliveries count as lost: the run fails either way.
+      lost: S * N - delivered + done.outOfOrder,
     };
   } finally {
-    for (const socket of sockets) {
-      socket.removeAllListeners('close');
-      socket.destroy();
-    }
+    subscribers.stop();
+    for (const socket of sockets) socket.destroy();
     await daemon.stop();
   }
 }

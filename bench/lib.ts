@@ -52,7 +52,7 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
 
 /** eventd with W workers, or the raw fan-out server that validates nothing. */
 export function startTarget(target: Target, workers: number): Promise<BenchDaemon> {
-  if (target === 'eventd') return startDaemon(['--workers', String(workers)]);
+  if (target === 'eventd') return startDaemon(['--workers', String(workers), ...(process.env.EVENTD_BENCH_ARGS ?? '').split(' ').filter(Boolean)]);
   if (target === 'redis') return startRedis();
   const raw = new URL('./raw-server.ts', import.meta.url).pathname;
   return spawnServer((reportSocket, eventsSocket) => ['--import', 'tsx', raw, reportSocket, eventsSocket]);
@@ -100,6 +100,11 @@ async function spawnServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable between processes. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** utime + stime of a process, in seconds. */

@@ -1,9 +1,13 @@
 // Stamps accepted reports with seq and time, serializes each event once, and hands the workers
-// (and the history) everything published in one turn of the event loop as one batch.
+// (and the history) what is published in one turn of the event loop as one batch, or as several
+// of up to BATCH_BYTES: one turn can read megabytes from busy producers, and a batch that large
+// would delay its first event by the whole turn and land in a subscriber's queue all at once.
 import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
 import { eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
 import { eventLine } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
+
+const BATCH_BYTES = 64 * 1024;
 
 export class Publisher {
   private seq = 0;
@@ -29,9 +33,14 @@ export class Publisher {
     const line = eventLine(this.seq + 1, this.now(), type, opts);
     const seq = ++this.seq;
     this.pending.add(line, eventTypeCode(type));
-    if (!this.flushScheduled) {
+    if (this.pending.byteLength >= BATCH_BYTES) {
+      this.flush();
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
     }
     return seq;
   }
@@ -46,9 +55,8 @@ export class Publisher {
     return this.timeText;
   }
 
-  /** Sends what is pending to the workers now. */
+  /** Sends what is pending to the workers now (a scheduled flush then finds nothing to do). */
   flush(): void {
-    this.flushScheduled = false;
     if (this.pending.length === 0) return;
     const batch = this.pending.take(this.seq - this.pending.length + 1);
     this.history.append(batch);

@@ -31,6 +31,10 @@ export class BatchBuilder {
     return this.count;
   }
 
+  get byteLength(): number {
+    return this.used;
+  }
+
   add(line: string, typeCode: number): void {
     // A UTF-16 unit is at most 3 UTF-8 bytes.
     if (this.used + line.length * 3 > this.scratch.length) this.growScratch(line.length * 3);
