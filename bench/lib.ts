@@ -1,6 +1,6 @@
 // Shared by the benchmarks: start the compiled daemon, connect, read /proc figures.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +78,11 @@ async function spawnServer(
   const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-'));
   const reportSocket = join(dir, 'r.sock');
   const eventsSocket = oneSocket ? reportSocket : join(dir, 'e.sock');
-  const proc = spawn(command, argv(reportSocket, eventsSocket), { stdio: ['ignore', 'ignore', 'inherit'] });
+  // EVENTD_BENCH_DAEMON_LOG=FILE keeps the server's stdout (logs, --trace-gc) in FILE.
+  const logFile = process.env.EVENTD_BENCH_DAEMON_LOG;
+  const stdout = logFile ? openSync(logFile, 'a') : 'ignore';
+  const proc = spawn(command, argv(reportSocket, eventsSocket), { stdio: ['ignore', stdout, 'inherit'] });
+  if (typeof stdout === 'number') closeSync(stdout);
   for (let i = 0; ; i++) {
     try {
       (await connect(eventsSocket)).destroy();

@@ -4,6 +4,7 @@
 // Started by bench/fanout.ts with fork(); talks to it over the IPC channel:
 //   child → parent  {t:'live'}   every connection has received a line (the parent probes until then)
 //   parent → child  {t:'start', perSocket}  zero the counters; each connection must now get perSocket
+//   child → parent  {t:'progress', min}  every 10 ms: the fewest deliveries any connection has had
 //   child → parent  {t:'done', …}  every connection got its share, or one was closed (lost)
 import { connect, nowMs } from './lib.js';
 
@@ -21,6 +22,7 @@ export interface SubscribersConfig {
 export type ToSubscribers = { t: 'start'; perSocket: number } | { t: 'exit' };
 export type FromSubscribers =
   | { t: 'live' }
+  | { t: 'progress'; min: number }
   | { t: 'done'; doneAt: number; delivered: number; received: number[]; latencies: number[]; outOfOrder: number; closed: number };
 
 const REDIS_MESSAGE = '$7\r\nmessage\r\n';
@@ -125,6 +127,11 @@ async function main(config: SubscribersConfig): Promise<void> {
     received.fill(0);
     for (const checker of checkers) checker.reset();
     expected = message.perSocket * config.count;
+    let reported = -1;
+    setInterval(() => {
+      const min = Math.min(...received);
+      if (min !== reported && !finished) send({ t: 'progress', min: (reported = min) });
+    }, 10).unref();
   });
 }
 

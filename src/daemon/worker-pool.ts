@@ -4,10 +4,12 @@
 import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { mergeBatches, type EventBatch } from '../ipc/batch.js';
+import type { EventBatch } from '../ipc/batch.js';
+import { createFlowCounters } from '../ipc/flow.js';
 import type { FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import type { Logger } from '../log.js';
 import { dupCloexec, socketFd } from '../native/index.js';
+import { WorkerFeed } from './worker-feed.js';
 
 export interface PoolHandlers {
   replay(since: number): { batch: EventBatch; lastSeq: number; missed: number };
@@ -19,16 +21,11 @@ export interface PoolHandlers {
 }
 
 /**
- * Flow control towards the workers. A worker holds at most MAX_IN_FLIGHT batches; what is
- * published meanwhile waits here and goes over as one merged batch (up to MERGE_BYTES) once it
- * has delivered one: the busier a worker, the larger its batches and the fewer its writes.
- * Past BACKLOG_HIGH bytes waiting for one worker the producers are paused (the daemon is
- * overloaded; their kernel buffers push back), and resumed below BACKLOG_LOW, so memory stays
- * bounded however fast producers write. Slow subscribers do not count here: a worker never waits
- * for one (its queue is bounded by --max-pending-bytes).
+ * Backpressure: past BACKLOG_HIGH bytes waiting for one worker (see WorkerFeed) the producers are
+ * paused (the daemon is overloaded; their kernel buffers push back), and resumed below
+ * BACKLOG_LOW, so memory stays bounded however fast producers write. Slow subscribers do not count
+ * here: a worker never waits for one (its queue is bounded by --max-pending-bytes).
  */
-const MAX_IN_FLIGHT = 2;
-const MERGE_BYTES = 256 * 1024;
 const BACKLOG_HIGH = 8 * 1024 * 1024;
 const BACKLOG_LOW = BACKLOG_HIGH / 4;
 
@@ -41,11 +38,7 @@ interface Slot {
   unclaimed: Map<number, number>;
   restarts: number;
   startedAt: number;
-  /** `events` messages posted and not yet reported delivered. */
-  inFlight: number;
-  /** Batches waiting for the worker to deliver one in flight, and their total size. */
-  waiting: EventBatch[];
-  waitingBytes: number;
+  feed: WorkerFeed;
   /** Set when the thread exits: a slot is replaced, never reused. */
   exited: boolean;
   stopping: boolean;
@@ -75,7 +68,7 @@ export class WorkerPool {
 
   constructor(
     private readonly size: number,
-    private readonly settings: Omit<WorkerSettings, 'index'>,
+    private readonly settings: Omit<WorkerSettings, 'index' | 'flow'>,
     private readonly log: Logger,
     private readonly handlers: PoolHandlers,
   ) {}
@@ -108,40 +101,13 @@ export class WorkerPool {
   }
 
   broadcast(batch: EventBatch): void {
-    for (const slot of this.slots) {
-      if (slot.exited || slot.subscribers.size === 0) continue;
-      if (slot.inFlight < MAX_IN_FLIGHT && slot.waiting.length === 0) {
-        this.postEvents(slot, batch);
-      } else {
-        slot.waiting.push(batch);
-        slot.waitingBytes += batch.bytes.length;
-      }
-    }
-    this.checkBacklog();
-  }
-
-  private postEvents(slot: Slot, batch: EventBatch): void {
-    slot.inFlight++;
-    this.post(slot, { t: 'events', batch });
-  }
-
-  /** Posts waiting batches, merged: up to MERGE_BYTES at a time, or all of them (`everything`). */
-  private postWaiting(slot: Slot, everything = false): void {
-    while (slot.waiting.length > 0 && (everything || slot.inFlight < MAX_IN_FLIGHT)) {
-      let take = 0;
-      let bytes = 0;
-      while (take < slot.waiting.length && (take === 0 || bytes + slot.waiting[take]!.bytes.length <= MERGE_BYTES)) {
-        bytes += slot.waiting[take++]!.bytes.length;
-      }
-      slot.waitingBytes -= bytes;
-      this.postEvents(slot, mergeBatches(slot.waiting.splice(0, take)));
-    }
+    for (const slot of this.slots) if (!slot.exited && slot.subscribers.size > 0) slot.feed.push(batch);
     this.checkBacklog();
   }
 
   private checkBacklog(): void {
     let worst = 0;
-    for (const slot of this.slots) if (!slot.exited) worst = Math.max(worst, slot.waitingBytes);
+    for (const slot of this.slots) if (!slot.exited) worst = Math.max(worst, slot.feed.waitingBytes);
     const full = this.backlogFull ? worst > BACKLOG_LOW : worst > BACKLOG_HIGH;
     if (full === this.backlogFull) return;
     this.backlogFull = full;
@@ -167,7 +133,7 @@ export class WorkerPool {
       this.slots.map(async (slot) => {
         slot.stopping = true;
         // Everything published goes out before the shutdown message.
-        this.postWaiting(slot, true);
+        slot.feed.sendAll();
         const drained = new Promise<void>((resolve) => {
           slot.worker.on('message', (message: FromWorker) => message.t === 'drained' && resolve());
           slot.worker.once('exit', () => resolve());
@@ -192,15 +158,14 @@ export class WorkerPool {
   }
 
   private spawn(index: number, restarts: number): Promise<void> {
-    const worker = createWorker({ ...this.settings, index });
+    const flow = createFlowCounters();
+    const worker = createWorker({ ...this.settings, index, flow });
     const slot: Slot = {
       index,
       worker,
       subscribers: new Set(),
       unclaimed: new Map(),
-      inFlight: 0,
-      waiting: [],
-      waitingBytes: 0,
+      feed: new WorkerFeed(flow, (batch) => this.post(slot, { t: 'events', batch })),
       restarts,
       startedAt: Date.now(),
       exited: false,
@@ -226,8 +191,8 @@ export class WorkerPool {
         slot.unclaimed.delete(message.id);
         return;
       case 'delivered':
-        slot.inFlight--;
-        this.postWaiting(slot);
+        slot.feed.delivered();
+        this.checkBacklog();
         return;
       case 'closed':
         slot.unclaimed.delete(message.id);
@@ -253,8 +218,7 @@ export class WorkerPool {
       'worker thread exited unexpectedly; starting a new one',
     );
     slot.subscribers.clear();
-    slot.waiting = [];
-    slot.waitingBytes = 0;
+    slot.feed.drop();
     this.checkBacklog();
     // A worker that dies right after starting would otherwise be restarted in a busy loop.
     const delay = Date.now() - slot.startedAt < 1000 ? 1000 : 0;

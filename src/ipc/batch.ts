@@ -8,6 +8,7 @@
 import { EVENT_TYPES, type EventType } from '../protocol/events.js';
 import { osctldLine, parseEventOpts } from '../protocol/wire.js';
 
+/** A batch's arrays live in one ArrayBuffer, so posting it clones one buffer, not three. */
 export interface EventBatch {
   /** seq of the first event; the others follow without gaps. */
   firstSeq: number;
@@ -46,9 +47,10 @@ export class BatchBuilder {
 
   /** The lines added since the last take, as a batch starting at `firstSeq`. */
   take(firstSeq: number): EventBatch {
-    const bytes = new Uint8Array(new ArrayBuffer(this.used));
-    bytes.set(this.scratch.subarray(0, this.used));
-    const batch = { firstSeq, bytes, ends: this.ends.slice(0, this.count), types: this.types.slice(0, this.count) };
+    const batch = allocateBatch(firstSeq, this.count, this.used);
+    batch.bytes.set(this.scratch.subarray(0, this.used));
+    batch.ends.set(this.ends.subarray(0, this.count));
+    batch.types.set(this.types.subarray(0, this.count));
     this.used = 0;
     this.count = 0;
     return batch;
@@ -68,6 +70,18 @@ export class BatchBuilder {
     this.ends = ends;
     this.types = types;
   }
+}
+
+/** An empty batch of `count` events and `size` bytes, its three arrays in one ArrayBuffer. */
+function allocateBatch(firstSeq: number, count: number, size: number): EventBatch {
+  // The offsets first: a Uint32Array must start at a multiple of 4.
+  const buffer = new ArrayBuffer(count * 5 + size);
+  return {
+    firstSeq,
+    ends: new Uint32Array(buffer, 0, count),
+    types: new Uint8Array(buffer, count * 4, count),
+    bytes: new Uint8Array(buffer, count * 5, size),
+  };
 }
 
 export function encodeBatch(firstSeq: number, lines: readonly string[], typeCodes: readonly number[]): EventBatch {
@@ -95,9 +109,8 @@ export function mergeBatches(batches: readonly EventBatch[]): EventBatch {
     count += batch.ends.length;
     size += batch.bytes.length;
   }
-  const bytes = new Uint8Array(new ArrayBuffer(size));
-  const ends = new Uint32Array(count);
-  const types = new Uint8Array(count);
+  const merged = allocateBatch(batches[0]!.firstSeq, count, size);
+  const { bytes, ends, types } = merged;
   let at = 0;
   let offset = 0;
   for (const batch of batches) {
@@ -107,7 +120,7 @@ export function mergeBatches(batches: readonly EventBatch[]): EventBatch {
     at += batch.ends.length;
     offset += batch.bytes.length;
   }
-  return { firstSeq: batches[0]!.firstSeq, bytes, ends, types };
+  return merged;
 }
 
 /** Read access to a batch, decoding what filtered subscribers need at most once per event. */

@@ -7,6 +7,8 @@ export interface WorkerSettings {
   maxPendingBytes: number;
   logLevel: string;
   faultInjection: boolean;
+  /** Delivery counters shared with the main thread (ipc/flow.ts). */
+  flow: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -21,7 +23,7 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'attached'; id: number }
-  /** An `events` batch has been written to (or queued for) every subscriber of the worker. */
+  /** A batch was delivered (written to or queued for every subscriber), and the main thread asked to be told. */
   | { t: 'delivered' }
   | { t: 'closed'; id: number; reason: CloseReason }
   | { t: 'replay'; subscriber: number; since: number }

@@ -4,6 +4,7 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchView } from '../ipc/batch.js';
+import { FlowReceiver } from '../ipc/flow.js';
 import type { CloseReason, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import { createLogger } from '../log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
@@ -12,6 +13,7 @@ const settings = workerData as WorkerSettings;
 const port = parentPort!;
 const log = createLogger(settings.logLevel, { worker: settings.index });
 const subscribers = new Map<number, Subscriber>();
+const flow = new FlowReceiver(settings.flow);
 let onDrained: (() => void) | null = null;
 
 function post(message: FromWorker): void {
@@ -75,7 +77,7 @@ port.on('message', (message: ToWorker) => {
     case 'events': {
       const view = new BatchView(message.batch);
       for (const subscriber of subscribers.values()) subscriber.deliver(view);
-      post({ t: 'delivered' });
+      if (flow.delivered()) post({ t: 'delivered' });
       return;
     }
     case 'attach':
