@@ -29,6 +29,7 @@ function table(stats: DaemonStats): string {
     ['producers', stats.producers],
     ['subscribers', stats.subscribers],
     ['dropped as slow', stats.subscribers_dropped_slow],
+    ['producers paused', stats.producers_paused],
     ['history', `${stats.history.retained}/${stats.history.capacity} (seq ${stats.history.first_seq}..${stats.history.last_seq})`],
     ...stats.workers.map((w): [string, string] => [`worker ${w.worker}`, `${w.subscribers} subscribers, ${w.restarts} restarts`]),
   ];

@@ -15,7 +15,7 @@ export interface DaemonConfig {
   maxLineBytes: number;
   maxPendingBytes: number;
   logLevel: string;
-  /** Enables the test-only `debug_crash_worker` command. */
+  /** Enables the test-only `debug_crash_worker` and `debug_block_worker` commands. */
   faultInjection: boolean;
 }
 

@@ -20,11 +20,18 @@ export const commandSchemas = {
   stats: z.strictObject({ cmd: z.literal('stats') }),
 } as const;
 
-/** Only honoured when the daemon runs with EVENTD_FAULT_INJECTION=1 (tests of crash recovery). */
-export const CRASH_WORKER_COMMAND = 'debug_crash_worker';
+/**
+ * Only honoured when the daemon runs with EVENTD_FAULT_INJECTION=1 (tests of crash recovery and
+ * flow control): crash the worker thread serving this connection, or block it for `ms`.
+ */
+export const faultCommandSchemas = {
+  debug_crash_worker: z.strictObject({ cmd: z.literal('debug_crash_worker') }),
+  debug_block_worker: z.strictObject({ cmd: z.literal('debug_block_worker'), ms: z.int().min(1).max(60_000) }),
+} as const;
 
 export type SubscribeOpts = z.infer<typeof subscribeOptsSchema>;
-export type Command = z.infer<(typeof commandSchemas)[keyof typeof commandSchemas]> | { cmd: typeof CRASH_WORKER_COMMAND };
+export type FaultCommand = z.infer<(typeof faultCommandSchemas)[keyof typeof faultCommandSchemas]>;
+export type Command = z.infer<(typeof commandSchemas)[keyof typeof commandSchemas]> | FaultCommand;
 
 const COMMAND_NAMES = Object.keys(commandSchemas).join(', ');
 
@@ -34,12 +41,12 @@ export function parseCommand(text: string, faultInjection = false): { ok: true; 
   const value = json.value;
   if (!isPlainObject(value)) return { ok: false, message: 'A command must be a JSON object like {"cmd":"event_subscribe"}' };
   const { cmd } = value;
-  if (faultInjection && cmd === CRASH_WORKER_COMMAND) return { ok: true, command: { cmd } };
-  if (typeof cmd !== 'string' || !Object.hasOwn(commandSchemas, cmd)) {
+  const schemas = faultInjection ? { ...commandSchemas, ...faultCommandSchemas } : commandSchemas;
+  if (typeof cmd !== 'string' || !Object.hasOwn(schemas, cmd)) {
     const got = cmd === undefined ? 'no "cmd" field' : `unknown command ${JSON.stringify(cmd)}`;
     return { ok: false, message: `Expected a command (${COMMAND_NAMES}), got ${got}; the events socket does not accept reports` };
   }
-  const result = commandSchemas[cmd as keyof typeof commandSchemas].safeParse(value, { reportInput: true });
+  const result = schemas[cmd as keyof typeof schemas].safeParse(value, { reportInput: true });
   if (!result.success) return { ok: false, message: summarizeIssues(`Invalid ${cmd} command`, toWireIssues(result.error.issues)) };
   // Keep the client's own values (zod drops keys such as "__proto__" from records).
   return { ok: true, command: value as Command };

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import { BatchView } from '../ipc/batch.js';
 import type { CloseReason } from '../ipc/messages.js';
-import { CRASH_WORKER_COMMAND, parseCommand, type Command } from '../protocol/commands.js';
+import { parseCommand, type Command } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer } from '../protocol/framing.js';
 import { errorLine, okLine } from '../protocol/wire.js';
@@ -16,6 +16,7 @@ export interface SubscriberHost {
   requestReplay(subscriber: Subscriber, since: number): void;
   requestStats(subscriber: Subscriber): void;
   crash(): void;
+  block(ms: number): void;
   closed(subscriber: Subscriber, reason: CloseReason): void;
 }
 
@@ -148,8 +149,11 @@ export class Subscriber {
         this.busy = true;
         this.host.requestStats(this);
         return;
-      case CRASH_WORKER_COMMAND:
+      case 'debug_crash_worker':
         this.host.crash();
+        return;
+      case 'debug_block_worker':
+        this.host.block(command.ms);
         return;
     }
   }

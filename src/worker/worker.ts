@@ -32,6 +32,11 @@ const host: SubscriberHost = {
       throw new Error('worker crashed on request (fault injection)');
     });
   },
+  block: (ms) => {
+    log.warn({ ms }, 'blocking on request (EVENTD_FAULT_INJECTION)');
+    // Sleeps the whole thread, as an overloaded worker would be stuck: nothing is read or written.
+    setImmediate(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms));
+  },
   closed: (subscriber, reason: CloseReason) => {
     subscribers.delete(subscriber.id);
     if (reason === 'slow') {

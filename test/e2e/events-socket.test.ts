@@ -115,6 +115,7 @@ describe('events socket', () => {
       events_published: expect.any(Number),
       lines_rejected: expect.any(Number),
       subscribers_dropped_slow: 0,
+      producers_paused: 0,
       history: { capacity: 5, retained: 5, first_seq: stats.events_published - 4, last_seq: stats.events_published },
     });
     expect(stats.subscribers).toBe(stats.workers.reduce((sum: number, w: { subscribers: number }) => sum + w.subscribers, 0));

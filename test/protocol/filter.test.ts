@@ -47,5 +47,8 @@ describe('parseCommand', () => {
     });
     expect(parseCommand('{"cmd":"debug_crash_worker"}')).toMatchObject({ ok: false });
     expect(parseCommand('{"cmd":"debug_crash_worker"}', true)).toEqual({ ok: true, command: { cmd: 'debug_crash_worker' } });
+    expect(parseCommand('{"cmd":"debug_block_worker","ms":500}', true)).toEqual({ ok: true, command: { cmd: 'debug_block_worker', ms: 500 } });
+    expect(parseCommand('{"cmd":"debug_block_worker"}', true)).toMatchObject({ ok: false, message: 'Invalid debug_block_worker command: ms is required' });
+    expect(parseCommand('{"cmd":"debug_block_worker","ms":500}')).toMatchObject({ ok: false });
   });
 });

@@ -1,0 +1,43 @@
+// Flow control between the main thread and the workers: a worker that falls behind pauses the
+// producers (their kernel buffers push back) instead of letting batches pile up in memory.
+import { afterEach, expect, it } from 'vitest';
+import { TestDaemon } from '../helpers/daemon.js';
+
+let daemon: TestDaemon | undefined;
+afterEach(() => daemon?.cleanup());
+
+it('pauses producers while a worker is stuck, loses nothing, and resumes when it catches up', async () => {
+  daemon = await TestDaemon.start({ args: ['--workers', '2'], env: { EVENTD_FAULT_INJECTION: '1' } });
+  await daemon.stats(); // the stats connection takes worker 0
+  const stuck = await daemon.subscriber(); // worker 1
+  const healthy = await daemon.subscriber(); // worker 0
+  expect((await daemon.stats()).workers.map((w: { subscribers: number }) => w.subscribers)).toEqual([2, 1]);
+
+  stuck.sendJson({ cmd: 'debug_block_worker', ms: 3000 });
+  await daemon.waitForLog((record) => record.msg === 'blocking on request (EVENTD_FAULT_INJECTION)');
+
+  // About 20 MB: far more than the 8 MiB the daemon lets wait for one worker.
+  const total = 20_000;
+  const pad = 'x'.repeat(900);
+  const producer = await daemon.producer();
+  for (let i = 0; i < total; i += 500) {
+    const lines = Array.from({ length: 500 }, (_, j) => JSON.stringify({ type: 'management', opts: { id: i + j + 1, cmd: 'pad', opts: { pad }, state: 'run' } }));
+    producer.send(`${lines.join('\n')}\n`);
+  }
+
+  // While worker 1 sleeps, the daemon stops reading: the rest stays in the producer's socket.
+  await daemon.waitForLog((record) => record.msg === 'workers behind: pausing producers');
+  const during = await daemon.stats();
+  expect(during.producers_paused).toBe(1);
+  expect(during.events_published).toBeLessThan(total / 2);
+
+  // Then everything arrives, in order, at both subscribers; nobody was dropped.
+  for (const client of [healthy, stuck]) {
+    const ids = (await client.takeJson<{ seq: number; opts: { id: number } }>(total, 20_000)).map((event) => [event.seq, event.opts.id]);
+    expect(ids).toEqual(Array.from({ length: total }, (_, i) => [i + 1, i + 1]));
+  }
+  await daemon.waitForLog((record) => record.msg === 'workers caught up: resuming producers');
+  const after = await daemon.stats();
+  expect(after).toMatchObject({ events_published: total, subscribers_dropped_slow: 0, lines_rejected: 0 });
+  producer.destroy();
+});
