@@ -81,7 +81,10 @@ async function spawnServer(
   // EVENTD_BENCH_DAEMON_LOG=FILE keeps the server's stdout (logs, --trace-gc) in FILE.
   const logFile = process.env.EVENTD_BENCH_DAEMON_LOG;
   const stdout = logFile ? openSync(logFile, 'a') : 'ignore';
-  const proc = spawn(command, argv(reportSocket, eventsSocket), { stdio: ['ignore', stdout, 'inherit'] });
+  // EVENTD_BENCH_SERVER_CPUS=0,1 runs the server on those CPUs (taskset), whatever the generator's.
+  const cpus = process.env.EVENTD_BENCH_SERVER_CPUS;
+  const [file, args] = cpus ? ['taskset', ['-c', cpus, command, ...argv(reportSocket, eventsSocket)]] : [command, argv(reportSocket, eventsSocket)];
+  const proc = spawn(file, args, { stdio: ['ignore', stdout, 'inherit'] });
   if (typeof stdout === 'number') closeSync(stdout);
   for (let i = 0; ; i++) {
     try {

@@ -1,9 +1,10 @@
 // The benchmark suite: eventd against the raw Node fan-out ceiling (and Redis pub/sub when
 // redis-server is installed), side by side in one run,
 // medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
-// Usage: npm run bench [-- --quick] [-- --only fanout|latency|idle|stalled]
+// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled]
 // (--quick: one small run of each kind, under a minute)
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
@@ -16,13 +17,11 @@ const REDIS = redisInstalled();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 let lostAnything = false;
 
-async function medianOf(params: FanoutParams): Promise<FanoutResult & { runs: number }> {
-  const results: FanoutResult[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const result = await runFanout(params);
-    if (result.lost !== 0) lostAnything = true;
-    results.push(result);
-  }
+/** One configuration's median figures over its runs. */
+type Median = FanoutResult & { runs: number };
+
+function summarize(results: FanoutResult[]): Median {
+  for (const result of results) if (result.lost !== 0) lostAnything = true;
   const pick = (key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib') => median(results.map((r) => r[key]));
   return {
     ...results[0]!,
@@ -30,7 +29,7 @@ async function medianOf(params: FanoutParams): Promise<FanoutResult & { runs: nu
     deliveries_per_s: pick('deliveries_per_s'),
     daemon_cpu_s_per_million_deliveries: pick('daemon_cpu_s_per_million_deliveries'),
     daemon_peak_rss_mib: pick('daemon_peak_rss_mib'),
-    ...(params.rate > 0
+    ...(results[0]!.rate > 0
       ? {
           latency_ms: {
             p50: median(results.map((r) => r.latency_ms!.p50)),
@@ -40,15 +39,28 @@ async function medianOf(params: FanoutParams): Promise<FanoutResult & { runs: nu
         }
       : {}),
     lost: Math.max(...results.map((r) => r.lost)),
-    runs: RUNS,
+    runs: results.length,
   };
+}
+
+/**
+ * Medians over RUNS rounds, the configurations taking turns within each round: the machine's
+ * load drifts, and back-to-back runs of one server would carry that drift into the ratios.
+ */
+async function mediansOf(configs: FanoutParams[], run: (params: FanoutParams) => Promise<FanoutResult> = runFanout): Promise<Median[]> {
+  const results: FanoutResult[][] = configs.map(() => []);
+  for (let round = 0; round < RUNS; round++) {
+    for (const [i, params] of configs.entries()) results[i]!.push(await run(params));
+  }
+  return results.map(summarize);
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
+/** About a second of measured time per run here (shorter runs are mostly noise). */
 function eventsFor(subscribers: number): number {
   if (QUICK) return 20_000;
-  return subscribers <= 10 ? 100_000 : subscribers <= 100 ? 20_000 : 3_000;
+  return subscribers === 1 ? 300_000 : subscribers <= 10 ? 100_000 : subscribers <= 100 ? 50_000 : 10_000;
 }
 
 async function fanoutMatrix(): Promise<void> {
@@ -61,38 +73,65 @@ async function fanoutMatrix(): Promise<void> {
   for (const subscribers of S) {
     for (const producers of P) {
       const base = { subscribers, producers, events: eventsFor(subscribers), ackEvery: 0, rate: 0 };
-      const raw = await medianOf({ ...base, target: 'raw', workers: 1 });
+      const configs: FanoutParams[] = [
+        { ...base, target: 'raw', workers: 1 },
+        ...(REDIS ? [{ ...base, target: 'redis' as const, workers: 1 }] : []),
+        ...W.map((workers) => ({ ...base, target: 'eventd' as const, workers })),
+      ];
+      const [raw, ...others] = await mediansOf(configs);
       console.log(
-        `| ${subscribers} | ${producers} | raw | – | ${fmt(raw.ingest_events_per_s)} | ${fmt(raw.deliveries_per_s)} | 1 | ${raw.daemon_cpu_s_per_million_deliveries} | 1 | ${raw.daemon_peak_rss_mib} | – | ${raw.lost} |`,
+        `| ${subscribers} | ${producers} | raw | – | ${fmt(raw!.ingest_events_per_s)} | ${fmt(raw!.deliveries_per_s)} | 1 | ${raw!.daemon_cpu_s_per_million_deliveries} | 1 | ${raw!.daemon_peak_rss_mib} | – | ${raw!.lost} |`,
       );
-      if (REDIS) {
-        const redis = await medianOf({ ...base, target: 'redis', workers: 1 });
+      for (const r of others) {
+        const speed = (r.deliveries_per_s / raw!.deliveries_per_s).toFixed(2);
+        const cpu = (r.daemon_cpu_s_per_million_deliveries / raw!.daemon_cpu_s_per_million_deliveries).toFixed(1);
+        const workers = r.target === 'eventd' ? String(r.workers) : '–';
+        const spread = r.target === 'eventd' ? r.subscribers_per_worker?.join('/') : '–';
         console.log(
-          `| ${subscribers} | ${producers} | redis | – | ${fmt(redis.ingest_events_per_s)} | ${fmt(redis.deliveries_per_s)} | ${(redis.deliveries_per_s / raw.deliveries_per_s).toFixed(2)} | ${redis.daemon_cpu_s_per_million_deliveries} | ${(redis.daemon_cpu_s_per_million_deliveries / raw.daemon_cpu_s_per_million_deliveries).toFixed(1)} | ${redis.daemon_peak_rss_mib} | – | ${redis.lost} |`,
-        );
-      }
-      for (const workers of W) {
-        const r = await medianOf({ ...base, target: 'eventd', workers });
-        const speed = (r.deliveries_per_s / raw.deliveries_per_s).toFixed(2);
-        const cpu = (r.daemon_cpu_s_per_million_deliveries / raw.daemon_cpu_s_per_million_deliveries).toFixed(1);
-        console.log(
-          `| ${subscribers} | ${producers} | eventd | ${workers} | ${fmt(r.ingest_events_per_s)} | ${fmt(r.deliveries_per_s)} | ${speed} | ${r.daemon_cpu_s_per_million_deliveries} | ${cpu} | ${r.daemon_peak_rss_mib} | ${r.subscribers_per_worker?.join('/')} | ${r.lost} |`,
+          `| ${subscribers} | ${producers} | ${r.target} | ${workers} | ${fmt(r.ingest_events_per_s)} | ${fmt(r.deliveries_per_s)} | ${speed} | ${r.daemon_cpu_s_per_million_deliveries} | ${cpu} | ${r.daemon_peak_rss_mib} | ${spread} | ${r.lost} |`,
         );
       }
     }
   }
 }
 
+/**
+ * Do more workers deliver more? Only if the daemon is what limits: here the load generator is
+ * held to CPU 1 (taskset) and the daemon may use CPUs 0 and 1.
+ */
+async function workerScaling(): Promise<void> {
+  const events = QUICK ? 2_000 : 10_000;
+  const pinned = (params: FanoutParams) => runPinned(params, '1', '0,1');
+  const configs = [1, 2].map((workers): FanoutParams => ({ target: 'eventd', subscribers: 1000, producers: 1, workers, events, ackEvery: 0, rate: 0 }));
+  const [one, two] = await mediansOf(configs, pinned);
+  console.log('\n### Workers, with the load generator held to one CPU (medians)\n');
+  console.log('| S | W | deliveries/s | × W = 1 | CPU s / 10⁶ deliveries | spread | lost |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of [one!, two!]) {
+    console.log(`| 1000 | ${r.workers} | ${fmt(r.deliveries_per_s)} | ${(r.deliveries_per_s / one!.deliveries_per_s).toFixed(2)} | ${r.daemon_cpu_s_per_million_deliveries} | ${r.subscribers_per_worker?.join('/')} | ${r.lost} |`);
+  }
+}
+
+/** One bench/fanout.ts run as its own process on `generatorCpus`, the server on `serverCpus`. */
+function runPinned(params: FanoutParams, generatorCpus: string, serverCpus: string): Promise<FanoutResult> {
+  const args = ['-c', generatorCpus, 'npx', 'tsx', 'bench/fanout.ts', '--target', params.target, '--subscribers', String(params.subscribers), '--producers', String(params.producers), '--workers', String(params.workers), '--events', String(params.events)];
+  const run = spawnSync('taskset', args, { encoding: 'utf8', env: { ...process.env, EVENTD_BENCH_SERVER_CPUS: serverCpus } });
+  if (run.status !== 0 && run.status !== 1) throw new Error(`bench/fanout.ts failed: ${run.stderr}`);
+  return Promise.resolve(JSON.parse(run.stdout.trim().split('\n').pop()!) as FanoutResult);
+}
+
 async function latency(): Promise<void> {
   const rates = QUICK ? [250] : [250, 10_000];
   console.log('\n### Latency at a fixed rate, 100 subscribers (medians; sampled on 10 subscribers)\n');
-  console.log('| rate ev/s | server | p50 ms | p99 ms | max ms | lost |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log('| rate ev/s | server | p50 ms | p99 ms | p99 × raw | max ms | lost |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const rate of rates) {
     const events = QUICK ? 500 : rate === 250 ? 2_500 : 50_000;
-    for (const target of REDIS ? (['raw', 'redis', 'eventd'] as const) : (['raw', 'eventd'] as const)) {
-      const r = await medianOf({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate });
-      console.log(`| ${fmt(rate)} | ${target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${r.latency_ms!.max} | ${r.lost} |`);
+    const targets = REDIS ? (['raw', 'redis', 'eventd'] as const) : (['raw', 'eventd'] as const);
+    const results = await mediansOf(targets.map((target) => ({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate })));
+    const rawP99 = results[0]!.latency_ms!.p99;
+    for (const r of results) {
+      console.log(`| ${fmt(rate)} | ${r.target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${(r.latency_ms!.p99 / rawP99).toFixed(2)} | ${r.latency_ms!.max} | ${r.lost} |`);
     }
   }
 }
@@ -162,8 +201,8 @@ async function stalledSubscriber(): Promise<void> {
 const started = Date.now();
 console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
 console.log(REDIS ? 'Redis pub/sub compared (redis-server found).' : 'Redis pub/sub not compared: redis-server is not installed (apt-get install redis-server).');
-// --only fanout|latency|idle|stalled runs one part.
-const parts = { fanout: fanoutMatrix, latency, idle: idleSubscribers, stalled: stalledSubscriber };
+// --only fanout|workers|latency|idle|stalled runs one part.
+const parts = { fanout: fanoutMatrix, workers: workerScaling, latency, idle: idleSubscribers, stalled: stalledSubscriber };
 for (const [name, part] of Object.entries(parts)) if (values.only === undefined || values.only === name) await part();
 console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Lost events in any run: ${lostAnything ? 'YES' : 0}.`);
 if (lostAnything) process.exitCode = 1;
