@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { monitorCommand, waitCommand } from './monitor.js';
+import { forwardCommand } from './forward.js';
 import { EXIT } from './options.js';
 import { reportCommand } from './report.js';
 import { schemaCommand } from './schema.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .addCommand(waitCommand())
     .addCommand(statsCommand())
     .addCommand(schemaCommand())
+    .addCommand(forwardCommand())
     .addHelpText(
       'after',
       `
@@ -27,6 +29,7 @@ Quick start:
   eventd serve &                                   # the daemon
   eventd monitor                                   # watch everything
   eventd report state pool=tank id=101 state=running
+  eventd forward --nats nats://nats.example.net:4222   # this host's events into the fleet stream
 
 Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.
 Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVENTS_SOCKET.`,

@@ -1,7 +1,11 @@
 // `eventd monitor` and `eventd wait`: subscribe and print.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { subscribe, type SubscribeOptions } from '../client/subscription.js';
+import { FleetError } from '../fleet/connection.js';
+import { parseFleetSince, watchFleet, type FleetEvent } from '../fleet/fleet-monitor.js';
+import { checkHostName } from '../fleet/subjects.js';
 import { EVENT_TYPES, type Event, type EventType } from '../protocol/events.js';
+import { natsOption, streamOption } from './forward.js';
 import { formatEvent } from './format.js';
 import { clientAction, eventsSocketOption, eventTypeArg, EXIT, integer } from './options.js';
 import { filterOpts } from './values.js';
@@ -18,15 +22,39 @@ function print(event: Event, json: boolean): void {
   process.stdout.write(`${json ? JSON.stringify(event) : formatEvent(event)}\n`);
 }
 
+/** Fleet-wide: the same line, with the host in front (and in the JSON, with the daemon's run). */
+function printFleet({ host, run, event }: FleetEvent, json: boolean): void {
+  process.stdout.write(`${json ? JSON.stringify({ host, run, ...event }) : `${host} ${formatEvent(event)}`}\n`);
+}
+
+interface MonitorOptions {
+  type?: EventType[];
+  filter?: string[];
+  since?: string;
+  json?: boolean;
+  reconnect?: boolean;
+  eventsSocket: string;
+  nats?: string;
+  host?: string[];
+  stream: string;
+}
+
+const FLEET = 'Fleet (events forwarded into NATS JetStream by eventd forward):';
+
 export function monitorCommand(): Command {
   return new Command('monitor')
-    .description('print events as they happen, one line each')
+    .description('print events as they happen, one line each (of this host, or with --nats of the whole fleet)')
     .option('--type <type>', 'only this event type (repeatable)', eventTypes)
     .option('--filter <key=value>', 'only events whose opts match (repeatable; a key given twice matches either)', collect)
-    .addOption(new Option('--since <seq>', 'first replay retained events after this seq').argParser(integer(0)))
+    .option('--since <seq|time>', 'first replay: events after this seq (with --nats: a stream sequence, a time, or a duration ago)')
     .option('--json', 'print the raw event lines (for jq)')
     .option('--reconnect', 'keep running across daemon restarts and disconnects, resuming where it left off')
     .addOption(eventsSocketOption())
+    .addOption(natsOption().helpGroup(FLEET))
+    .addOption(
+      new Option('--host <name>', 'only this host (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, checkHost(value)]).helpGroup(FLEET),
+    )
+    .addOption(streamOption().helpGroup(FLEET))
     .addHelpText(
       'after',
       `
@@ -35,16 +63,27 @@ Examples:
   eventd monitor --type state --filter pool=tank --filter id=101 --filter id=102
   eventd monitor --since 0 --json | jq .
   eventd monitor --reconnect
+  eventd monitor --nats nats://nats.example.net:4222                      # the whole fleet, live
+  eventd monitor --nats nats://nats.example.net:4222 --host node7 --since 2026-11-24T22:00
+  eventd monitor --nats nats://nats.example.net:4222 --type ct_exit --since 2h --json
 
-Human output: "12:00:01.123 state tank:101 running" (local time). Missed events (evicted from the
-daemon's history, or lost while it restarted) are reported on stderr.
-Exit codes: 0 the daemon closed the stream, 1 refused, 2 usage, 3 daemon not reachable.`,
+Human output: "12:00:01.123 state tank:101 running" (local time); with --nats the host comes
+first ("node7 12:00:01.123 state tank:101 running") and --json adds "host" and "run".
+Missed events (evicted from the daemon's history, or lost while it restarted) are reported on
+stderr. With --nats, --since is a JetStream stream sequence (events after it; 0 is everything
+the stream holds), an ISO time, or a duration ago (90s, 10m, 2h, 1d); without --since only new
+events are shown. The fleet monitor rides out NATS restarts and runs until interrupted.
+Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usage,
+3 daemon or NATS not reachable.`,
     )
     .action(
-      clientAction(async (options: { type?: EventType[]; filter?: string[]; since?: number; json?: boolean; reconnect?: boolean; eventsSocket: string }) => {
+      clientAction(async (options: MonitorOptions) => {
+        if (options.nats !== undefined) return monitorFleet(options, options.nats);
+        if (options.host !== undefined) throw new InvalidArgumentError('--host selects hosts of the fleet: it needs --nats');
+        const since = options.since === undefined ? undefined : integer(0)(options.since);
         const subscription = subscribe({
           ...filters(options.type, options.filter ?? []),
-          since: options.since,
+          since,
           reconnect: options.reconnect ?? false,
           socketPath: options.eventsSocket,
           onGap: (gap) =>
@@ -59,6 +98,35 @@ Exit codes: 0 the daemon closed the stream, 1 refused, 2 usage, 3 daemon not rea
         return EXIT.ok;
       }),
     );
+}
+
+function checkHost(value: string): string {
+  try {
+    return checkHostName(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<number> {
+  let since;
+  try {
+    since = options.since === undefined ? undefined : parseFleetSince(options.since);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  const { type, opts } = filters(options.type, options.filter ?? []);
+  const events = watchFleet({ natsUrl, stream: options.stream, hosts: options.host ?? [], types: options.type ?? (type === undefined ? [] : [type].flat()), opts, since });
+  try {
+    for await (const event of events) printFleet(event, options.json ?? false);
+  } catch (error) {
+    if (error instanceof FleetError && error.kind === 'nats-unreachable') {
+      process.stderr.write(`eventd: ${error.message}\n`);
+      return EXIT.unreachable;
+    }
+    throw error;
+  }
+  return EXIT.ok;
 }
 
 function filters(types: EventType[] | undefined, words: string[]): Pick<SubscribeOptions, 'type' | 'opts'> {

@@ -1,24 +1,8 @@
 // `eventd stats`: the daemon's counters.
 import { Command } from 'commander';
-import { connect } from '../client/connect.js';
-import { JsonLineReader } from '../client/lines.js';
+import { fetchStats } from '../client/stats.js';
 import type { DaemonStats } from '../daemon/daemon.js';
 import { clientAction, eventsSocketOption, EXIT } from './options.js';
-
-export async function fetchStats(eventsSocket: string): Promise<DaemonStats> {
-  const socket = await connect(eventsSocket);
-  const reader = new JsonLineReader(socket);
-  // Half-close: the daemon answers, then closes.
-  socket.end('{"cmd":"stats"}\n');
-  for (;;) {
-    const line = (await reader.next()) as { status?: boolean; response?: DaemonStats } | undefined;
-    if (line === undefined) throw new Error('eventd closed the connection without answering');
-    if (line.status === true) {
-      socket.destroy();
-      return line.response!;
-    }
-  }
-}
 
 function table(stats: DaemonStats): string {
   const rows: [string, string | number][] = [

@@ -1,5 +1,10 @@
-// Reads newline-delimited JSON from a socket as an async queue of parsed values.
+// Reads newline-delimited JSON from a socket as an async queue of parsed values. A consumer that
+// falls behind pauses the socket (the kernel, then the daemon, hold the rest) instead of
+// buffering without bound here.
 import type { Socket } from 'node:net';
+
+const PAUSE_AT = 10_000;
+const RESUME_AT = 1_000;
 
 export class JsonLineReader {
   private buffer = '';
@@ -7,8 +12,9 @@ export class JsonLineReader {
   private waiting: (() => void) | null = null;
   private ended = false;
   private failure: Error | null = null;
+  private paused = false;
 
-  constructor(socket: Socket) {
+  constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.buffer += chunk;
@@ -21,6 +27,10 @@ export class JsonLineReader {
         } catch {
           this.failure = new Error(`eventd sent a line that is not JSON: ${line.slice(0, 200)}`);
         }
+      }
+      if (this.values.length >= PAUSE_AT && !this.paused) {
+        this.paused = true;
+        socket.pause();
       }
       this.wake();
     });
@@ -36,7 +46,13 @@ export class JsonLineReader {
   /** The next value, or undefined once the connection has ended. */
   async next(): Promise<unknown> {
     for (;;) {
-      if (this.values.length > 0) return this.values.shift();
+      if (this.values.length > 0) {
+        if (this.paused && this.values.length <= RESUME_AT) {
+          this.paused = false;
+          this.socket.resume();
+        }
+        return this.values.shift();
+      }
       if (this.failure) throw this.failure;
       if (this.ended) return undefined;
       await new Promise<void>((resolve) => (this.waiting = resolve));

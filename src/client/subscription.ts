@@ -41,6 +41,11 @@ export class Subscription implements AsyncIterable<Event> {
     this.lastSeq = options.since;
   }
 
+  /** The run id of the daemon this subscription is (or was last) connected to. */
+  get run(): string | undefined {
+    return this.daemonRun;
+  }
+
   /** Ends the iteration. */
   close(): void {
     this.closed = true;

@@ -1,0 +1,87 @@
+// `eventd forward`: this host's events into NATS JetStream, for fleet-wide monitoring and replay.
+import { hostname } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { FleetError } from '../fleet/connection.js';
+import { Forwarder } from '../fleet/forwarder.js';
+import { checkStreamName, DEFAULT_STREAM, parseDuration, parseSize, StreamConfigError } from '../fleet/stream.js';
+import { checkHostName, HostNameError } from '../fleet/subjects.js';
+import { createLogger, LOG_LEVELS } from '../log.js';
+import { eventsSocketOption, EXIT } from './options.js';
+
+/** Turns a value error into commander's usage error (exit 2, with the option named). */
+function argument<T>(parse: (value: string) => T) {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      if (error instanceof StreamConfigError || error instanceof HostNameError) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
+  };
+}
+
+export function natsOption(): Option {
+  return new Option('--nats <url>', 'NATS server(s), e.g. nats://nats1:4222 (comma-separated for a cluster)').env('EVENTD_NATS_URL');
+}
+
+export function streamOption(): Option {
+  return new Option('--stream <name>', 'JetStream stream holding the events').argParser(argument(checkStreamName)).default(DEFAULT_STREAM);
+}
+
+export function forwardCommand(): Command {
+  return new Command('forward')
+    .description("forward this host's events into NATS JetStream (subject eventd.<host>.<type>), exactly once")
+    .addOption(natsOption().makeOptionMandatory())
+    .addOption(streamOption())
+    .addOption(new Option('--host <name>', 'host name in subjects and message ids').argParser(argument(checkHostName)).default(hostname()))
+    .addOption(new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)').argParser(argument(parseDuration)).default(7 * 86_400_000, '7d'))
+    .addOption(new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)').argParser(argument(parseSize)).default(10 * 2 ** 30, '10G'))
+    .addOption(eventsSocketOption())
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default('info'))
+    .addHelpText(
+      'after',
+      `
+Subscribes to the local daemon and publishes every event to JetStream with the message id
+<host>:<run>:<seq>, so retries are de-duplicated and a restarted daemon (a new run) never collides.
+Where to resume is read back from JetStream: after NATS or the daemon comes back, or after this
+command restarts, forwarding continues after the last event stored, from the daemon's history.
+When that history no longer reaches back far enough, it says so (log) and counts the gap.
+The stream is created when missing (--max-age, --max-bytes); an existing one is used as it is.
+
+Examples:
+  eventd forward --nats nats://nats.example.net:4222
+  eventd forward --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 --host node7 --max-age 30d
+
+Logs are JSON lines on stdout. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 the stream cannot be
+created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
+    )
+    .action(async (options: { nats: string; stream: string; host: string; maxAge: number; maxBytes: number; eventsSocket: string; logLevel: string }) => {
+      const log = createLogger(options.logLevel, { host: options.host, stream: options.stream });
+      let forwarder: Forwarder;
+      try {
+        forwarder = await Forwarder.start({
+          natsUrl: options.nats,
+          stream: { name: options.stream, maxAgeMs: options.maxAge, maxBytes: options.maxBytes },
+          host: options.host,
+          eventsSocket: options.eventsSocket,
+          log,
+        });
+      } catch (error) {
+        process.stderr.write(`eventd: ${(error as Error).message}\n`);
+        process.exitCode =
+          error instanceof HostNameError ? EXIT.usage : error instanceof FleetError && error.kind !== 'stream' ? EXIT.unreachable : EXIT.rejected;
+        return;
+      }
+      log.info({ nats: options.nats, stream: options.stream, events_socket: options.eventsSocket }, 'forwarding');
+      const report = setInterval(() => log.info(forwarder.counters(), 'forwarder counters'), 60_000);
+      report.unref();
+      const stop = (signal: NodeJS.Signals) => {
+        log.info({ signal, ...forwarder.counters() }, 'stopping');
+        clearInterval(report);
+        void forwarder.stop().then(() => process.exit(EXIT.ok));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await forwarder.run();
+    });
+}

@@ -1,0 +1,76 @@
+// Watching the whole fleet: every forwarded event from JetStream, through an ordered consumer
+// (gap-free and in stream order, so each host's events come in their seq order), from now on or
+// replayed from a time or a stream sequence.
+import { DeliverPolicy, jetstream, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import type { SubscribeOptions } from '../client/subscription.js';
+import type { Event, EventType } from '../protocol/events.js';
+import { compileFilter, matchesOpts, matchesType } from '../protocol/filter.js';
+import { connectNats, FleetError } from './connection.js';
+import { parseDuration } from './stream.js';
+import { filterSubject, HOST_HEADER, parseSubject, RUN_HEADER } from './subjects.js';
+
+/** Where a replay starts: after a stream sequence, or at a point in time. */
+export type FleetSince = { afterStreamSeq: number } | { time: Date };
+
+export interface FleetWatchOptions {
+  natsUrl: string;
+  stream: string;
+  hosts: string[];
+  types: EventType[];
+  /** Conditions on opts, as for a local subscription. */
+  opts?: SubscribeOptions['opts'];
+  since?: FleetSince;
+}
+
+export interface FleetEvent {
+  host: string;
+  run: string;
+  /** The event's position in the JetStream stream. */
+  streamSeq: number;
+  event: Event;
+}
+
+/** `--since`: a stream sequence (events after it), an ISO time, or a duration ago (`10m`, `2h`, `1d`). */
+export function parseFleetSince(text: string, now = Date.now()): FleetSince {
+  if (/^\d+$/.test(text)) return { afterStreamSeq: Number(text) };
+  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(text)) return { time: new Date(now - parseDuration(text)) };
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) {
+    throw new Error(`--since takes a stream sequence (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got ${JSON.stringify(text)}`);
+  }
+  return { time };
+}
+
+function deliverFrom(since: FleetSince | undefined): Partial<OrderedConsumerOptions> {
+  if (since === undefined) return { deliver_policy: DeliverPolicy.New };
+  if ('time' in since) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.time.toISOString() };
+  if (since.afterStreamSeq === 0) return { deliver_policy: DeliverPolicy.All };
+  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: since.afterStreamSeq + 1 };
+}
+
+export async function* watchFleet(options: FleetWatchOptions): AsyncGenerator<FleetEvent> {
+  const nc = await connectNats(options.natsUrl, 'eventd monitor');
+  try {
+    const js = jetstream(nc);
+    const consumer = await js.consumers
+      .get(options.stream, { filter_subjects: filterSubject(options.hosts, options.types), ...deliverFrom(options.since) })
+      .catch((error: Error) => {
+        const hint = /stream not found/i.test(error.message) ? ' (no forwarder has created it yet: see eventd forward)' : '';
+        throw new FleetError(`cannot read stream ${options.stream} at ${options.natsUrl}: ${error.message}${hint}`, 'stream');
+      });
+    const hosts = new Set(options.hosts);
+    const filter = compileFilter({ type: options.types.length > 0 ? options.types : undefined, opts: options.opts });
+    const messages = await consumer.consume();
+    for await (const message of messages) {
+      const named = parseSubject(message.subject);
+      if (!named) continue;
+      const host = message.headers?.get(HOST_HEADER) || named.host;
+      if (hosts.size > 0 && !hosts.has(host)) continue;
+      const event = message.json<Event>();
+      if (!matchesType(filter, event.type) || !matchesOpts(filter, event.opts)) continue;
+      yield { host, run: message.headers?.get(RUN_HEADER) ?? '', streamSeq: message.seq, event };
+    }
+  } finally {
+    await nc.close();
+  }
+}
