@@ -1,13 +1,14 @@
 // The benchmark suite: eventd against the raw Node fan-out ceiling (and Redis pub/sub when
 // redis-server is installed), side by side in one run,
 // medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
-// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled]
+// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled|forward]
 // (--quick: one small run of each kind, under a minute)
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
+import { natsInstalled, runForward, type ForwardResult } from './forward.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const QUICK = values.quick;
@@ -198,11 +199,30 @@ async function stalledSubscriber(): Promise<void> {
   }
 }
 
+/** Forwarding into a local NATS JetStream (eventd forward), when nats-server is installed. */
+async function forwarding(): Promise<void> {
+  console.log('\n### Forwarding into NATS JetStream (eventd forward, medians)\n');
+  if (!natsInstalled()) {
+    console.log('Not measured: nats-server is not installed (apt-get install nats-server).');
+    return;
+  }
+  const events = QUICK ? 5_000 : 100_000;
+  const results: ForwardResult[] = [];
+  for (let i = 0; i < RUNS; i++) results.push(await runForward(events));
+  if (results.some((r) => r.lost !== 0 || r.duplicated !== 0)) lostAnything = true;
+  const pick = (key: keyof ForwardResult) => median(results.map((r) => r[key]));
+  console.log('| events | forwarded ev/s (stored in JetStream) | daemon ingest ev/s, same run | forwarder CPU s | nats-server CPU s | lost | duplicated |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log(
+    `| ${fmt(events)} | ${fmt(pick('forwarded_events_per_s'))} | ${fmt(pick('daemon_ingest_events_per_s'))} | ${pick('forwarder_cpu_s')} | ${pick('nats_cpu_s')} | ${Math.max(...results.map((r) => r.lost))} | ${Math.max(...results.map((r) => r.duplicated))} |`,
+  );
+}
+
 const started = Date.now();
 console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
 console.log(REDIS ? 'Redis pub/sub compared (redis-server found).' : 'Redis pub/sub not compared: redis-server is not installed (apt-get install redis-server).');
-// --only fanout|workers|latency|idle|stalled runs one part.
-const parts = { fanout: fanoutMatrix, workers: workerScaling, latency, idle: idleSubscribers, stalled: stalledSubscriber };
+// --only fanout|workers|latency|idle|stalled|forward runs one part.
+const parts = { fanout: fanoutMatrix, workers: workerScaling, latency, idle: idleSubscribers, stalled: stalledSubscriber, forward: forwarding };
 for (const [name, part] of Object.entries(parts)) if (values.only === undefined || values.only === name) await part();
 console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Lost events in any run: ${lostAnything ? 'YES' : 0}.`);
 if (lostAnything) process.exitCode = 1;

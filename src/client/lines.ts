@@ -59,6 +59,16 @@ export class JsonLineReader {
     }
   }
 
+  /** Every value already received, without waiting (possibly none). */
+  takeBuffered(): unknown[] {
+    const values = this.values.splice(0);
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return values;
+  }
+
   private wake(): void {
     const waiting = this.waiting;
     this.waiting = null;

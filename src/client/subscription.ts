@@ -53,6 +53,19 @@ export class Subscription implements AsyncIterable<Event> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Event> {
+    for await (const batch of this.batches()) {
+      for (const event of batch) {
+        yield event;
+        if (this.closed) return;
+      }
+    }
+  }
+
+  /**
+   * The same events, as arrays of everything already received: a consumer that forwards them
+   * somewhere (eventd forward) can write a whole array at once.
+   */
+  async *batches(): AsyncGenerator<Event[]> {
     const path = this.options.socketPath ?? defaultSocketPaths().eventsSocket;
     let delay = 100;
     while (!this.closed) {
@@ -71,12 +84,13 @@ export class Subscription implements AsyncIterable<Event> {
         continue;
       }
       for (;;) {
-        const event = (await reader.next()) as Event | undefined;
-        if (event === undefined) break;
+        const first = (await reader.next()) as Event | undefined;
+        if (first === undefined) break;
         // A reconnect may replay what was already handed out.
-        if (this.lastSeq !== undefined && event.seq <= this.lastSeq) continue;
-        this.lastSeq = event.seq;
-        yield event;
+        const batch = [first, ...(reader.takeBuffered() as Event[])].filter((event) => this.lastSeq === undefined || event.seq > this.lastSeq);
+        if (batch.length === 0) continue;
+        this.lastSeq = batch[batch.length - 1]!.seq;
+        yield batch;
         if (this.closed) return;
       }
       if (!this.options.reconnect || this.closed) return;

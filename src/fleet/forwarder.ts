@@ -175,11 +175,12 @@ export class Forwarder {
     this.log.info({ run, since }, since > 0 ? 'resuming' : 'forwarding from the start of the daemon history');
     const pending: Promise<Error | undefined>[] = [];
     try {
-      for await (const event of subscription) {
+      for await (const batch of subscription.batches()) {
         // The daemon restarted between the stats and the subscription: start over.
         if (subscription.run !== run) break;
-        pending.push(this.publish(event, run));
-        if (pending.length >= this.window) {
+        // Published in one synchronous run, a batch leaves in one write to NATS.
+        for (const event of batch) pending.push(this.publish(event, run));
+        while (pending.length >= this.window) {
           const failure = await pending.shift()!;
           if (failure) throw failure;
         }

@@ -13,5 +13,7 @@ it('`bench/run.ts --quick` runs every kind of measurement and loses nothing', { 
   expect(run.stdout).toMatch(/\| 250 \| eventd \| [\d.]+ \| [\d.]+ \|/);
   expect(run.stdout).toMatch(/1,000 idle subscribers: daemon RSS/);
   expect(run.stdout).toContain('the reading subscriber got all of them; the stalled one was dropped as too slow.');
+  expect(run.stdout).toMatch(/\| 1000 \| 2 \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 501\/500 \| 0 \|/); // workers, generator pinned
+  expect(run.stdout).toMatch(/\| 5,000 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 0 \| 0 \|/); // forwarding into NATS
   expect(run.stdout).toContain('Lost events in any run: 0.');
 });

@@ -26,7 +26,12 @@ describe('systemd units', () => {
     // verify checks that ExecStart exists: point it at this checkout's binary.
     writeFileSync(join(dir, 'eventd.service'), unit('eventd.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`));
     writeFileSync(join(dir, 'eventd.socket'), unit('eventd.socket'));
-    const result = spawnSync('systemd-analyze', ['verify', join(dir, 'eventd.socket'), join(dir, 'eventd.service')], { encoding: 'utf8' });
+    writeFileSync(
+      join(dir, 'eventd-forward.service'),
+      unit('eventd-forward.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`).replace('/etc/eventd/forward.env', join(dir, 'forward.env')),
+    );
+    writeFileSync(join(dir, 'forward.env'), 'EVENTD_NATS_URL=nats://127.0.0.1:4222\n');
+    const result = spawnSync('systemd-analyze', ['verify', join(dir, 'eventd.socket'), join(dir, 'eventd.service'), join(dir, 'eventd-forward.service')], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
@@ -41,6 +46,10 @@ describe('systemd units', () => {
       expect(service).toContain(`\n${line}\n`);
     }
     expect(service).toMatch(/^MemoryMax=\d+M$/m);
+    const forward = unit('eventd-forward.service');
+    for (const line of ['After=eventd.socket network-online.target', 'Restart=always', 'ExecStart=/usr/bin/eventd forward $EVENTD_FORWARD_ARGS', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
+      expect(forward).toContain(`\n${line}\n`);
+    }
   });
 
   it('serves under systemd-socket-activate: clients connect before the daemon is up and nothing is lost', async () => {
