@@ -6,7 +6,7 @@ import { Forwarder } from '../fleet/forwarder.js';
 import { checkStreamName, DEFAULT_STREAM, parseDuration, parseSize, StreamConfigError } from '../fleet/stream.js';
 import { checkHostName, HostNameError } from '../fleet/subjects.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
-import { eventsSocketOption, EXIT } from './options.js';
+import { eventsSocketOption, EXIT, integer } from './options.js';
 
 /** Turns a value error into commander's usage error (exit 2, with the option named). */
 function argument<T>(parse: (value: string) => T) {
@@ -36,6 +36,7 @@ export function forwardCommand(): Command {
     .addOption(new Option('--host <name>', 'host name in subjects and message ids').argParser(argument(checkHostName)).default(hostname()))
     .addOption(new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)').argParser(argument(parseDuration)).default(7 * 86_400_000, '7d'))
     .addOption(new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)').argParser(argument(parseSize)).default(10 * 2 ** 30, '10G'))
+    .addOption(new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster').argParser(integer(1, 5)).default(1))
     .addOption(eventsSocketOption())
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default('info'))
     .addHelpText(
@@ -46,22 +47,23 @@ Subscribes to the local daemon and publishes every event to JetStream with the m
 Where to resume is read back from JetStream: after NATS or the daemon comes back, or after this
 command restarts, forwarding continues after the last event stored, from the daemon's history.
 When that history no longer reaches back far enough, it says so (log) and counts the gap.
-The stream is created when missing (--max-age, --max-bytes); an existing one is used as it is.
+The stream is created when missing (--max-age, --max-bytes, --replicas); an existing one is used
+as it is.
 
 Examples:
   eventd forward --nats nats://nats.example.net:4222
-  eventd forward --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 --host node7 --max-age 30d
+  eventd forward --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 --host node7 --max-age 30d --replicas 3
 
 Logs are JSON lines on stdout. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 the stream cannot be
 created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
     )
-    .action(async (options: { nats: string; stream: string; host: string; maxAge: number; maxBytes: number; eventsSocket: string; logLevel: string }) => {
+    .action(async (options: { nats: string; stream: string; host: string; maxAge: number; maxBytes: number; replicas: number; eventsSocket: string; logLevel: string }) => {
       const log = createLogger(options.logLevel, { host: options.host, stream: options.stream });
       let forwarder: Forwarder;
       try {
         forwarder = await Forwarder.start({
           natsUrl: options.nats,
-          stream: { name: options.stream, maxAgeMs: options.maxAge, maxBytes: options.maxBytes },
+          stream: { name: options.stream, maxAgeMs: options.maxAge, maxBytes: options.maxBytes, replicas: options.replicas },
           host: options.host,
           eventsSocket: options.eventsSocket,
           log,

@@ -8,6 +8,8 @@ export interface StreamSettings {
   maxAgeMs: number;
   /** Bytes kept; -1 for no limit. */
   maxBytes: number;
+  /** Copies kept by a NATS cluster (1 on a single server). */
+  replicas?: number;
 }
 
 export const DEFAULT_STREAM = 'EVENTD';
@@ -73,6 +75,7 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
       discard: DiscardPolicy.Old,
       max_age: settings.maxAgeMs * 1e6,
       max_bytes: settings.maxBytes,
+      num_replicas: settings.replicas ?? 1,
       duplicate_window: Math.min(DUPLICATE_WINDOW_MS, settings.maxAgeMs || DUPLICATE_WINDOW_MS) * 1e6,
     });
     return { info, created: true };

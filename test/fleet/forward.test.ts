@@ -268,6 +268,11 @@ describe('eventd forward', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('a stream of 0 bytes cannot hold anything');
 
+      // A single server cannot keep 3 copies: the server's reason, and nothing created.
+      result = await runCli([...base, '--replicas', '3']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^eventd: cannot create stream EVENTD: .*replicas/i);
+
       // One stream takes eventd.>; a second one cannot, and the server says why.
       const forwarder = await startForwarder(nats, daemon, 'node4');
       await stopForwarder(forwarder);
