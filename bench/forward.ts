@@ -20,6 +20,8 @@ export interface ForwardResult {
   forwarder_cpu_s: number;
   nats_cpu_s: number;
   daemon_cpu_s: number;
+  /** Times the forwarder started over (after the daemon dropped it as too slow, say). */
+  forwarder_restarts: number;
   lost: number;
   duplicated: number;
 }
@@ -36,15 +38,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function waitForOutput(proc: ChildProcess, stream: 'stdout' | 'stderr', text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    proc[stream]!.setEncoding('utf8').on('data', (chunk: string) => {
-      seen += chunk;
-      if (seen.includes(text)) resolve();
-    });
-    proc.once('exit', () => reject(new Error(`exited before "${text}": ${seen.slice(-500)}`)));
-  });
+/** Everything a process writes on one stream, and a way to wait for some text in it. */
+function output(proc: ChildProcess, stream: 'stdout' | 'stderr') {
+  let seen = '';
+  proc[stream]!.setEncoding('utf8').on('data', (chunk: string) => (seen += chunk));
+  return {
+    get text() {
+      return seen;
+    },
+    waitFor: (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!seen.includes(text)) return;
+          proc[stream]!.off('data', check);
+          resolve();
+        };
+        proc[stream]!.on('data', check);
+        check();
+        proc.once('exit', () => reject(new Error(`exited before "${text}": ${seen.slice(-500)}`)));
+      }),
+  };
 }
 
 export async function runForward(events: number): Promise<ForwardResult> {
@@ -56,10 +69,11 @@ export async function runForward(events: number): Promise<ForwardResult> {
   const daemon = await startDaemon(['--history', String(events + 10)]);
   let forwarder: ChildProcess | undefined;
   try {
-    await waitForOutput(nats, 'stderr', 'Server is ready');
+    await output(nats, 'stderr').waitFor('Server is ready');
     const bin = fileURLToPath(new URL('../bin/eventd.js', import.meta.url));
     forwarder = spawn(process.execPath, [...(process.env.EVENTD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), bin, 'forward', '--nats', url, '--host', 'bench', '--events-socket', daemon.eventsSocket], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await waitForOutput(forwarder, 'stdout', 'forwarding from the start');
+    const forwarderLog = output(forwarder, 'stdout');
+    await forwarderLog.waitFor('forwarding from the start');
     const nc = await natsConnect({ servers: url });
     const jsm = await jetstreamManager(nc);
     const stored = async () => (await jsm.streams.info('EVENTD')).state.messages;
@@ -99,6 +113,7 @@ export async function runForward(events: number): Promise<ForwardResult> {
       forwarder_cpu_s: Number((after.forwarder - before.forwarder).toFixed(2)),
       nats_cpu_s: Number((after.nats - before.nats).toFixed(2)),
       daemon_cpu_s: Number((after.daemon - before.daemon).toFixed(2)),
+      forwarder_restarts: forwarderLog.text.split('"msg":"resuming"').length - 1,
       lost: Math.max(0, events - count),
       duplicated: Math.max(0, count - events),
     };

@@ -30,6 +30,12 @@ export class Subscriber {
   /** A command is waiting for the main thread; later commands queue behind it. */
   private busy = false;
   private queued: string[] = [];
+  /**
+   * Bytes of a `since` replay allowed on top of --max-pending-bytes until the queue has drained
+   * once: the replay comes from the history (its size is bounded by it, and the bytes exist
+   * anyway), and counting it made any replay of more than the bound drop its subscriber at once.
+   */
+  private replayAllowance = 0;
   private closeReason: CloseReason | null = null;
   private isClosed = false;
   private peerEnded = false;
@@ -79,7 +85,12 @@ export class Subscriber {
     this.send(okLine('subscribed', missed > 0 ? { missed } : undefined));
     this.awaitingReplay = false;
     this.liveAfter = view.batch.firstSeq - 1;
-    if (view.count > 0) this.deliver(view);
+    if (view.count > 0) {
+      this.replayAllowance = view.batch.bytes.length;
+      this.deliver(view);
+      if (this.socket.writableLength === 0) this.replayAllowance = 0;
+      else this.socket.once('drain', () => (this.replayAllowance = 0));
+    }
     this.liveAfter = lastSeq;
     this.commandDone();
   }
@@ -102,7 +113,7 @@ export class Subscriber {
   private send(data: string | Buffer): void {
     if (this.socket.destroyed) return;
     this.socket.write(data);
-    if (this.socket.writableLength > this.host.maxPendingBytes) {
+    if (this.socket.writableLength > this.host.maxPendingBytes + this.replayAllowance) {
       this.closeReason = 'slow';
       this.socket.destroy();
     }

@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { LineClient } from '../helpers/client.js';
 import { TestDaemon } from '../helpers/daemon.js';
 
 let daemon: TestDaemon;
@@ -71,4 +72,31 @@ it('drops a subscriber that never reads, keeps memory bounded, and delivers ever
   stalled.destroy();
   producer.destroy();
   healthy.destroy();
+});
+
+it('delivers a since replay larger than the queue bound instead of dropping the subscriber', async () => {
+  const replaying = await TestDaemon.start({ args: ['--max-pending-bytes', String(MAX_PENDING), '--history', '5000'] });
+  try {
+    const pad = 'x'.repeat(1000);
+    const producer = await replaying.producer();
+    const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ type: 'management', opts: { id: i + 1, cmd: 'pad', opts: { pad }, state: 'run' }, ack: i + 1 }));
+    producer.send(`${lines.join('\n')}\n`);
+    await producer.takeJson(5000);
+    // About 5.5 MB of history, five times the 1 MiB bound.
+    const late = await LineClient.connect(replaying.eventsSocket);
+    late.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
+    let reply = await late.nextJson();
+    while (reply.status === undefined) reply = await late.nextJson();
+    expect(reply).toEqual({ status: true, response: 'subscribed' });
+    const replayed = await late.takeJson<{ seq: number }>(5000);
+    expect(replayed.map((event) => event.seq)).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    // The bound is back once the replay is sent: live events flow, nobody was dropped.
+    const [seq] = await replaying.report({ type: 'ct_exit', opts: { pool: 'tank', id: '101', exit_type: 'halt' } });
+    expect(await late.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
+    expect((await replaying.stats()).subscribers_dropped_slow).toBe(0);
+    late.destroy();
+    producer.destroy();
+  } finally {
+    await replaying.cleanup();
+  }
 });

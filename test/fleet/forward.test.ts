@@ -86,6 +86,11 @@ async function storedCount(url: string): Promise<number> {
   }
 }
 
+/** Waits until the stream holds exactly `count` messages. */
+async function expectStored(nats: TestNats, count: number, timeout = 15_000): Promise<void> {
+  await expect.poll(() => storedCount(nats.url), { timeout, interval: 200 }).toBe(count);
+}
+
 function initPid(pid: number): string {
   return JSON.stringify({ type: 'ct_init_pid', opts: { pool: 'tank', id: '101', init_pid: pid } });
 }
@@ -112,7 +117,7 @@ describe('eventd forward', () => {
       await report(alpha, i * 50 + 1, i * 50 + 50);
       await report(beta, i * 50 + 1, i * 50 + 50);
     }
-    await expect.poll(() => storedCount(nats.url), { timeout: 20_000 }).toBe(400);
+    await expectStored(nats, 400, 20_000);
 
     const monitor = startCli(['monitor', '--nats', nats.url, '--since', '0', '--json']);
     cleanups.push(() => void monitor.child.kill());
@@ -146,7 +151,7 @@ describe('eventd forward', () => {
     await nats.run();
     await report(daemon, 2001, 3000);
 
-    await expect.poll(() => storedCount(nats.url), { timeout: 30_000, interval: 500 }).toBe(3000);
+    await expectStored(nats, 3000, 30_000);
     const stored = await readStream(nats.url);
     expect(stored.map((message) => message.event.seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(stored.map((message) => message.event.opts.init_pid)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
@@ -159,14 +164,14 @@ describe('eventd forward', () => {
     const first = await startDaemon();
     let forwarder = await startForwarder(nats, first, 'node2');
     await report(first, 1, 100);
-    await expect.poll(() => storedCount(nats.url), { timeout: 15_000 }).toBe(100);
+    await expectStored(nats, 100);
 
     // Down while 50 more are reported: they are still in the daemon's history.
     await stopForwarder(forwarder);
     await report(first, 101, 150);
     forwarder = await startForwarder(nats, first, 'node2');
     expect(logs(forwarder).find((record) => record.msg === 'resuming')).toMatchObject({ since: 100 });
-    await expect.poll(() => storedCount(nats.url), { timeout: 15_000 }).toBe(150);
+    await expectStored(nats, 150);
 
     // The daemon restarts (announcing osctld_shutdown as seq 151); its new run starts at seq 1.
     const runBefore = (await first.stats()).run;
@@ -174,7 +179,7 @@ describe('eventd forward', () => {
     const second = await TestDaemon.start({ dir: first.dir });
     cleanups.push(() => second.cleanup());
     await report(second, 1, 20);
-    await expect.poll(() => storedCount(nats.url), { timeout: 20_000 }).toBe(171);
+    await expectStored(nats, 171, 20_000);
 
     const stored = await readStream(nats.url);
     const runAfter = (await second.stats()).run;
@@ -192,13 +197,13 @@ describe('eventd forward', () => {
     const first = await startDaemon();
     const forwarder = await startForwarder(nats, first, 'node5');
     await report(first, 1, 10);
-    await expect.poll(() => storedCount(nats.url), { timeout: 15_000 }).toBe(10);
+    await expectStored(nats, 10);
     const runBefore = (await first.stats()).run;
     await first.stop('SIGKILL');
     const second = await TestDaemon.start({ dir: first.dir });
     cleanups.push(() => second.cleanup());
     await report(second, 1, 3);
-    await expect.poll(() => storedCount(nats.url), { timeout: 20_000 }).toBe(13);
+    await expectStored(nats, 13, 20_000);
     expect(logs(forwarder).find((record) => record.msg === 'the daemon restarted since the last forwarded event; events it published after that, if any, are lost')).toMatchObject({
       stored_run: runBefore,
       stored_seq: 10,
@@ -211,11 +216,11 @@ describe('eventd forward', () => {
     const daemon = await startDaemon(['--history', '10']);
     let forwarder = await startForwarder(nats, daemon, 'node3');
     await report(daemon, 1, 5);
-    await expect.poll(() => storedCount(nats.url), { timeout: 15_000 }).toBe(5);
+    await expectStored(nats, 5);
     await stopForwarder(forwarder);
     await report(daemon, 6, 40); // 35 events, of which the history keeps the last 10
     forwarder = await startForwarder(nats, daemon, 'node3');
-    await expect.poll(() => storedCount(nats.url), { timeout: 15_000 }).toBe(15);
+    await expectStored(nats, 15);
     await expect
       .poll(() => logs(forwarder).find((record) => record.msg === "events were evicted from the daemon's history before they could be forwarded"))
       .toMatchObject({ missed: 25, gaps: 1, missed_total: 25 });
