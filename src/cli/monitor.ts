@@ -115,8 +115,16 @@ async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<n
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
-  const { type, opts } = filters(options.type, options.filter ?? []);
-  const events = watchFleet({ natsUrl, stream: options.stream, hosts: options.host ?? [], types: options.type ?? (type === undefined ? [] : [type].flat()), opts, since });
+  const { opts } = filters(options.type, options.filter ?? []);
+  const events = watchFleet({
+    natsUrl,
+    stream: options.stream,
+    hosts: options.host ?? [],
+    types: options.type ?? [],
+    opts,
+    since,
+    onNotice: (message) => process.stderr.write(`eventd: ${message}\n`),
+  });
   try {
     for await (const event of events) printFleet(event, options.json ?? false);
   } catch (error) {

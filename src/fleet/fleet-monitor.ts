@@ -1,7 +1,8 @@
 // Watching the whole fleet: every forwarded event from JetStream, through an ordered consumer
 // (gap-free and in stream order, so each host's events come in their seq order), from now on or
 // replayed from a time or a stream sequence.
-import { DeliverPolicy, jetstream, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, type ConsumerMessages, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { SubscribeOptions } from '../client/subscription.js';
 import type { Event, EventType } from '../protocol/events.js';
 import { compileFilter, matchesOpts, matchesType } from '../protocol/filter.js';
@@ -20,6 +21,8 @@ export interface FleetWatchOptions {
   /** Conditions on opts, as for a local subscription. */
   opts?: SubscribeOptions['opts'];
   since?: FleetSince;
+  /** Told, in a sentence, when the connection to NATS is lost and when reading resumes. */
+  onNotice?: (message: string) => void;
 }
 
 export interface FleetEvent {
@@ -48,6 +51,20 @@ function deliverFrom(since: FleetSince | undefined): Partial<OrderedConsumerOpti
   return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: since.afterStreamSeq + 1 };
 }
 
+function tellConnection(nc: NatsConnection, messages: ConsumerMessages, tell: (message: string) => void): void {
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') tell('connection to NATS lost; reconnecting');
+      else if (status.type === 'reconnect') tell('connection to NATS back');
+    }
+  })();
+  void (async () => {
+    for await (const status of messages.status()) {
+      if (status.type === 'ordered_consumer_recreated') tell('reading the stream again where it left off');
+    }
+  })();
+}
+
 export async function* watchFleet(options: FleetWatchOptions): AsyncGenerator<FleetEvent> {
   const nc = await connectNats(options.natsUrl, 'eventd monitor');
   try {
@@ -60,7 +77,10 @@ export async function* watchFleet(options: FleetWatchOptions): AsyncGenerator<Fl
       });
     const hosts = new Set(options.hosts);
     const filter = compileFilter({ type: options.types.length > 0 ? options.types : undefined, opts: options.opts });
-    const messages = await consumer.consume();
+    // Pull requests that expire after 5 s (not the default 30 s): after a NATS restart the
+    // consumer is recreated and pulling again within seconds instead of half a minute.
+    const messages = await consumer.consume({ expires: 5000 });
+    if (options.onNotice) tellConnection(nc, messages, options.onNotice);
     for await (const message of messages) {
       const named = parseSubject(message.subject);
       if (!named) continue;

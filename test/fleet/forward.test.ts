@@ -86,6 +86,15 @@ async function storedCount(url: string): Promise<number> {
   }
 }
 
+async function consumerCount(url: string): Promise<number> {
+  const nc = await connect({ servers: url });
+  try {
+    return (await (await jetstreamManager(nc)).streams.info('EVENTD')).state.consumer_count;
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Waits until the stream holds exactly `count` messages. */
 async function expectStored(nats: TestNats, count: number, timeout = 15_000): Promise<void> {
   await expect.poll(() => storedCount(nats.url), { timeout, interval: 200 }).toBe(count);
@@ -136,20 +145,40 @@ describe('eventd forward', () => {
     await expect.poll(() => human.lines().length, { timeout: 15_000 }).toBe(200);
     expect(human.lines()[0]).toMatch(/^beta\.example\.com \d\d:\d\d:\d\d\.\d{3} ct_init_pid tank:101 init_pid=1$/);
     expect((await readStream(nats.url)).filter((stored) => stored.host === 'beta.example.com')[0]!.subject).toBe('eventd.beta%2Eexample%2Ecom.ct_init_pid');
+
+    // Without --since, only what happens from now on.
+    const consumers = await consumerCount(nats.url);
+    const live = startCli(['monitor', '--nats', nats.url, '--host', 'alpha']);
+    cleanups.push(() => void live.child.kill());
+    await expect.poll(() => consumerCount(nats.url), { timeout: 15_000 }).toBe(consumers + 1);
+    await report(alpha, 201, 202);
+    await report(beta, 201, 202);
+    await expect.poll(() => live.lines().length, { timeout: 15_000 }).toBe(2);
+    expect(live.lines().map((line) => line.replace(/\d\d:\d\d:\d\d\.\d{3}/, 'T'))).toEqual(['alpha T ct_init_pid tank:101 init_pid=201', 'alpha T ct_init_pid tank:101 init_pid=202']);
   });
 
-  it('stores every event exactly once when NATS is killed mid-stream and comes back', async () => {
+  it('stores every event exactly once when NATS is killed mid-stream and comes back; a fleet monitor rides it out', async () => {
     const nats = await startNats();
     const daemon = await startDaemon();
     const forwarder = await startForwarder(nats, daemon, 'node1');
-    await report(daemon, 1, 1000);
-    await expect.poll(() => storedCount(nats.url), { timeout: 15_000 }).toBeGreaterThan(0);
+    await report(daemon, 1, 100);
+    await expectStored(nats, 100);
+    const monitor = startCli(['monitor', '--nats', nats.url, '--since', '0', '--json']);
+    cleanups.push(() => void monitor.child.kill());
+    await expect.poll(() => monitor.lines().length, { timeout: 15_000 }).toBe(100);
+
+    // Events keep coming, 50 every 20 ms, while NATS is killed and, a second later, restarted.
+    const reporting = (async () => {
+      for (let first = 101; first <= 3000; first += 50) {
+        await report(daemon, first, first + 49);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await expect.poll(() => storedCount(nats.url), { timeout: 15_000, interval: 50 }).toBeGreaterThan(500);
     await nats.stop('SIGKILL');
-    // Reporting goes on while NATS is down.
-    await report(daemon, 1001, 2000);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await nats.run();
-    await report(daemon, 2001, 3000);
+    await reporting;
 
     await expectStored(nats, 3000, 30_000);
     const stored = await readStream(nats.url);
@@ -157,6 +186,11 @@ describe('eventd forward', () => {
     expect(stored.map((message) => message.event.opts.init_pid)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(new Set(stored.map((message) => message.id)).size).toBe(3000);
     expect(logs(forwarder).some((record) => record.msg === 'NATS connection lost; reconnecting')).toBe(true);
+    // The fleet monitor reconnected and carried on where it was: every event once, in order.
+    await expect.poll(() => monitor.lines().length, { timeout: 20_000 }).toBe(3000);
+    expect(monitor.lines().map((line) => JSON.parse(line).seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(monitor.stderr).toContain('eventd: connection to NATS lost; reconnecting\n');
+    expect(monitor.stderr).toContain('eventd: reading the stream again where it left off\n');
   });
 
   it('resumes from the history after its own restart and never collides across daemon restarts', async () => {
