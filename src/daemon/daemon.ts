@@ -44,7 +44,7 @@ export class Daemon {
   private bound: BoundSocket[] = [];
   private nextProducerId = 1;
   private droppedSlow = 0;
-  private throttledTimes = 0;
+  private producersPaused = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
 
@@ -68,7 +68,7 @@ export class Daemon {
         stats: () => this.stats(),
         droppedSlow: () => this.droppedSlow++,
         backlog: (full) => {
-          if (full) this.throttledTimes++;
+          if (full) this.producersPaused++;
           this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
           for (const producer of this.producers.values()) producer.throttle(full);
         },
@@ -104,7 +104,7 @@ export class Daemon {
       events_published: this.publisher.lastSeq,
       lines_rejected: this.counters.linesRejected,
       subscribers_dropped_slow: this.droppedSlow,
-      producers_paused: this.throttledTimes,
+      producers_paused: this.producersPaused,
       history: {
         capacity: this.history.capacity,
         retained: this.history.size,

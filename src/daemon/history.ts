@@ -1,6 +1,6 @@
 // The in-memory history behind `since`: the last N published events. It keeps the batches as they
-// went to the workers (one string per batch, not one per event), so retaining 10,000 events costs
-// the garbage collector a handful of objects instead of 10,000.
+// went to the workers (one buffer of bytes per batch, not a string per event), so retaining 10,000
+// events costs the garbage collector a handful of objects instead of 10,000.
 import { encodeBatch, mergeBatches, sliceBatch, type EventBatch } from '../ipc/batch.js';
 
 export interface Replay {

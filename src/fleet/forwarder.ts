@@ -64,6 +64,13 @@ export class Forwarder {
   private running: Promise<void> | undefined;
   private subscription: Subscription | undefined;
   private wake: (() => void) | undefined;
+  /**
+   * Losses already counted, so that a session that ends before it moved the position does not
+   * count them again: the run and seq up to which events are known lost, and the stored event
+   * after which a restart loss was reported.
+   */
+  private lostThrough = { run: '', seq: 0 };
+  private restartReportedAfter = '';
 
   private constructor(
     private readonly options: ForwarderOptions,
@@ -154,9 +161,10 @@ export class Forwarder {
     } else if (stored?.type === 'osctld_shutdown') {
       // The old run's last event was its shutdown announcement: everything of it was forwarded.
       this.log.info({ stored_run: stored.run, stored_seq: stored.seq, run }, 'the daemon restarted after a clean shutdown; nothing was missed');
-    } else if (stored) {
+    } else if (stored && this.restartReportedAfter !== `${stored.run}:${stored.seq}`) {
       // The daemon went away without announcing it (or before its announcement was forwarded):
       // what it published after the last event stored, if anything, is gone with it.
+      this.restartReportedAfter = `${stored.run}:${stored.seq}`;
       this.stats.gaps++;
       this.log.warn({ stored_run: stored.run, stored_seq: stored.seq, run, gaps: this.stats.gaps }, 'the daemon restarted since the last forwarded event; events it published after that, if any, are lost');
     }
@@ -165,11 +173,7 @@ export class Forwarder {
     const subscription = new Subscription({
       socketPath: this.options.eventsSocket,
       since,
-      onGap: (gap) => {
-        this.stats.gaps++;
-        this.stats.missed += gap.missed;
-        this.log.warn({ missed: gap.missed, since, run, gaps: this.stats.gaps, missed_total: this.stats.missed }, "events were evicted from the daemon's history before they could be forwarded");
-      },
+      onGap: (gap) => gap.reason === 'evicted' && this.evicted(run, since, gap.missed),
     });
     this.subscription = subscription;
     this.log.info({ run, since }, since > 0 ? 'resuming' : 'forwarding from the start of the daemon history');
@@ -192,6 +196,20 @@ export class Forwarder {
       if (failures.length > 0 && !this.stopped) throw failures[0];
     }
     if (!this.stopped) throw new Error('the daemon closed the subscription');
+  }
+
+  /** Events after `since` were evicted before they could be forwarded: count each lost seq once. */
+  private evicted(run: string, since: number, missed: number): void {
+    const end = since + missed;
+    const start = this.lostThrough.run === run ? Math.max(since, this.lostThrough.seq) : since;
+    if (end <= start) return;
+    this.lostThrough = { run, seq: end };
+    this.stats.gaps++;
+    this.stats.missed += end - start;
+    this.log.warn(
+      { missed: end - start, since, run, gaps: this.stats.gaps, missed_total: this.stats.missed },
+      "events were evicted from the daemon's history before they could be forwarded",
+    );
   }
 
   /** Resolves (never rejects) once acknowledged: undefined, or the failure. */
