@@ -75,25 +75,21 @@ async function readStream(url: string): Promise<Stored[]> {
   }
 }
 
-async function storedCount(url: string): Promise<number> {
+/** The stream's messages and consumers now (-1 each while NATS or the stream is not there). */
+async function streamState(url: string): Promise<{ messages: number; consumers: number }> {
   const nc = await connect({ servers: url });
   try {
-    return (await (await jetstreamManager(nc)).streams.info('EVENTD')).state.messages;
+    const { state } = await (await jetstreamManager(nc)).streams.info('EVENTD');
+    return { messages: state.messages, consumers: state.consumer_count };
   } catch {
-    return -1;
+    return { messages: -1, consumers: -1 };
   } finally {
     await nc.close();
   }
 }
 
-async function consumerCount(url: string): Promise<number> {
-  const nc = await connect({ servers: url });
-  try {
-    return (await (await jetstreamManager(nc)).streams.info('EVENTD')).state.consumer_count;
-  } finally {
-    await nc.close();
-  }
-}
+const storedCount = async (url: string) => (await streamState(url)).messages;
+const consumerCount = async (url: string) => (await streamState(url)).consumers;
 
 /** Waits until the stream holds exactly `count` messages. */
 async function expectStored(nats: TestNats, count: number, timeout = 15_000): Promise<void> {
