@@ -1,4 +1,5 @@
 // The eventd library: an in-process server, a client for the sockets, and the event types.
+// The fleet side (NATS JetStream) is `eventd/fleet`, so that only its users load the NATS client.
 export { EventdServer, type ServerOptions } from './server.js';
 export { Reporter } from './client/reporter.js';
 export { ReportRejectedError } from './protocol/report.js';

@@ -1,9 +1,8 @@
 // `eventd forward`: this host's events into NATS JetStream, for fleet-wide monitoring and replay.
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { FleetError } from '../fleet/connection.js';
-import { Forwarder } from '../fleet/forwarder.js';
-import { checkStreamName, DEFAULT_STREAM, parseDuration, parseSize, StreamConfigError } from '../fleet/stream.js';
+import type { Forwarder } from '../fleet/forwarder.js';
+import { checkStreamName, DEFAULT_STREAM, FleetError, parseDuration, parseSize, StreamConfigError } from '../fleet/settings.js';
 import { checkHostName, HostNameError } from '../fleet/subjects.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { eventsSocketOption, EXIT, integer } from './options.js';
@@ -59,6 +58,8 @@ created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
     )
     .action(async (options: { nats: string; stream: string; host: string; maxAge: number; maxBytes: number; replicas: number; eventsSocket: string; logLevel: string }) => {
       const log = createLogger(options.logLevel, { host: options.host, stream: options.stream });
+      // Loaded here: no other command needs the NATS client.
+      const { Forwarder } = await import('../fleet/forwarder.js');
       let forwarder: Forwarder;
       try {
         forwarder = await Forwarder.start({

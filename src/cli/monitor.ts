@@ -1,8 +1,8 @@
 // `eventd monitor` and `eventd wait`: subscribe and print.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { subscribe, type SubscribeOptions } from '../client/subscription.js';
-import { FleetError } from '../fleet/connection.js';
-import { parseFleetSince, watchFleet, type FleetEvent } from '../fleet/fleet-monitor.js';
+import type { FleetEvent } from '../fleet/fleet-monitor.js';
+import { FleetError, parseFleetSince } from '../fleet/settings.js';
 import { checkHostName } from '../fleet/subjects.js';
 import { EVENT_TYPES, type Event, type EventType } from '../protocol/events.js';
 import { natsOption, streamOption } from './forward.js';
@@ -116,6 +116,8 @@ async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<n
     throw new InvalidArgumentError((error as Error).message);
   }
   const { opts } = filters(options.type, options.filter ?? []);
+  // Loaded here: the local monitor does not need the NATS client.
+  const { watchFleet } = await import('../fleet/fleet-monitor.js');
   const events = watchFleet({
     natsUrl,
     stream: options.stream,

@@ -1,15 +1,6 @@
-// The NATS connection of the fleet commands, and their errors.
+// The NATS connection of the fleet commands.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-
-export class FleetError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'nats-unreachable' | 'daemon-unreachable' | 'stream',
-  ) {
-    super(message);
-    this.name = 'FleetError';
-  }
-}
+import { FleetError } from './settings.js';
 
 /**
  * A connection that, once made, reconnects for ever (NATS restarts and fails over); the first

@@ -6,12 +6,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { SubscribeOptions } from '../client/subscription.js';
 import type { Event, EventType } from '../protocol/events.js';
 import { compileFilter, matchesOpts, matchesType } from '../protocol/filter.js';
-import { connectNats, FleetError } from './connection.js';
-import { parseDuration } from './stream.js';
+import { connectNats } from './connection.js';
+import { FleetError, type FleetSince } from './settings.js';
 import { filterSubject, HOST_HEADER, parseSubject, RUN_HEADER } from './subjects.js';
-
-/** Where a replay starts: after a stream sequence, or at a point in time. */
-export type FleetSince = { afterStreamSeq: number } | { time: Date };
 
 export interface FleetWatchOptions {
   natsUrl: string;
@@ -31,17 +28,6 @@ export interface FleetEvent {
   /** The event's position in the JetStream stream. */
   streamSeq: number;
   event: Event;
-}
-
-/** `--since`: a stream sequence (events after it), an ISO time, or a duration ago (`10m`, `2h`, `1d`). */
-export function parseFleetSince(text: string, now = Date.now()): FleetSince {
-  if (/^\d+$/.test(text)) return { afterStreamSeq: Number(text) };
-  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(text)) return { time: new Date(now - parseDuration(text)) };
-  const time = new Date(text);
-  if (Number.isNaN(time.getTime())) {
-    throw new Error(`--since takes a stream sequence (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got ${JSON.stringify(text)}`);
-  }
-  return { time };
 }
 
 function deliverFrom(since: FleetSince | undefined): Partial<OrderedConsumerOptions> {

@@ -14,7 +14,8 @@ import { fetchStats } from '../client/stats.js';
 import { Subscription } from '../client/subscription.js';
 import type { Logger } from '../log.js';
 import type { Event } from '../protocol/events.js';
-import { connectNats, FleetError } from './connection.js';
+import { connectNats } from './connection.js';
+import { FleetError } from './settings.js';
 import { ensureStream, type StreamSettings } from './stream.js';
 import { eventSubject, HOST_HEADER, hostToken, messageId, parseMessageId, parseSubject, RUN_HEADER, SUBJECT_PREFIX } from './subjects.js';
 

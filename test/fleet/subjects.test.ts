@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkStreamName, parseDuration, parseSize } from '../../src/fleet/stream.js';
-import { parseFleetSince } from '../../src/fleet/fleet-monitor.js';
+import { checkStreamName, parseDuration, parseFleetSince, parseSize } from '../../src/fleet/settings.js';
 import { eventSubject, filterSubject, hostFromToken, hostToken, messageId, parseMessageId, parseSubject } from '../../src/fleet/subjects.js';
 
 describe('subjects', () => {

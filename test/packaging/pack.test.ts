@@ -33,6 +33,12 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
     encoding: 'utf8',
   });
   expect(library.stdout.trim()).toBe('function 8');
+  // The fleet side is a subpath of its own, with the NATS client installed as a dependency.
+  const fleet = spawnSync(process.execPath, ['--input-type=module', '-e', "const f = await import('eventd/fleet'); console.log(typeof f.Forwarder, typeof f.watchFleet, f.hostToken('a.b'))"], {
+    cwd: project,
+    encoding: 'utf8',
+  });
+  expect(fleet.stdout.trim()).toBe('function function a%2Eb');
   const schema = spawnSync(join(project, 'node_modules', '.bin', 'eventd'), ['schema', 'ct_exit'], { encoding: 'utf8' });
   expect(JSON.parse(schema.stdout).properties.type).toEqual({ type: 'string', const: 'ct_exit' });
 });
