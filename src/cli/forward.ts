@@ -1,30 +1,18 @@
 // `eventd forward`: this host's events into NATS JetStream, for fleet-wide monitoring and replay.
 import { hostname } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { Forwarder } from '../fleet/forwarder.js';
-import { checkStreamName, DEFAULT_STREAM, FleetError, parseDuration, parseSize, StreamConfigError } from '../fleet/settings.js';
-import { checkHostName, HostNameError } from '../fleet/subjects.js';
+import { checkStreamName, DEFAULT_STREAM, parseDuration, parseSize } from '../fleet/settings.js';
+import { checkHostName } from '../fleet/subjects.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
-import { eventsSocketOption, EXIT, integer } from './options.js';
-
-/** Turns a value error into commander's usage error (exit 2, with the option named). */
-function argument<T>(parse: (value: string) => T) {
-  return (value: string): T => {
-    try {
-      return parse(value);
-    } catch (error) {
-      if (error instanceof StreamConfigError || error instanceof HostNameError) throw new InvalidArgumentError(error.message);
-      throw error;
-    }
-  };
-}
+import { eventsSocketOption, EXIT, exitCodeFor, integer, usageErrors } from './options.js';
 
 export function natsOption(): Option {
   return new Option('--nats <url>', 'NATS server(s), e.g. nats://nats1:4222 (comma-separated for a cluster)').env('EVENTD_NATS_URL');
 }
 
 export function streamOption(): Option {
-  return new Option('--stream <name>', 'JetStream stream holding the events').argParser(argument(checkStreamName)).default(DEFAULT_STREAM);
+  return new Option('--stream <name>', 'JetStream stream holding the events').argParser(usageErrors(checkStreamName)).default(DEFAULT_STREAM);
 }
 
 export function forwardCommand(): Command {
@@ -32,9 +20,9 @@ export function forwardCommand(): Command {
     .description("forward this host's events into NATS JetStream (subject eventd.<host>.<type>), exactly once")
     .addOption(natsOption().makeOptionMandatory())
     .addOption(streamOption())
-    .addOption(new Option('--host <name>', 'host name in subjects and message ids').argParser(argument(checkHostName)).default(hostname()))
-    .addOption(new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)').argParser(argument(parseDuration)).default(7 * 86_400_000, '7d'))
-    .addOption(new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)').argParser(argument(parseSize)).default(10 * 2 ** 30, '10G'))
+    .addOption(new Option('--host <name>', 'host name in subjects and message ids').argParser(usageErrors(checkHostName)).default(hostname()))
+    .addOption(new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)').argParser(usageErrors(parseDuration)).default(7 * 86_400_000, '7d'))
+    .addOption(new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)').argParser(usageErrors(parseSize)).default(10 * 2 ** 30, '10G'))
     .addOption(new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster').argParser(integer(1, 5)).default(1))
     .addOption(eventsSocketOption())
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default('info'))
@@ -71,8 +59,7 @@ created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
         });
       } catch (error) {
         process.stderr.write(`eventd: ${(error as Error).message}\n`);
-        process.exitCode =
-          error instanceof HostNameError ? EXIT.usage : error instanceof FleetError && error.kind !== 'stream' ? EXIT.unreachable : EXIT.rejected;
+        process.exitCode = exitCodeFor(error);
         return;
       }
       log.info({ nats: options.nats, stream: options.stream, events_socket: options.eventsSocket }, 'forwarding');

@@ -2,12 +2,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { subscribe, type SubscribeOptions } from '../client/subscription.js';
 import type { FleetEvent } from '../fleet/fleet-monitor.js';
-import { FleetError, parseFleetSince } from '../fleet/settings.js';
+import { parseFleetSince } from '../fleet/settings.js';
 import { checkHostName } from '../fleet/subjects.js';
 import { EVENT_TYPES, type Event, type EventType } from '../protocol/events.js';
 import { natsOption, streamOption } from './forward.js';
 import { formatEvent } from './format.js';
-import { clientAction, eventsSocketOption, eventTypeArg, EXIT, integer } from './options.js';
+import { clientAction, eventsSocketOption, eventTypeArg, EXIT, integer, usageErrors } from './options.js';
 import { filterOpts } from './values.js';
 
 function eventTypes(value: string, previous: EventType[] = []): EventType[] {
@@ -52,7 +52,7 @@ export function monitorCommand(): Command {
     .addOption(eventsSocketOption())
     .addOption(natsOption().helpGroup(FLEET))
     .addOption(
-      new Option('--host <name>', 'only this host (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, checkHost(value)]).helpGroup(FLEET),
+      new Option('--host <name>', 'only this host (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, usageErrors(checkHostName)(value)]).helpGroup(FLEET),
     )
     .addOption(streamOption().helpGroup(FLEET))
     .addHelpText(
@@ -100,21 +100,9 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
     );
 }
 
-function checkHost(value: string): string {
-  try {
-    return checkHostName(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
 async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<number> {
-  let since;
-  try {
-    since = options.since === undefined ? undefined : parseFleetSince(options.since);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
+  // Read here, not by commander: what --since means depends on --nats.
+  const since = options.since === undefined ? undefined : usageErrors(parseFleetSince)(options.since);
   const { opts } = filters(options.type, options.filter ?? []);
   // Loaded here: the local monitor does not need the NATS client.
   const { watchFleet } = await import('../fleet/fleet-monitor.js');
@@ -127,15 +115,7 @@ async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<n
     since,
     onNotice: (message) => process.stderr.write(`eventd: ${message}\n`),
   });
-  try {
-    for await (const event of events) printFleet(event, options.json ?? false);
-  } catch (error) {
-    if (error instanceof FleetError && error.kind === 'nats-unreachable') {
-      process.stderr.write(`eventd: ${error.message}\n`);
-      return EXIT.unreachable;
-    }
-    throw error;
-  }
+  for await (const event of events) printFleet(event, options.json ?? false);
   return EXIT.ok;
 }
 

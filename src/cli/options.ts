@@ -1,6 +1,8 @@
 // Parsers for command-line values: each failure is a one-line error naming the option.
 import { InvalidArgumentError, Option } from 'commander';
 import { ConnectError, defaultSocketPaths } from '../client/connect.js';
+import { FleetError } from '../fleet/settings.js';
+import { HostNameError } from '../fleet/subjects.js';
 import { EVENT_TYPES, isEventType, type EventType } from '../protocol/events.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -29,6 +31,24 @@ export function eventsSocketOption(): Option {
   return new Option('--events-socket <path>', "the daemon's events socket").env('EVENTD_EVENTS_SOCKET').default(defaultSocketPaths().eventsSocket);
 }
 
+/** A value parser whose errors are usage errors (exit 2, commander names the option). */
+export function usageErrors<T>(parse: (value: string) => T) {
+  return (value: string): T => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+/** The exit code for a client command's error: unreachable 3, usage 2, anything else refused (1). */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ConnectError || (error instanceof FleetError && error.kind !== 'stream')) return EXIT.unreachable;
+  if (error instanceof InvalidArgumentError || error instanceof HostNameError) return EXIT.usage;
+  return EXIT.rejected;
+}
+
 /** Runs a client command: a daemon that cannot be reached is one line on stderr and exit 3. */
 export function clientAction<A extends unknown[]>(action: (...args: A) => Promise<number>) {
   return async (...args: A): Promise<void> => {
@@ -36,7 +56,7 @@ export function clientAction<A extends unknown[]>(action: (...args: A) => Promis
       process.exitCode = await action(...args);
     } catch (error) {
       process.stderr.write(`eventd: ${(error as Error).message}\n`);
-      process.exitCode = error instanceof ConnectError ? EXIT.unreachable : error instanceof InvalidArgumentError ? EXIT.usage : EXIT.rejected;
+      process.exitCode = exitCodeFor(error);
     }
   };
 }
