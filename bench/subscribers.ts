@@ -19,7 +19,7 @@ export interface SubscribersConfig {
   orderCheckers: number;
 }
 
-export type ToSubscribers = { t: 'start'; perSocket: number } | { t: 'exit' };
+export type ToSubscribers = { t: 'start'; perSocket: number };
 export type FromSubscribers =
   | { t: 'live' }
   | { t: 'progress'; min: number }
@@ -121,8 +121,8 @@ async function main(config: SubscribersConfig): Promise<void> {
     });
   }
 
+  // The parent ends this process with a signal when the run is over.
   process.on('message', (message: ToSubscribers) => {
-    if (message.t === 'exit') process.exit(0);
     delivered = 0;
     received.fill(0);
     for (const checker of checkers) checker.reset();
