@@ -9,8 +9,11 @@ function clock(iso: string): string {
 
 function details(event: Event): string {
   switch (event.type) {
-    case 'management':
-      return `#${event.opts.id} ${event.opts.cmd} ${event.opts.state}`;
+    case 'management': {
+      // A request osctld refused has no id, and its cmd is whatever the client sent.
+      const { id, cmd, state } = event.opts;
+      return `#${id ?? '-'} ${typeof cmd === 'string' ? cmd : JSON.stringify(cmd)} ${state}`;
+    }
     case 'osctld_shutdown':
       return '';
     case 'state':
@@ -24,7 +27,8 @@ function details(event: Event): string {
     case 'ct_netif': {
       const { pool, id, name, veth, action } = event.opts;
       const renamed = event.opts.action === 'rename' ? ` -> ${event.opts.new_name}` : '';
-      return `${pool}:${id} ${name} (${veth}) ${action}${renamed}`;
+      // osctld knows the host-side veth only when an interface comes up.
+      return `${pool}:${id} ${name}${veth === undefined ? '' : ` (${veth})`} ${action}${renamed}`;
     }
     case 'ct_exit':
       return `${event.opts.pool}:${event.opts.id} ${event.opts.exit_type}`;

@@ -10,7 +10,7 @@ type JsonSchema = { type?: string; properties?: Record<string, JsonSchema>; oneO
 function fieldTypes(type: EventType): Map<string, Set<string>> {
   const opts = (reportJsonSchema(type) as JsonSchema).properties!.opts!;
   const types = new Map<string, Set<string>>();
-  for (const variant of opts.oneOf ?? [opts]) {
+  for (const variant of opts.oneOf ?? opts.anyOf ?? [opts]) {
     for (const [key, field] of Object.entries(variant.properties ?? {})) {
       const set = types.get(key) ?? new Set<string>();
       for (const option of field.anyOf ?? [field]) if (option.type) set.add(option.type);

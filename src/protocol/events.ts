@@ -7,31 +7,60 @@ const name = z.string().min(1);
 /** `pool` and `id` identify a container in every container event. */
 const container = { pool: name, id: name };
 
-const ctNetifFields = { ...container, name, veth: name };
+// What each field may hold follows osctld's `Eventd.report` call sites (vpsfreecz/vpsadminos,
+// osctld/lib, commit 7d64ad8c); docs/protocol.md names the call site behind every value.
 
-export const eventOptsSchemas = {
-  management: z.strictObject({
+/** States osctld reports: LXC's eight, and `error` when osctld cannot read a container's state. */
+export const CONTAINER_STATES = ['stopped', 'starting', 'running', 'stopping', 'aborting', 'freezing', 'frozen', 'thawed', 'error'] as const;
+
+/** osctld's DB lists, named as it names them: the object's class name in lower case. */
+export const DB_OBJECTS = ['pool', 'user', 'group', 'container', 'idrange', 'repository'] as const;
+
+const managementState = z.enum(['run', 'done', 'failed']);
+
+/** Any value, but the key must be there (osctld sends null for a value it does not have). */
+const present = z.unknown().refine((value) => value !== undefined, { error: 'is required', abort: true });
+
+const management = z.union([
+  // A request osctld refused before giving it an id (unsupported or malformed command): it
+  // reports the client's `cmd` and `opts` as they came, whatever they were. (First, so that a
+  // report with `id: null` is explained against this shape.)
+  z.strictObject({
+    id: z.null(),
+    // Anything JSON holds (a report line is JSON; the in-process report() is checked for
+    // non-finite numbers). Not z.json(): it recurses, and a deeply nested value would overflow the stack.
+    cmd: present,
+    opts: present,
+    state: z.literal('failed', { error: 'must be "failed" when id is null (osctld refused the request before giving it an id)' }),
+  }),
+  // A command osctld accepted: it has an id; `opts` is what the client sent (null when it sent none).
+  z.strictObject({
     id: z.union([name, z.int()]),
     cmd: name,
-    opts: z.record(z.string(), z.unknown()),
-    state: z.enum(['run', 'done', 'failed']),
+    opts: z.record(z.string(), z.unknown()).nullable(),
+    state: managementState,
   }),
+]);
+
+const netif = { ...container, name };
+
+export const eventOptsSchemas = {
+  management,
   osctld_shutdown: z.strictObject({}),
-  state: z.strictObject({
-    ...container,
-    state: z.enum(['stopped', 'starting', 'running', 'stopping', 'aborting', 'freezing', 'frozen', 'thawed']),
-  }),
+  state: z.strictObject({ ...container, state: z.enum(CONTAINER_STATES) }),
   db: z.strictObject({
-    object: z.enum(['pool', 'user', 'group', 'container']),
+    object: z.enum(DB_OBJECTS),
     ...container,
     action: z.enum(['add', 'remove']),
   }),
   ct_scheduled: z.strictObject({ ...container, cpu_package_inuse: z.int().min(0) }),
   ct_init_pid: z.strictObject({ ...container, init_pid: z.int().min(1) }),
-  // `new_name` exists exactly when an interface is renamed, so the action decides the shape.
+  // osctld knows the host-side `veth` only when an interface comes up; `new_name` exists exactly
+  // when an interface is renamed. (`veth` stays allowed on the other actions: protocol 1.0 required it.)
   ct_netif: z.discriminatedUnion('action', [
-    z.strictObject({ ...ctNetifFields, action: z.enum(['add', 'remove', 'up', 'down']) }),
-    z.strictObject({ ...ctNetifFields, action: z.literal('rename'), new_name: name }),
+    z.strictObject({ ...netif, action: z.literal('up'), veth: name }),
+    z.strictObject({ ...netif, action: z.enum(['add', 'remove', 'down']), veth: name.optional() }),
+    z.strictObject({ ...netif, action: z.literal('rename'), new_name: name, veth: name.optional() }),
   ]),
   ct_exit: z.strictObject({ ...container, exit_type: z.enum(['halt', 'reboot']) }),
 } as const;

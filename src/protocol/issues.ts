@@ -31,6 +31,8 @@ function issueMessage(issue: z.core.$ZodIssue): string {
   // JSON has no undefined: an undefined input is a missing field.
   if ('input' in issue && issue.input === undefined) return 'is required';
   const got = 'input' in issue ? ` (got ${describeValue(issue.input)})` : '';
+  // Our schemas' own messages (zod's defaults start with "Invalid").
+  if (issue.message.startsWith('must ')) return `${issue.message}${got}`;
   switch (issue.code) {
     case 'invalid_type':
       return `must be ${article(issue.expected)}${got}`;
@@ -43,6 +45,10 @@ function issueMessage(issue: z.core.$ZodIssue): string {
       return `must be at most ${String(issue.maximum)}${got}`;
     case 'invalid_union':
       if ('options' in issue && Array.isArray(issue.options)) return `must be one of ${listValues(issue.options)}${got}`;
+      if (issue.errors.length > 0 && issue.errors.every((branch) => branch.length === 1 && branch[0]!.code === 'invalid_type')) {
+        const kinds = issue.errors.map((branch) => article((branch[0] as { expected: string }).expected));
+        return `must be ${kinds.join(' or ')}${got}`;
+      }
       return `does not match any allowed form${got}`;
     default:
       return issue.message;
@@ -51,6 +57,8 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 
 function article(expected: string): string {
   if (expected === 'int') return 'an integer';
+  if (expected === 'null') return 'null';
+  if (expected === 'record') return 'an object';
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
@@ -58,6 +66,11 @@ function article(expected: string): string {
 export function toWireIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): WireIssue[] {
   const out: WireIssue[] = [];
   for (const issue of issues) {
+    if (issue.code === 'invalid_union' && isObjectUnion(issue)) {
+      // An object that fits none of a union's shapes: explain it against the closest shape.
+      out.push(...toWireIssues(closestBranch(issue.errors, issue.input as object), [...prefix, ...issue.path]));
+      continue;
+    }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push({ path: formatPath([...prefix, ...issue.path, key]), message: 'is not a known field' });
       continue;
@@ -65,6 +78,25 @@ export function toWireIssues(issues: readonly z.core.$ZodIssue[], prefix: readon
     out.push({ path: formatPath([...prefix, ...issue.path]), message: issueMessage(issue) });
   }
   return out;
+}
+
+/** A union of object shapes, given an object (its branches' issues are about fields). */
+function isObjectUnion(issue: z.core.$ZodIssueInvalidUnion): boolean {
+  const { input } = issue as { input?: unknown };
+  return typeof input === 'object' && input !== null && issue.errors.some((branch) => branch.some((inner) => inner.path.length > 0));
+}
+
+/**
+ * The union branch with the fewest issues; on a tie, the one whose first problem comes latest in
+ * the object (it matched more of the leading fields, e.g. management's `id`, so it is the shape meant).
+ */
+function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[], input: object): readonly z.core.$ZodIssue[] {
+  const keys = Object.keys(input);
+  const firstProblem = (branch: readonly z.core.$ZodIssue[]) =>
+    Math.min(...branch.map((issue) => (issue.path.length === 0 ? -1 : keys.indexOf(String(issue.path[0])))));
+  return branches.reduce((best, branch) =>
+    branch.length < best.length || (branch.length === best.length && firstProblem(branch) > firstProblem(best)) ? branch : best,
+  );
 }
 
 /** One sentence summing up a list of issues: the first one, and how many more there are. */

@@ -83,7 +83,7 @@ export function validateReport(report: unknown): ReportResult {
     return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
   }
   // Free-form data is published as parsed; a number JSON cannot hold (1e400) would become null.
-  const overflow = type === 'management' ? findNonFinite((report.opts as { opts: unknown }).opts, ['opts', 'opts']) : undefined;
+  const overflow = type === 'management' ? findNonFinite(report.opts, ['opts']) : undefined;
   if (overflow !== undefined) {
     const issue = { path: overflow, message: 'is a number too large to represent' };
     return rejected(summarizeIssues(`Invalid ${type} report`, [issue]), [issue], ack);

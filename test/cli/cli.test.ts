@@ -34,7 +34,7 @@ describe('eventd report', () => {
     const result = await cli(['report', 'state', 'pool=tank', 'id=101', 'state=runing']);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      'eventd: Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed" (got "runing")\n',
+      'eventd: Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "runing")\n',
     );
     expect((await daemon.stats()).events_published).toBe(before.events_published);
   });

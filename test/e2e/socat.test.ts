@@ -32,8 +32,8 @@ it('a plain `socat -u` subscriber receives what `printf | socat` reports, with a
         status: false,
         ack: 2,
         line: 2,
-        message: 'Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed" (got "sleeping")',
-        issues: [{ path: 'opts.state', message: 'must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed" (got "sleeping")' }],
+        message: 'Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "sleeping")',
+        issues: [{ path: 'opts.state', message: 'must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "sleeping")' }],
       },
     ]);
 

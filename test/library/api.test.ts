@@ -63,7 +63,7 @@ describe('EventdServer', () => {
     ]);
     const state = (await firstState).value as Event;
     expect(state).toMatchObject({ seq: 1, type: 'state' });
-    if (state.type === 'state') expectTypeOf(state.opts.state).toEqualTypeOf<'stopped' | 'starting' | 'running' | 'stopping' | 'aborting' | 'freezing' | 'frozen' | 'thawed'>();
+    if (state.type === 'state') expectTypeOf(state.opts.state).toEqualTypeOf<'stopped' | 'starting' | 'running' | 'stopping' | 'aborting' | 'freezing' | 'frozen' | 'thawed' | 'error'>();
 
     // unsubscribe() ends that subscription's iteration; the others go on.
     const extra = server.subscribe({ type: 'db' });
@@ -89,7 +89,7 @@ describe('socket client', () => {
     await expect(reporter.reportJson({ type: 'db', opts: { object: 'volume' } })).rejects.toMatchObject({
       name: 'ReportRejectedError',
       by: 'local',
-      message: expect.stringMatching(/^Invalid db report: opts.object must be one of "pool", "user", "group", "container" \(got "volume"\)/),
+      message: expect.stringMatching(/^Invalid db report: opts.object must be one of "pool", "user", "group", "container", "idrange", "repository" \(got "volume"\)/),
     });
     await reporter.close();
   });
