@@ -1,5 +1,4 @@
 // The `eventd` command line.
-import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { monitorCommand, waitCommand } from './monitor.js';
 import { forwardCommand } from './forward.js';
@@ -8,13 +7,14 @@ import { reportCommand } from './report.js';
 import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
+import { EVENTD_VERSION } from '../version.js';
 
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 export function buildProgram(): Command {
   const program = new Command('eventd')
     .description('A local event bus for container hosts: report events on one Unix socket, subscribe on another.')
-    .version(packageVersion())
+    .version(EVENTD_VERSION)
     .addCommand(serveCommand())
     .addCommand(reportCommand())
     .addCommand(monitorCommand())
@@ -43,9 +43,4 @@ Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVE
 
 export async function main(argv: string[] = process.argv): Promise<void> {
   await buildProgram().parseAsync(argv);
-}
-
-function packageVersion(): string {
-  // Same relative path from src/cli/ and dist/cli/.
-  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }

@@ -14,9 +14,15 @@ export function serveCommand(): Command {
     .description('run the event daemon: producers report on one socket, subscribers receive on the other')
     .addOption(new Option('--report-socket <path>', 'where producers connect').env('EVENTD_REPORT_SOCKET').default(defaults.reportSocket))
     .addOption(new Option('--events-socket <path>', 'where subscribers connect').env('EVENTD_EVENTS_SOCKET').default(defaults.eventsSocket))
+    .addOption(
+      new Option('--osctld-socket <path>', "also serve events to osctld's clients (osctl monitor) on this socket; off by default").env(
+        'EVENTD_OSCTLD_SOCKET',
+      ),
+    )
     .addOption(new Option('--report-mode <mode>', 'file mode of the report socket').argParser(fileMode).default(DEFAULTS.reportMode, '0660'))
     .addOption(new Option('--events-mode <mode>', 'file mode of the events socket').argParser(fileMode).default(DEFAULTS.eventsMode, '0660'))
-    .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns both sockets'))
+    .addOption(new Option('--osctld-mode <mode>', 'file mode of the osctld-compatible socket').argParser(fileMode).default(DEFAULTS.osctldMode, '0660'))
+    .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns the sockets'))
     .addOption(new Option('--workers <n>', 'worker threads serving subscribers').argParser(integer(1, 256)).default(defaults.workers))
     .addOption(new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history))
     .addOption(
@@ -32,11 +38,16 @@ export function serveCommand(): Command {
       'after',
       `
 Logs are JSON lines on stdout. Under systemd socket activation (LISTEN_FDS with the names
-"report" and "events") the sockets systemd passes are used instead of the paths.
+"report", "events" and optionally "osctld") the sockets systemd passes are used instead of the paths.
+
+The osctld-compatible socket speaks osctld's client protocol for events, so osctl's own
+client (osctl monitor, osctl ct monitor) and scripts written for osctld subscribe unchanged;
+see docs/osctld.md.
 
 Examples:
   eventd serve
   eventd serve --report-socket /tmp/r.sock --events-socket /tmp/e.sock --workers 4
+  eventd serve --osctld-socket /run/eventd/osctld.sock
   socat -u UNIX-CONNECT:${defaults.eventsSocket} STDOUT      # subscribe to everything`,
     )
     .action(async (options: Record<string, unknown>) => {
@@ -59,7 +70,7 @@ async function serve(config: DaemonConfig): Promise<void> {
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  const [report, events] = server.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
+  const [report, events, osctld] = server.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
   const hints = server.sockets.every((socket) => socket.path !== undefined)
     ? {
         subscribe: `socat -u UNIX-CONNECT:${events} STDOUT`,
@@ -70,6 +81,7 @@ async function serve(config: DaemonConfig): Promise<void> {
     {
       report_socket: report,
       events_socket: events,
+      ...(osctld === undefined ? {} : { osctld_socket: osctld }),
       socket_activated: server.sockets.some((socket) => socket.path === undefined),
       workers: config.workers,
       ...hints,

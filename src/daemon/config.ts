@@ -5,10 +5,13 @@ import { join } from 'node:path';
 export interface DaemonConfig {
   reportSocket: string;
   eventsSocket: string;
-  /** File modes of the two sockets (ignored for sockets handed over by systemd). */
+  /** The osctld-compatible events socket (osctl's own client subscribes there); off when undefined. */
+  osctldSocket: string | undefined;
+  /** File modes of the sockets (ignored for sockets handed over by systemd). */
   reportMode: number;
   eventsMode: number;
-  /** Group (name or gid) given to both sockets; undefined keeps the daemon's own group. */
+  osctldMode: number;
+  /** Group (name or gid) given to every socket; undefined keeps the daemon's own group. */
   socketGroup: string | undefined;
   workers: number;
   history: number;
@@ -38,6 +41,7 @@ export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string 
 export const DEFAULTS = {
   reportMode: 0o660,
   eventsMode: 0o660,
+  osctldMode: 0o660,
   history: 10_000,
   maxLineBytes: 65_536,
   maxPendingBytes: 8 * 1024 * 1024,
@@ -50,6 +54,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfi
     ...DEFAULTS,
     reportSocket: join(runtimeDir, 'report.sock'),
     eventsSocket: join(runtimeDir, 'events.sock'),
+    osctldSocket: undefined,
     socketGroup: undefined,
     workers: defaultWorkers(),
     faultInjection: env.EVENTD_FAULT_INJECTION === '1',

@@ -13,6 +13,7 @@ import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundS
 import { ProducerConnection, type ProducerCounters } from './producer.js';
 import { Publisher } from './publisher.js';
 import { WorkerPool, type WorkerStats } from './worker-pool.js';
+import { EVENTD_VERSION } from '../version.js';
 
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
@@ -61,6 +62,7 @@ export class Daemon {
         maxPendingBytes: config.maxPendingBytes,
         logLevel: config.logLevel,
         faultInjection: config.faultInjection,
+        version: EVENTD_VERSION,
       },
       log,
       {
@@ -151,13 +153,16 @@ export class Daemon {
       { name: 'report', path: config.reportSocket, mode: config.reportMode, gid },
       { name: 'events', path: config.eventsSocket, mode: config.eventsMode, gid },
     ];
+    // Off by default: on when asked for, or when systemd passes a socket named "osctld".
+    const osctldPath = config.osctldSocket ?? (activated?.has('osctld') ? '' : undefined);
+    if (osctldPath !== undefined) specs.push({ name: 'osctld', path: osctldPath, mode: config.osctldMode, gid });
     for (const spec of specs) {
       const server =
         spec.name === 'report'
           ? net.createServer({ allowHalfOpen: true }, (socket) => this.onProducer(socket))
           : net.createServer({ pauseOnConnect: true }, (socket) => {
               this.watchFds(socket);
-              this.pool.attach(socket);
+              this.pool.attach(socket, spec.name === 'osctld' ? 'osctld' : 'native');
             });
       this.bound.push(await bindSocket(server, spec, activated?.get(spec.name)));
       // Accept errors (EMFILE, ENFILE) must not take the daemon down; libuv keeps listening.

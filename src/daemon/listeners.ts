@@ -1,11 +1,11 @@
-// The two listening sockets: adopted from systemd (LISTEN_FDS) or created on their paths with
+// The listening sockets: adopted from systemd (LISTEN_FDS) or created on their paths with
 // care: never following a symlink, never deleting anything that is not a stale socket.
 import { readFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname } from 'node:path';
 
-export type SocketName = 'report' | 'events';
+export type SocketName = 'report' | 'events' | 'osctld';
 
 export interface SocketSpec {
   name: SocketName;

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { EventBatch } from '../ipc/batch.js';
 import { createFlowCounters } from '../ipc/flow.js';
-import type { FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
+import type { Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import type { Logger } from '../log.js';
 import { dupCloexec, socketFd } from '../native/index.js';
 import { WorkerFeed } from './worker-feed.js';
@@ -78,7 +78,7 @@ export class WorkerPool {
   }
 
   /** Hands an accepted subscriber connection to the worker with the fewest subscribers. */
-  attach(socket: Socket): void {
+  attach(socket: Socket, dialect: Dialect): void {
     let fd: number;
     try {
       fd = dupCloexec(socketFd(socket));
@@ -97,7 +97,7 @@ export class WorkerPool {
     const id = this.nextSubscriberId++;
     slot.subscribers.add(id);
     slot.unclaimed.set(id, fd);
-    this.post(slot, { t: 'attach', id, fd });
+    this.post(slot, { t: 'attach', id, fd, dialect });
   }
 
   broadcast(batch: EventBatch): void {

@@ -7,13 +7,15 @@ export interface WorkerSettings {
   maxPendingBytes: number;
   logLevel: string;
   faultInjection: boolean;
+  /** eventd's version, for the greeting on the osctld-compatible socket. */
+  version: string;
   /** Delivery counters shared with the main thread (ipc/flow.ts). */
   flow: SharedArrayBuffer;
 }
 
 export type ToWorker =
   /** Take ownership of a subscriber connection's file descriptor. */
-  | { t: 'attach'; id: number; fd: number }
+  | { t: 'attach'; id: number; fd: number; dialect: Dialect }
   | { t: 'events'; batch: EventBatch }
   /** History for a `since` subscription: everything retained after `since`, up to the latest event. */
   | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
@@ -29,5 +31,8 @@ export type FromWorker =
   | { t: 'replay'; subscriber: number; since: number }
   | { t: 'stats'; subscriber: number }
   | { t: 'drained' };
+
+/** Which protocol a subscriber connection speaks: eventd's own, or osctld's client protocol. */
+export type Dialect = 'native' | 'osctld';
 
 export type CloseReason = 'eof' | 'error' | 'slow' | 'shutdown';

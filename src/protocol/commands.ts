@@ -51,3 +51,29 @@ export function parseCommand(text: string, faultInjection = false): { ok: true; 
   // Keep the client's own values (zod drops keys such as "__proto__" from records).
   return { ok: true, command: value as Command };
 }
+
+/**
+ * `event_subscribe` as osctl sends it to osctld: `opts` may hold `type` and `opts` filters;
+ * other keys (osctl adds `cli`) are ignored, as osctld ignores them.
+ */
+const osctldSubscribeSchema = z.object({
+  cmd: z.literal('event_subscribe'),
+  opts: z.object({ type: subscribeOptsSchema.shape.type, opts: subscribeOptsSchema.shape.opts }).nullish(),
+});
+
+/** A command on the osctld-compatible socket, where `event_subscribe` is the only one. */
+export function parseOsctldCommand(text: string): { ok: true; opts: SubscribeOpts } | { ok: false; message: string } {
+  const json = parseJson(text);
+  if (!json.ok) return { ok: false, message: `Line is not valid JSON: ${json.message}` };
+  const value = json.value;
+  if (!isPlainObject(value)) return { ok: false, message: 'A command must be a JSON object like {"cmd":"event_subscribe","opts":{}}' };
+  if (value.cmd !== 'event_subscribe') {
+    const got = value.cmd === undefined ? 'no "cmd" field' : `unsupported command ${JSON.stringify(value.cmd)}`;
+    return { ok: false, message: `Expected event_subscribe, got ${got}: this osctld-compatible socket serves events only` };
+  }
+  const result = osctldSubscribeSchema.safeParse(value, { reportInput: true });
+  if (!result.success) return { ok: false, message: summarizeIssues('Invalid event_subscribe command', toWireIssues(result.error.issues)) };
+  // The client's own filter values (zod drops keys such as "__proto__" from records).
+  const opts = (value.opts ?? {}) as SubscribeOpts;
+  return { ok: true, opts: { type: opts.type, opts: opts.opts } };
+}

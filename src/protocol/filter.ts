@@ -14,6 +14,9 @@ export interface Filter {
 
 export const MATCH_ALL: Filter = { types: null, opts: null };
 
+/** Before its first event_subscribe, an osctld client receives nothing (as from osctld). */
+export const MATCH_NONE: Filter = { types: new Set(), opts: null };
+
 export function compileFilter(opts: SubscribeOpts | undefined): Filter {
   if (!opts) return MATCH_ALL;
   const types = opts.type === undefined ? null : new Set(Array.isArray(opts.type) ? opts.type : [opts.type]);

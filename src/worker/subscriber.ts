@@ -1,10 +1,11 @@
 // One subscriber connection, owned by a worker thread: reads its commands, filters and frames
-// events for it, and bounds what is queued for it.
+// events for it, and bounds what is queued for it. It speaks eventd's own protocol, or osctld's
+// client protocol on the osctld-compatible socket (greeting, then nothing until event_subscribe).
 import type { Socket } from 'node:net';
 import { BatchView } from '../ipc/batch.js';
-import type { CloseReason } from '../ipc/messages.js';
-import { parseCommand, type Command } from '../protocol/commands.js';
-import { compileFilter, MATCH_ALL, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
+import type { CloseReason, Dialect } from '../ipc/messages.js';
+import { parseCommand, parseOsctldCommand, type Command } from '../protocol/commands.js';
+import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer } from '../protocol/framing.js';
 import { errorLine, okLine } from '../protocol/wire.js';
 
@@ -13,6 +14,8 @@ export interface SubscriberHost {
   readonly maxLineBytes: number;
   readonly maxPendingBytes: number;
   readonly faultInjection: boolean;
+  /** eventd's version, sent in the osctld greeting. */
+  readonly version: string;
   requestReplay(subscriber: Subscriber, since: number): void;
   requestStats(subscriber: Subscriber): void;
   crash(): void;
@@ -21,8 +24,10 @@ export interface SubscriberHost {
 }
 
 export class Subscriber {
-  private filter: Filter = MATCH_ALL;
-  private format: 'native' | 'osctld' = 'native';
+  private filter: Filter;
+  private format: 'native' | 'osctld';
+  /** osctld dialect: has an event_subscribe been answered (and so owes a farewell at shutdown)? */
+  private subscribed = false;
   /** Live events up to this seq are not sent: a replay already covered them. */
   private liveAfter = 0;
   /** A `since` subscription waits for its history; live events meanwhile are part of it. */
@@ -45,7 +50,13 @@ export class Subscriber {
     readonly id: number,
     private readonly socket: Socket,
     private readonly host: SubscriberHost,
+    private readonly dialect: Dialect = 'native',
   ) {
+    // A native client receives everything until it subscribes; osctl's client first reads the
+    // greeting, then sends event_subscribe and reads its reply before any event.
+    this.filter = dialect === 'native' ? MATCH_ALL : MATCH_NONE;
+    this.format = dialect;
+    if (dialect === 'osctld') this.send(`${JSON.stringify({ version: host.version })}\n`);
     this.framer = new LineFramer(host.maxLineBytes, {
       line: (text) => this.onCommandLine(text),
       badLine: (_lineNo, message) => this.send(errorLine(message)),
@@ -103,6 +114,8 @@ export class Subscriber {
   /** Flushes what is queued, then closes; the caller destroys it if the grace period ends first. */
   end(): void {
     this.closeReason ??= 'shutdown';
+    // osctld ends a subscription this way when it stops; osctl reports the message and exits.
+    if (this.dialect === 'osctld' && this.subscribed) this.send(errorLine('eventd is shutting down'));
     this.socket.end();
   }
 
@@ -133,6 +146,12 @@ export class Subscriber {
       this.socket.pause();
       return;
     }
+    if (this.dialect === 'osctld') {
+      const parsed = parseOsctldCommand(text);
+      if (!parsed.ok) this.send(errorLine(parsed.message));
+      else this.run({ cmd: 'event_subscribe', opts: { ...parsed.opts, format: 'osctld' } });
+      return;
+    }
     const parsed = parseCommand(text, this.host.faultInjection);
     if (!parsed.ok) {
       this.send(errorLine(parsed.message));
@@ -147,6 +166,7 @@ export class Subscriber {
         const opts = command.opts;
         this.filter = compileFilter(opts);
         this.format = opts?.format ?? 'native';
+        this.subscribed = true;
         if (opts?.since === undefined) {
           this.send(okLine('subscribed'));
           return;

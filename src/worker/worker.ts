@@ -5,7 +5,7 @@ import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchView } from '../ipc/batch.js';
 import { FlowReceiver } from '../ipc/flow.js';
-import type { CloseReason, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
+import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import { createLogger } from '../log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
@@ -24,6 +24,7 @@ const host: SubscriberHost = {
   maxLineBytes: settings.maxLineBytes,
   maxPendingBytes: settings.maxPendingBytes,
   faultInjection: settings.faultInjection,
+  version: settings.version,
   requestReplay: (subscriber, since) => post({ t: 'replay', subscriber: subscriber.id, since }),
   requestStats: (subscriber) => post({ t: 'stats', subscriber: subscriber.id }),
   crash: () => {
@@ -49,7 +50,7 @@ const host: SubscriberHost = {
   },
 };
 
-function attach(id: number, fd: number): void {
+function attach(id: number, fd: number, dialect: Dialect): void {
   let socket: Socket;
   try {
     socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
@@ -59,7 +60,7 @@ function attach(id: number, fd: number): void {
     post({ t: 'closed', id, reason: 'error' });
     return;
   }
-  subscribers.set(id, new Subscriber(id, socket, host));
+  subscribers.set(id, new Subscriber(id, socket, host, dialect));
   post({ t: 'attached', id });
 }
 
@@ -86,7 +87,7 @@ port.on('message', (message: ToWorker) => {
       return;
     }
     case 'attach':
-      return attach(message.id, message.fd);
+      return attach(message.id, message.fd, message.dialect);
     case 'replay':
       return subscribers.get(message.subscriber)?.replay(new BatchView(message.batch), message.lastSeq, message.missed);
     case 'stats':

@@ -21,6 +21,8 @@ export interface StartOptions {
   dir?: string;
   /** A command that execs the daemon, e.g. ['prlimit', '--nofile=256:256', '--']. */
   wrapper?: string[];
+  /** Also serve the osctld-compatible socket (osctldSocket). */
+  osctld?: boolean;
 }
 
 export class TestDaemon {
@@ -66,6 +68,11 @@ export class TestDaemon {
     return join(this.dir, 'events.sock');
   }
 
+  /** The osctld-compatible socket, served when started with `osctld: true`. */
+  get osctldSocket(): string {
+    return join(this.dir, 'osctld.sock');
+  }
+
   get pid(): number {
     return this.proc.pid!;
   }
@@ -81,6 +88,7 @@ export class TestDaemon {
       join(dir, 'events.sock'),
       '--log-level',
       'debug',
+      ...(options.osctld ? ['--osctld-socket', join(dir, 'osctld.sock')] : []),
       ...(options.args ?? []),
     ];
     const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];

@@ -18,6 +18,7 @@ function tempDir(): string {
   return dir;
 }
 
+const SOCKET_UNITS = ['eventd.socket', 'eventd-events.socket', 'eventd-osctld.socket'];
 const unit = (name: string) => readFileSync(new URL(`../../systemd/${name}`, import.meta.url), 'utf8');
 
 describe('systemd units', () => {
@@ -25,29 +26,36 @@ describe('systemd units', () => {
     const dir = tempDir();
     // verify checks that ExecStart exists: point it at this checkout's binary.
     writeFileSync(join(dir, 'eventd.service'), unit('eventd.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`));
-    writeFileSync(join(dir, 'eventd.socket'), unit('eventd.socket'));
+    for (const socket of SOCKET_UNITS) writeFileSync(join(dir, socket), unit(socket));
     writeFileSync(
       join(dir, 'eventd-forward.service'),
       unit('eventd-forward.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`).replace('/etc/eventd/forward.env', join(dir, 'forward.env')),
     );
     writeFileSync(join(dir, 'forward.env'), 'EVENTD_NATS_URL=nats://127.0.0.1:4222\n');
-    const result = spawnSync('systemd-analyze', ['verify', join(dir, 'eventd.socket'), join(dir, 'eventd.service'), join(dir, 'eventd-forward.service')], { encoding: 'utf8' });
+    const units = [...SOCKET_UNITS, 'eventd.service', 'eventd-forward.service'].map((name) => join(dir, name));
+    const result = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
 
-  it('name the sockets as the daemon expects and harden the service', () => {
-    const socket = unit('eventd.socket');
-    expect(socket).toMatch(/ListenStream=\/run\/eventd\/report\.sock\nFileDescriptorName=report/);
-    expect(socket).toMatch(/ListenStream=\/run\/eventd\/events\.sock\nFileDescriptorName=events/);
-    expect(socket).toMatch(/^SocketMode=0660$/m);
+  it('name the sockets as the daemon expects, one named socket per unit, and harden the service', () => {
+    // FileDescriptorName= names every socket of its unit (systemd.socket(5)): one socket per unit.
+    const named = { 'eventd.socket': 'report', 'eventd-events.socket': 'events', 'eventd-osctld.socket': 'osctld' };
+    for (const [name, fdName] of Object.entries(named)) {
+      const socket = unit(name);
+      expect(socket.match(/^ListenStream=/gm)).toHaveLength(1);
+      expect(socket).toMatch(new RegExp(`^ListenStream=/run/eventd/${fdName}\\.sock\nFileDescriptorName=${fdName}$`, 'm'));
+      expect(socket).toMatch(/^SocketMode=0660$/m);
+      if (name !== 'eventd.socket') expect(socket).toMatch(/^Service=eventd\.service$/m);
+    }
+    expect(unit('eventd.socket')).toMatch(/^Also=eventd-events\.socket$/m);
     const service = unit('eventd.service');
     for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=AF_UNIX', 'RuntimeDirectory=eventd', 'SystemCallFilter=@system-service', 'Restart=on-failure', 'Type=exec']) {
       expect(service).toContain(`\n${line}\n`);
     }
     expect(service).toMatch(/^MemoryMax=\d+M$/m);
     const forward = unit('eventd-forward.service');
-    for (const line of ['After=eventd.socket network-online.target', 'Restart=always', 'ExecStart=/usr/bin/eventd forward $EVENTD_FORWARD_ARGS', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
+    for (const line of ['After=eventd-events.socket network-online.target', 'Restart=always', 'ExecStart=/usr/bin/eventd forward $EVENTD_FORWARD_ARGS', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
       expect(forward).toContain(`\n${line}\n`);
     }
   });
@@ -76,6 +84,35 @@ describe('systemd units', () => {
       expect(await sub.nextJson()).toMatchObject({ seq: 1, ...sampleReports.ct_netif });
       const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
       expect(ready).toMatchObject({ socket_activated: true, report_socket: 'passed by systemd (report)', events_socket: 'passed by systemd (events)' });
+    } finally {
+      activator.kill('SIGTERM');
+      await new Promise((resolve) => activator.once('exit', resolve));
+    }
+  });
+
+  it('serves the osctld-compatible socket when systemd passes one named "osctld"', async () => {
+    const dir = tempDir();
+    const sockets = ['report', 'events', 'osctld'].map((name) => join(dir, `${name}.sock`));
+    const activator = spawn(
+      'systemd-socket-activate',
+      [...sockets.flatMap((path) => ['-l', path]), '--fdname=report:events:osctld', process.execPath, EVENTD_BIN, 'serve', '--report-socket', join(dir, 'x.sock'), '--events-socket', join(dir, 'y.sock')],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    activator.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    activator.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    try {
+      await expect.poll(() => out.split('Listening on').length - 1, { timeout: 10_000 }).toBe(3);
+      const osctl = await LineClient.connect(sockets[2]!);
+      expect(await osctl.nextJson()).toHaveProperty('version');
+      osctl.sendJson({ cmd: 'event_subscribe', opts: { type: 'ct_netif' } });
+      expect(await osctl.nextJson()).toEqual({ status: true, response: 'subscribed' });
+      const producer = await LineClient.connect(sockets[0]!);
+      producer.sendJson({ ...sampleReports.ct_netif, ack: 1 });
+      expect(await producer.nextJson()).toEqual({ status: true, ack: 1, seq: 1 });
+      expect(await osctl.nextJson()).toEqual({ status: true, response: sampleReports.ct_netif });
+      const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
+      expect(ready).toMatchObject({ socket_activated: true, osctld_socket: 'passed by systemd (osctld)' });
     } finally {
       activator.kill('SIGTERM');
       await new Promise((resolve) => activator.once('exit', resolve));

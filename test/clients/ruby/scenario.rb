@@ -1,0 +1,56 @@
+# frozen_string_literal: true
+
+# Drives clients/ruby/eventd.rb for test/clients/ruby.test.ts; prints one JSON line per outcome.
+require_relative '../../../clients/ruby/eventd'
+
+def out(**fields)
+  $stdout.puts(JSON.generate(fields))
+  $stdout.flush
+end
+
+case ARGV[0]
+when 'acks'
+  # report! returns the seq; report returns nil and flush waits for its answer.
+  out(seq: Eventd.report!(:state, pool: 'tank', id: '101', state: :running))
+  out(result: Eventd.report(:ct_exit, pool: 'tank', id: '101', exit_type: :halt))
+  Eventd.flush
+  out(seq: Eventd.report!(:ct_exit, pool: 'tank', id: '101', exit_type: :reboot))
+when 'rejected'
+  begin
+    Eventd.report!(:state, pool: 'tank', id: '101', state: :runing)
+  rescue Eventd::ReportRejected => e
+    out(class: e.class.name, message: e.message, issues: e.issues, type: e.type.to_s)
+  end
+  # Without waiting, the rejection goes to on_rejected; the next report is unharmed.
+  rejections = []
+  client = Eventd::Client.new(on_rejected: ->(error) { rejections << error.message })
+  client.report(:bogus, pool: 'tank')
+  seq = client.report!(:state, pool: 'tank', id: '102', state: :stopped)
+  client.flush
+  out(rejections:, seq:)
+when 'unreachable'
+  client = Eventd::Client.new(reconnect_timeout: 0.3)
+  begin
+    client.report!(:state, pool: 'tank', id: '101', state: :running)
+  rescue Eventd::UnreachableError => e
+    out(class: e.class.name, message: e.message)
+  end
+when 'stream'
+  # COUNT reports, one every INTERVAL ms; every 10th waits for its ack. Prints progress so the
+  # test can restart the daemon in the middle.
+  count = Integer(ARGV[1])
+  interval = Float(ARGV[2]) / 1000
+  count.times do |i|
+    opts = { pool: 'tank', id: "r#{i}", state: :running }
+    if (i % 10) == 9
+      out(i:, seq: Eventd.report!(:state, **opts))
+    else
+      Eventd.report(:state, **opts)
+    end
+    sleep(interval)
+  end
+  Eventd.flush
+  out(done: count)
+else
+  abort "unknown scenario #{ARGV[0].inspect}"
+end
