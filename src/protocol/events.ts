@@ -22,23 +22,23 @@ const managementState = z.enum(['run', 'done', 'failed']);
 const present = z.unknown().refine((value) => value !== undefined, { error: 'is required', abort: true });
 
 const management = z.union([
-  // A request osctld refused before giving it an id (unsupported or malformed command): it
-  // reports the client's `cmd` and `opts` as they came, whatever they were. (First, so that a
-  // report with `id: null` is explained against this shape.)
-  z.strictObject({
-    id: z.null(),
-    // Anything JSON holds (a report line is JSON; the in-process report() is checked for
-    // non-finite numbers). Not z.json(): it recurses, and a deeply nested value would overflow the stack.
-    cmd: present,
-    opts: present,
-    state: z.literal('failed', { error: 'must be "failed" when id is null (osctld refused the request before giving it an id)' }),
-  }),
   // A command osctld accepted: it has an id; `opts` is what the client sent (null when it sent none).
+  // First: nearly every management report has this shape, and a union tries its shapes in order.
   z.strictObject({
     id: z.union([name, z.int()]),
     cmd: name,
     opts: z.record(z.string(), z.unknown()).nullable(),
     state: managementState,
+  }),
+  // A request osctld refused before giving it an id (unsupported or malformed command): it
+  // reports the client's `cmd` and `opts` as they came, whatever they were.
+  z.strictObject({
+    id: z.null(),
+    // Anything JSON holds (a report line is JSON; report() checks for non-finite numbers). Not
+    // z.json(): it recurses, and a deeply nested value would overflow the stack.
+    cmd: present,
+    opts: present,
+    state: z.literal('failed', { error: 'must be "failed" when id is null (osctld refused the request before giving it an id)' }),
   }),
 ]);
 
