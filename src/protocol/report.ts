@@ -83,7 +83,7 @@ export function validateReport(report: unknown): ReportResult {
     return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
   }
   // Free-form data is published as parsed; a number JSON cannot hold (1e400) would become null.
-  const overflow = type === 'management' ? findNonFinite(report.opts, ['opts']) : undefined;
+  const overflow = type === 'management' ? managementOverflow(report.opts as { cmd: unknown; opts: unknown }) : undefined;
   if (overflow !== undefined) {
     const issue = { path: overflow, message: 'is a number too large to represent' };
     return rejected(summarizeIssues(`Invalid ${type} report`, [issue]), [issue], ack);
@@ -91,6 +91,13 @@ export function validateReport(report: unknown): ReportResult {
   return ack === undefined
     ? { ok: true, type, opts: report.opts as EventOpts }
     : { ok: true, type, opts: report.opts as EventOpts, ack };
+}
+
+/** Where a management report's free-form values (a refused request's cmd, and opts) hold a number too large. */
+function managementOverflow({ cmd, opts }: { cmd: unknown; opts: unknown }): string | undefined {
+  if (typeof cmd === 'object' && cmd !== null) return findNonFinite(cmd, ['opts', 'cmd']) ?? findNonFinite(opts, ['opts', 'opts']);
+  if (typeof cmd === 'number' && !Number.isFinite(cmd)) return 'opts.cmd';
+  return findNonFinite(opts, ['opts', 'opts']);
 }
 
 /** The dotted path of the first number in `value` that parsed to ±Infinity, if any (no recursion). */

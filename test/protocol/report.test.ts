@@ -172,5 +172,7 @@ describe("osctld's real reports (protocol 1.1)", () => {
   it('refuses a number JSON cannot hold anywhere in a management report', () => {
     const text = '{"type":"management","opts":{"id":null,"cmd":1e400,"opts":null,"state":"failed"}}';
     expect(parseReport(text)).toMatchObject({ ok: false, message: 'Invalid management report: opts.cmd is a number too large to represent' });
+    const nested = '{"type":"management","opts":{"id":null,"cmd":{"a":[1e400]},"opts":null,"state":"failed"}}';
+    expect(parseReport(nested)).toMatchObject({ ok: false, message: 'Invalid management report: opts.cmd.a.0 is a number too large to represent' });
   });
 });
