@@ -6,6 +6,7 @@ import { checkStreamName, DEFAULT_STREAM, parseDuration, parseSize } from '../fl
 import { checkHostName } from '../fleet/subjects.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { eventsSocketOption, EXIT, exitCodeFor, integer, usageErrors } from './options.js';
+import { handleSignals } from './signals.js';
 
 export function natsOption(): Option {
   return new Option('--nats <url>', 'NATS server(s), e.g. nats://nats1:4222 (comma-separated for a cluster)').env('EVENTD_NATS_URL');
@@ -70,8 +71,7 @@ created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
         clearInterval(report);
         void forwarder.stop().then(() => process.exit(EXIT.ok));
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      handleSignals(log, stop);
       await forwarder.run();
     });
 }

@@ -1,9 +1,10 @@
-// `eventd serve`: runs the daemon until SIGTERM or SIGINT.
+// `eventd serve`: runs the daemon until a stop signal (SIGTERM, SIGINT, …; see signals.ts).
 import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { fileMode, integer } from './options.js';
+import { handleSignals } from './signals.js';
 
 /** systemd's default stop timeout is far longer; we promise 5 s. */
 const EXIT_DEADLINE_MS = 4500;
@@ -105,6 +106,5 @@ async function serve(config: DaemonConfig): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  handleSignals(log, shutdown);
 }

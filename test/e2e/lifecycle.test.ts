@@ -33,7 +33,7 @@ function refusedStart(args: string[]): { status: number | null; stderr: string }
 }
 
 describe('daemon lifecycle', () => {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2', 'SIGTRAP'] as const) {
     it(`on ${signal} announces osctld_shutdown, flushes, removes its sockets and exits 0 within 5 s`, async () => {
       const daemon = await start();
       const everything = await daemon.subscriber();
@@ -51,6 +51,40 @@ describe('daemon lifecycle', () => {
       expect(existsSync(daemon.eventsSocket)).toBe(false);
     });
   }
+
+  it('ignores a second SIGTERM during the drain: one announcement, exit 0', async () => {
+    const daemon = await start();
+    const sub = await daemon.subscriber();
+    // The subscriber keeps its side open, so the drain lasts its full grace period.
+    daemon.proc.kill('SIGTERM');
+    expect(await sub.nextJson()).toMatchObject({ type: 'osctld_shutdown' });
+    daemon.proc.kill('SIGTERM');
+    await daemon.waitForLog((record) => record.msg === 'already stopping');
+    expect(await daemon.exited).toEqual({ code: 0, signal: null });
+    await sub.closed;
+    expect(sub.pending).toBe(0);
+  });
+
+  it('on SIGHUP logs that there is nothing to reload and keeps serving', async () => {
+    const daemon = await start();
+    daemon.proc.kill('SIGHUP');
+    await daemon.waitForLog((record) => record.msg === 'nothing to reload; still running');
+    const sub = await daemon.subscriber();
+    const [seq] = await daemon.report(sampleReports.state);
+    expect(await sub.nextJson()).toMatchObject({ seq, type: 'state' });
+  });
+
+  it('never opens the Node inspector on SIGUSR1', async () => {
+    const daemon = await start();
+    const listening = () => readFileSync(`/proc/${daemon.pid}/net/tcp`, 'utf8').split('\n').some((line) => / 0100007F:240D 00000000:0000 0A /.test(line));
+    daemon.proc.kill('SIGUSR1');
+    await daemon.waitForLog((record) => record.msg === 'ignored: eventd never opens the Node inspector');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(listening()).toBe(false);
+    expect(daemon.stderr).not.toContain('Debugger listening');
+    const [seq] = await daemon.report(sampleReports.state);
+    expect(seq).toBe(1);
+  });
 
   it('restarts over the stale sockets of a killed daemon', async () => {
     const first = await start();
