@@ -64,6 +64,26 @@ async function serve(config: DaemonConfig): Promise<void> {
     process.exit(1);
   });
   const server = new EventdServer({ ...config, logger: log });
+  let started = false;
+  // Handlers first: a signal that comes with the ready line must not find the default action.
+  handleSignals(log, (signal) => {
+    log.info({ signal }, 'shutting down');
+    if (!started) process.exit(0);
+    setTimeout(() => {
+      log.error('shutdown took too long; exiting anyway');
+      process.exit(1);
+    }, EXIT_DEADLINE_MS).unref();
+    server.shutdown().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
   try {
     await server.start();
   } catch (error) {
@@ -71,6 +91,7 @@ async function serve(config: DaemonConfig): Promise<void> {
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  started = true;
   const [report, events, osctld] = server.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
   const hints = server.sockets.every((socket) => socket.path !== undefined)
     ? {
@@ -89,22 +110,4 @@ async function serve(config: DaemonConfig): Promise<void> {
     },
     'eventd ready',
   );
-  const shutdown = (signal: NodeJS.Signals) => {
-    log.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      log.error('shutdown took too long; exiting anyway');
-      process.exit(1);
-    }, EXIT_DEADLINE_MS).unref();
-    server.shutdown().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  handleSignals(log, shutdown);
 }

@@ -1,5 +1,5 @@
 // The daemon's settings, their defaults, and where its sockets live by default.
-import { cpus, tmpdir } from 'node:os';
+import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 
 export interface DaemonConfig {
@@ -29,13 +29,14 @@ export function defaultWorkers(): number {
 
 /**
  * $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=), else /run/eventd for root,
- * else $XDG_RUNTIME_DIR/eventd, else a per-user directory under the OS temp dir.
+ * else $XDG_RUNTIME_DIR/eventd, else ~/.eventd. (Not a directory under /tmp: another user could
+ * create it first.)
  */
 export function defaultRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.RUNTIME_DIRECTORY) return env.RUNTIME_DIRECTORY.split(':')[0]!;
   if (process.getuid?.() === 0) return '/run/eventd';
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'eventd');
-  return join(tmpdir(), `eventd-${process.getuid?.() ?? 'user'}`);
+  return join(homedir(), '.eventd');
 }
 
 export const DEFAULTS = {

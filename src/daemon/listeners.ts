@@ -1,9 +1,11 @@
 // The listening sockets: adopted from systemd (LISTEN_FDS) or created on their paths with
-// care: never following a symlink, never deleting anything that is not a stale socket.
+// care: only in a directory no other user can write to, never following a symlink, never
+// deleting anything that is not a stale socket, and never changing a file through a path that
+// someone else could have swapped.
 import { readFileSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export type SocketName = 'report' | 'events' | 'osctld';
 
@@ -44,15 +46,28 @@ export async function bindSocket(server: net.Server, spec: SocketSpec, activated
     return { name: spec.name, server, createdPath: undefined, createdIno: undefined };
   }
   await prepareSocketPath(spec.path);
-  // Created owner-only, then opened up: the socket is never briefly more open than asked.
-  const umask = process.umask(0o177);
+  // Bound, given its mode and group inside a directory of our own (0700: nobody can swap what
+  // we chmod there), then renamed into place: the socket never appears at its path less
+  // protected than asked, and no chmod or chown goes through a path another user controls.
+  const privateDir = await mkdtemp(join(dirname(spec.path), '.eventd-'));
+  const bindPath = join(privateDir, 's');
   try {
-    await listen(server, { path: spec.path });
+    const umask = process.umask(0o777 & ~spec.mode);
+    try {
+      await listen(server, { path: bindPath });
+    } finally {
+      process.umask(umask);
+    }
+    await chmod(bindPath, spec.mode);
+    if (spec.gid !== undefined) await chown(bindPath, -1, spec.gid);
+    await rename(bindPath, spec.path);
+  } catch (error) {
+    server.close();
+    await unlink(bindPath).catch(() => {});
+    throw error;
   } finally {
-    process.umask(umask);
+    await rmdir(privateDir).catch(() => {});
   }
-  await chmod(spec.path, spec.mode);
-  if (spec.gid !== undefined) await chown(spec.path, -1, spec.gid);
   const { ino } = await lstat(spec.path);
   return { name: spec.name, server, createdPath: spec.path, createdIno: ino };
 }
@@ -95,15 +110,34 @@ async function prepareSocketPath(path: string): Promise<void> {
   await unlink(path);
 }
 
+/**
+ * Creates the socket directory if needed and refuses one another user could tamper with: it must
+ * be owned by us or root and writable by nobody else, and so must every directory above it
+ * (unless sticky, like /tmp: there others cannot rename what is ours).
+ */
 async function ensureDirectory(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  const st = await stat(dir);
+  const real = await realpath(dir);
+  const st = await stat(real);
   if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-  const worldWritable = (st.mode & 0o002) !== 0;
-  const sticky = (st.mode & 0o1000) !== 0;
-  if (worldWritable && !sticky) {
-    throw new Error(`${dir} is world-writable and not sticky: anyone could replace eventd's sockets there; use another directory`);
+  const problem = unsafeDirectory(st, false);
+  if (problem) throw new Error(`${dir} ${problem}: another user could replace eventd's sockets there; use a directory of your own`);
+  for (let parent = dirname(real); ; parent = dirname(parent)) {
+    const above = unsafeDirectory(await stat(parent), true);
+    if (above) throw new Error(`${parent}, above ${dir}, ${above}: another user could replace the socket directory; use another one`);
+    if (parent === dirname(parent)) break;
   }
+}
+
+const myUid = process.getuid?.() ?? 0;
+
+function unsafeDirectory(st: { uid: number; mode: number }, stickyAllowed: boolean): string | undefined {
+  if (st.uid !== myUid && st.uid !== 0) return `is owned by uid ${st.uid}, not by eventd's user (uid ${myUid}) or root`;
+  const othersWrite = (st.mode & 0o022) !== 0;
+  if (othersWrite && !(stickyAllowed && (st.mode & 0o1000) !== 0)) {
+    return `is writable by ${(st.mode & 0o002) !== 0 ? 'everyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  }
+  return undefined;
 }
 
 function isListening(path: string): Promise<boolean> {

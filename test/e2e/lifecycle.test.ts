@@ -1,6 +1,6 @@
 // Start-up, sockets on disk, signals and restarts of the real daemon process.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -153,7 +153,100 @@ describe('daemon lifecycle', () => {
     chmodSync(dir, 0o777);
     const result = refusedStart(['--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toBe(`eventd: ${dir} is world-writable and not sticky: anyone could replace eventd's sockets there; use another directory\n`);
+    expect(result.stderr).toBe(`eventd: ${dir} is writable by everyone (mode 0777): another user could replace eventd's sockets there; use a directory of your own\n`);
+  });
+
+  describe('refuses a socket directory another user could tamper with', () => {
+    const refused = (dir: string) => refusedStart(['--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')]);
+
+    it('owned by another user (uid 65534)', () => {
+      const dir = join(tempDir(), 'theirs');
+      mkdirSync(dir, { mode: 0o755 });
+      chownSync(dir, 65534, 65534);
+      expect(refused(dir)).toEqual({
+        status: 1,
+        stderr: `eventd: ${dir} is owned by uid 65534, not by eventd's user (uid 0) or root: another user could replace eventd's sockets there; use a directory of your own\n`,
+      });
+    });
+
+    it('writable by its group, or by everyone even when sticky (like /tmp itself)', () => {
+      const group = join(tempDir(), 'group');
+      mkdirSync(group);
+      chmodSync(group, 0o775);
+      expect(refused(group).stderr).toBe(`eventd: ${group} is writable by its group (mode 0775): another user could replace eventd's sockets there; use a directory of your own\n`);
+      const sticky = join(tempDir(), 'sticky');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      expect(refused(sticky).stderr).toBe(`eventd: ${sticky} is writable by everyone (mode 1777): another user could replace eventd's sockets there; use a directory of your own\n`);
+    });
+
+    it('below a directory where another user could rename it', () => {
+      const open = join(tempDir(), 'open');
+      const dir = join(open, 'eventd');
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(open, 0o777);
+      expect(refused(dir).stderr).toBe(`eventd: ${open}, above ${dir}, is writable by everyone (mode 0777): another user could replace the socket directory; use another one\n`);
+      // Sticky above is fine: there nobody else can rename what is ours.
+      chmodSync(open, 0o1777);
+      const daemon = spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], {
+        encoding: 'utf8',
+        timeout: 3000,
+        killSignal: 'SIGTERM',
+      });
+      expect(daemon.stdout).toContain('eventd ready');
+    });
+
+    it("a non-root user's default is ~/.eventd, not a directory under /tmp that anyone could create first", async () => {
+      const parent = tempDir();
+      chmodSync(parent, 0o755);
+      const home = join(parent, 'home');
+      mkdirSync(home, { mode: 0o755 });
+      chownSync(home, 65534, 65534);
+      const env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: '', RUNTIME_DIRECTORY: '', EVENTD_REPORT_SOCKET: '', EVENTD_EVENTS_SOCKET: '' };
+      delete env.XDG_RUNTIME_DIR;
+      delete env.RUNTIME_DIRECTORY;
+      delete env.EVENTD_REPORT_SOCKET;
+      delete env.EVENTD_EVENTS_SOCKET;
+      const run = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, EVENTD_BIN, 'serve'], {
+        encoding: 'utf8',
+        env,
+        timeout: 3000,
+        killSignal: 'SIGTERM',
+      });
+      const ready = run.stdout.split('\n').find((line) => line.includes('eventd ready'));
+      expect(ready, run.stderr).toBeDefined();
+      expect(JSON.parse(ready!)).toMatchObject({ report_socket: join(home, '.eventd', 'report.sock'), events_socket: join(home, '.eventd', 'events.sock') });
+      expect(statSync(join(home, '.eventd')).uid).toBe(65534);
+    });
+  });
+
+  it('never changes a file through the socket path, however fast it is swapped for a symlink', async () => {
+    const dir = tempDir();
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'secret');
+    chmodSync(victim, 0o600);
+    const path = join(dir, 'r.sock');
+    // An attacker who can write to the directory (the daemon now refuses such a directory; this
+    // is the second line of defence) swaps the socket for a symlink the moment it appears.
+    const attacker = spawn(
+      process.execPath,
+      ['-e', `const fs = require('fs'); const end = Date.now() + 6000;
+        while (Date.now() < end) { try { if (fs.lstatSync(${JSON.stringify(path)}).isSocket()) {
+          fs.symlinkSync(${JSON.stringify(victim)}, ${JSON.stringify(path)} + '.l'); fs.renameSync(${JSON.stringify(path)} + '.l', ${JSON.stringify(path)}); } } catch {} }`],
+      { stdio: 'ignore' },
+    );
+    const attacked = new Promise((resolve) => attacker.once('exit', resolve));
+    for (let i = 0; i < 5; i++) {
+      rmSync(path, { force: true });
+      spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--log-level', 'silent', '--report-socket', path, '--events-socket', join(dir, 'e.sock'), '--report-mode', '0666'], {
+        timeout: 800,
+        killSignal: 'SIGKILL',
+      });
+    }
+    attacker.kill();
+    await attacked;
+    expect(statSync(victim).mode & 0o7777).toBe(0o600);
+    expect(readFileSync(victim, 'utf8')).toBe('secret');
   });
 
   it('creates missing runtime directories 0755', async () => {
