@@ -8,9 +8,21 @@ import { isPlainObject, parseJson } from './report.js';
 const eventTypeSchema = z.enum(EVENT_TYPES as [string, ...string[]]);
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+/** A filter is matched against every event: its size is bounded (each key's values are a Set). */
+export const FILTER_LIMITS = { keys: 32, valuesPerKey: 1024 } as const;
+
 export const subscribeOptsSchema = z.strictObject({
   type: z.union([eventTypeSchema, z.array(eventTypeSchema).min(1)]).optional(),
-  opts: z.record(z.string(), z.union([filterValue, z.array(filterValue)])).optional(),
+  opts: z
+    .record(
+      z.string(),
+      z.union([
+        filterValue,
+        z.array(filterValue).max(FILTER_LIMITS.valuesPerKey, { error: `must list at most ${FILTER_LIMITS.valuesPerKey} values` }),
+      ]),
+    )
+    .refine((opts) => Object.keys(opts).length <= FILTER_LIMITS.keys, { error: `must have at most ${FILTER_LIMITS.keys} keys` })
+    .optional(),
   since: z.int().min(0).optional(),
   format: z.enum(['native', 'osctld']).optional(),
 });

@@ -66,6 +66,14 @@ function article(expected: string): string {
 export function toWireIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): WireIssue[] {
   const out: WireIssue[] = [];
   for (const issue of issues) {
+    if (issue.code === 'invalid_union') {
+      // The one shape whose type fits (a list where a value or a list is allowed): its problem.
+      const fitting = issue.errors.filter((branch) => !isTypeMismatch(branch));
+      if (issue.errors.length > 1 && fitting.length === 1) {
+        out.push(...toWireIssues(fitting[0]!, [...prefix, ...issue.path]));
+        continue;
+      }
+    }
     if (issue.code === 'invalid_union' && isObjectUnion(issue)) {
       // An object that fits none of a union's shapes: explain it against the closest shape.
       out.push(...toWireIssues(closestBranch(issue.errors, issue.input as object), [...prefix, ...issue.path]));
@@ -78,6 +86,13 @@ export function toWireIssues(issues: readonly z.core.$ZodIssue[], prefix: readon
     out.push({ path: formatPath([...prefix, ...issue.path]), message: issueMessage(issue) });
   }
   return out;
+}
+
+/** A union branch that failed only because the value is of another type (nested unions included). */
+function isTypeMismatch(branch: readonly z.core.$ZodIssue[]): boolean {
+  if (branch.length !== 1 || branch[0]!.path.length > 0) return false;
+  const [only] = branch;
+  return only!.code === 'invalid_type' || (only!.code === 'invalid_union' && only!.errors.every(isTypeMismatch));
 }
 
 /** A union of object shapes, given an object (its branches' issues are about fields). */

@@ -202,11 +202,8 @@ describe('daemon lifecycle', () => {
       const home = join(parent, 'home');
       mkdirSync(home, { mode: 0o755 });
       chownSync(home, 65534, 65534);
-      const env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: '', RUNTIME_DIRECTORY: '', EVENTD_REPORT_SOCKET: '', EVENTD_EVENTS_SOCKET: '' };
-      delete env.XDG_RUNTIME_DIR;
-      delete env.RUNTIME_DIRECTORY;
-      delete env.EVENTD_REPORT_SOCKET;
-      delete env.EVENTD_EVENTS_SOCKET;
+      const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+      for (const name of ['XDG_RUNTIME_DIR', 'RUNTIME_DIRECTORY', 'EVENTD_REPORT_SOCKET', 'EVENTD_EVENTS_SOCKET']) delete env[name];
       const run = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, EVENTD_BIN, 'serve'], {
         encoding: 'utf8',
         env,

@@ -18,6 +18,24 @@ describe('filters', () => {
     expect(matchesOpts(filter, { id: '101' })).toBe(false);
   });
 
+  it('take a thousand values per key, matched by set membership (strict: "101" is not 101)', () => {
+    const ids = Array.from({ length: 1024 }, (_, i) => String(i));
+    const filter = compileFilter({ opts: { id: ids, n: [1, null, true] } });
+    expect(matchesOpts(filter, { id: '1023', n: null })).toBe(true);
+    expect(matchesOpts(filter, { id: 1023, n: 1 })).toBe(false);
+    expect(matchesOpts(filter, { id: '5', n: 'true' })).toBe(false);
+  });
+
+  it('are bounded in size, with a clear error', () => {
+    const tooMany = { cmd: 'event_subscribe', opts: { opts: { id: Array.from({ length: 1025 }, (_, i) => String(i)) } } };
+    expect(parseCommand(JSON.stringify(tooMany))).toEqual({ ok: false, message: 'Invalid event_subscribe command: opts.opts.id must list at most 1024 values (got an array)' });
+    const keys = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v']));
+    expect(parseCommand(JSON.stringify({ cmd: 'event_subscribe', opts: { opts: keys } }))).toEqual({
+      ok: false,
+      message: 'Invalid event_subscribe command: opts.opts must have at most 32 keys (got an object)',
+    });
+  });
+
   it('do not match inherited properties', () => {
     const filter = compileFilter({ opts: { toString: 'x' } });
     expect(matchesOpts(filter, {})).toBe(false);
