@@ -34,6 +34,16 @@ export function serveCommand(): Command {
         .argParser(integer(1024))
         .default(DEFAULTS.maxPendingBytes),
     )
+    .addOption(
+      new Option('--line-timeout <seconds>', 'a client must finish a line this long after its first byte, or is disconnected')
+        .argParser(integer(1, 86_400))
+        .default(DEFAULTS.lineTimeoutMs / 1000),
+    )
+    .addOption(
+      new Option('--max-connections <n>', 'connections each socket takes at once; more are refused with an error line')
+        .argParser(integer(1, 1_000_000))
+        .default(DEFAULTS.maxConnections),
+    )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(DEFAULTS.logLevel))
     .addHelpText(
       'after',
@@ -52,7 +62,8 @@ Examples:
   socat -u UNIX-CONNECT:${defaults.eventsSocket} STDOUT      # subscribe to everything`,
     )
     .action(async (options: Record<string, unknown>) => {
-      const config: DaemonConfig = { ...defaults, ...(options as Partial<DaemonConfig>) };
+      const { lineTimeout, ...rest } = options as Partial<DaemonConfig> & { lineTimeout: number };
+      const config: DaemonConfig = { ...defaults, ...rest, lineTimeoutMs: lineTimeout * 1000 };
       await serve(config);
     });
 }

@@ -16,6 +16,10 @@ export interface DaemonConfig {
   workers: number;
   history: number;
   maxLineBytes: number;
+  /** A line must be finished this long after its first byte, or the connection is closed. */
+  lineTimeoutMs: number;
+  /** Connections each socket takes at once; more are refused with an error line. */
+  maxConnections: number;
   maxPendingBytes: number;
   logLevel: string;
   /** Enables the test-only `debug_crash_worker` and `debug_block_worker` commands. */
@@ -45,6 +49,8 @@ export const DEFAULTS = {
   osctldMode: 0o660,
   history: 10_000,
   maxLineBytes: 65_536,
+  lineTimeoutMs: 60_000,
+  maxConnections: 10_000,
   maxPendingBytes: 8 * 1024 * 1024,
   logLevel: 'info',
 } as const;

@@ -9,7 +9,8 @@ import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import type { DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
-import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketSpec } from './listeners.js';
+import { errorLine } from '../protocol/wire.js';
+import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketName, type SocketSpec } from './listeners.js';
 import { ProducerConnection, type ProducerCounters } from './producer.js';
 import { Publisher } from './publisher.js';
 import { WorkerPool, type WorkerStats } from './worker-pool.js';
@@ -29,6 +30,8 @@ export interface DaemonStats {
   events_published: number;
   lines_rejected: number;
   subscribers_dropped_slow: number;
+  /** Connections turned away because their socket had --max-connections already. */
+  connections_refused: number;
   /** How often producers were paused because a worker fell behind (flow control). */
   producers_paused: number;
   history: { capacity: number; retained: number; first_seq: number; last_seq: number };
@@ -45,6 +48,8 @@ export class Daemon {
   private bound: BoundSocket[] = [];
   private nextProducerId = 1;
   private droppedSlow = 0;
+  private refused = 0;
+  private lastRefusalLog = 0;
   private producersPaused = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
@@ -59,6 +64,7 @@ export class Daemon {
       config.workers,
       {
         maxLineBytes: config.maxLineBytes,
+        lineTimeoutMs: config.lineTimeoutMs,
         maxPendingBytes: config.maxPendingBytes,
         logLevel: config.logLevel,
         faultInjection: config.faultInjection,
@@ -106,6 +112,7 @@ export class Daemon {
       events_published: this.publisher.lastSeq,
       lines_rejected: this.counters.linesRejected,
       subscribers_dropped_slow: this.droppedSlow,
+      connections_refused: this.refused,
       producers_paused: this.producersPaused,
       history: {
         capacity: this.history.capacity,
@@ -157,17 +164,34 @@ export class Daemon {
     const osctldPath = config.osctldSocket ?? (activated?.has('osctld') ? '' : undefined);
     if (osctldPath !== undefined) specs.push({ name: 'osctld', path: osctldPath, mode: config.osctldMode, gid });
     for (const spec of specs) {
+      const dialect = spec.name === 'osctld' ? 'osctld' : 'native';
       const server =
         spec.name === 'report'
-          ? net.createServer({ allowHalfOpen: true }, (socket) => this.onProducer(socket))
+          ? net.createServer({ allowHalfOpen: true }, (socket) => {
+              if (this.producers.size >= config.maxConnections) return this.refuse(socket, spec.name);
+              this.onProducer(socket);
+            })
           : net.createServer({ pauseOnConnect: true }, (socket) => {
+              if (this.pool.connections(dialect) >= config.maxConnections) return this.refuse(socket, spec.name);
               this.watchFds(socket);
-              this.pool.attach(socket, spec.name === 'osctld' ? 'osctld' : 'native');
+              this.pool.attach(socket, dialect);
             });
       this.bound.push(await bindSocket(server, spec, activated?.get(spec.name)));
       // Accept errors (EMFILE, ENFILE) must not take the daemon down; libuv keeps listening.
       server.on('error', (error) => this.log.error({ socket: spec.name, err: error }, 'accept failed'));
     }
+  }
+
+  /** Turns a connection away with one error line: the socket already has all it takes. */
+  private refuse(socket: net.Socket, name: SocketName): void {
+    this.refused++;
+    const max = this.config.maxConnections;
+    if (Date.now() - this.lastRefusalLog > 10_000) {
+      this.lastRefusalLog = Date.now();
+      this.log.warn({ socket: name, max_connections: max }, 'connection refused: the socket has all the connections it takes');
+    }
+    socket.on('error', () => {});
+    socket.end(errorLine(`eventd has ${max} connections on its ${name} socket, the most it takes (--max-connections); try again later`), () => socket.destroy());
   }
 
   private watchFds(socket: net.Socket): void {
@@ -180,7 +204,7 @@ export class Daemon {
     const producer = new ProducerConnection(
       id,
       socket,
-      { publisher: this.publisher, maxLineBytes: this.config.maxLineBytes, counters: this.counters, log: this.log },
+      { publisher: this.publisher, maxLineBytes: this.config.maxLineBytes, lineTimeoutMs: this.config.lineTimeoutMs, counters: this.counters, log: this.log },
       this.pool.throttled,
     );
     this.producers.set(id, producer);

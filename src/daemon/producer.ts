@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { LineFramer } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
-import { ackLine, reportErrorLine } from '../protocol/wire.js';
+import { ackLine, errorLine, reportErrorLine } from '../protocol/wire.js';
 import type { Publisher } from './publisher.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
@@ -18,6 +18,7 @@ export interface ProducerCounters {
 export interface ProducerContext {
   publisher: Publisher;
   maxLineBytes: number;
+  lineTimeoutMs: number;
   counters: ProducerCounters;
   log: Logger;
 }
@@ -42,10 +43,15 @@ export class ProducerConnection {
     this.peer = readPeer(socket);
     // Named apart from pino's own `pid` (the daemon's).
     this.log = ctx.log.child({ producer: id, peer_pid: this.peer?.pid, peer_uid: this.peer?.uid, peer_gid: this.peer?.gid });
-    this.framer = new LineFramer(ctx.maxLineBytes, {
-      line: (text, lineNo) => this.onLine(text, lineNo),
-      badLine: (lineNo, message) => this.reject(lineNo, rejected(message)),
-    });
+    this.framer = new LineFramer(
+      ctx.maxLineBytes,
+      {
+        line: (text, lineNo) => this.onLine(text, lineNo),
+        badLine: (lineNo, message) => this.reject(lineNo, rejected(message)),
+        timedOut: (message) => this.timedOut(message),
+      },
+      ctx.lineTimeoutMs,
+    );
     this.log.info('producer connected');
     socket.on('data', (chunk: Buffer) => {
       if (!this.closing) this.framer.push(chunk);
@@ -63,7 +69,10 @@ export class ProducerConnection {
     this.throttle(throttled);
     // A reset drops a partial line; nothing else to do.
     socket.on('error', (error) => this.log.debug({ err: error }, 'producer connection error'));
-    socket.on('close', () => this.log.info('producer disconnected'));
+    socket.on('close', () => {
+      this.framer.stop();
+      this.log.info('producer disconnected');
+    });
   }
 
   /** Pauses reading while the workers catch up (flow control), or resumes it. */
@@ -83,6 +92,14 @@ export class ProducerConnection {
     this.closing = true;
     this.socket.pause();
     setImmediate(() => this.socket.end());
+  }
+
+  /** A line left unfinished too long: say so, then close (a slow-byte client holds nothing for long). */
+  private timedOut(message: string): void {
+    this.log.warn({ reason: message }, 'producer closed: unfinished line');
+    this.closing = true;
+    this.flushReplies();
+    this.socket.end(errorLine(message), () => this.socket.destroy());
   }
 
   private onLine(text: string, lineNo: number): void {

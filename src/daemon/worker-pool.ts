@@ -32,8 +32,8 @@ const BACKLOG_LOW = BACKLOG_HIGH / 4;
 interface Slot {
   index: number;
   worker: Worker;
-  /** Subscribers placed on this worker and not yet reported closed. */
-  subscribers: Set<number>;
+  /** Subscribers placed on this worker and not yet reported closed, with the socket they came from. */
+  subscribers: Map<number, Dialect>;
   /** Descriptors posted to the worker that it has not taken yet: closed here if it dies first. */
   unclaimed: Map<number, number>;
   restarts: number;
@@ -64,6 +64,8 @@ function createWorker(workerData: WorkerSettings): Worker {
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private nextSubscriberId = 1;
+  /** Open subscriber connections per socket (dialect), for --max-connections. */
+  private readonly open = { native: 0, osctld: 0 };
   private backlogFull = false;
 
   constructor(
@@ -95,7 +97,8 @@ export class WorkerPool {
       return;
     }
     const id = this.nextSubscriberId++;
-    slot.subscribers.add(id);
+    slot.subscribers.set(id, dialect);
+    this.open[dialect]++;
     slot.unclaimed.set(id, fd);
     this.post(slot, { t: 'attach', id, fd, dialect });
   }
@@ -121,6 +124,18 @@ export class WorkerPool {
 
   stats(): WorkerStats[] {
     return this.slots.map((slot) => ({ worker: slot.index, subscribers: slot.subscribers.size, restarts: slot.restarts }));
+  }
+
+  /** Subscriber connections open now that came in on the events (native) or osctld socket. */
+  connections(dialect: Dialect): number {
+    return this.open[dialect];
+  }
+
+  private forget(slot: Slot, id: number): void {
+    const dialect = slot.subscribers.get(id);
+    if (dialect === undefined) return;
+    slot.subscribers.delete(id);
+    this.open[dialect]--;
   }
 
   get subscriberCount(): number {
@@ -163,7 +178,7 @@ export class WorkerPool {
     const slot: Slot = {
       index,
       worker,
-      subscribers: new Set(),
+      subscribers: new Map(),
       unclaimed: new Map(),
       feed: new WorkerFeed(flow, (batch) => this.post(slot, { t: 'events', batch })),
       restarts,
@@ -196,7 +211,7 @@ export class WorkerPool {
         return;
       case 'closed':
         slot.unclaimed.delete(message.id);
-        slot.subscribers.delete(message.id);
+        this.forget(slot, message.id);
         if (message.reason === 'slow') this.handlers.droppedSlow();
         return;
       case 'replay':
@@ -217,7 +232,7 @@ export class WorkerPool {
       { worker: slot.index, exitCode: code, subscribersLost: slot.subscribers.size },
       'worker thread exited unexpectedly; starting a new one',
     );
-    slot.subscribers.clear();
+    for (const id of [...slot.subscribers.keys()]) this.forget(slot, id);
     slot.feed.drop();
     this.checkBacklog();
     // A worker that dies right after starting would otherwise be restarted in a busy loop.

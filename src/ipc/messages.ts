@@ -4,6 +4,7 @@ import type { EventBatch } from './batch.js';
 export interface WorkerSettings {
   index: number;
   maxLineBytes: number;
+  lineTimeoutMs: number;
   maxPendingBytes: number;
   logLevel: string;
   faultInjection: boolean;

@@ -1,6 +1,8 @@
 // Splits a byte stream into newline-delimited UTF-8 lines with a hard per-line byte limit.
-// A line over the limit is discarded as it streams (never buffered whole), so memory per
-// connection stays bounded by the limit whatever a client sends.
+// A line over the limit is discarded as it streams (never buffered whole), and an unfinished
+// line is kept in one buffer that grows with it and is let go when it ends, so memory per
+// connection stays bounded by the limit whatever a client sends (even one byte per write).
+// A line must also be finished within a deadline, or a client could hold its bytes forever.
 import { isUtf8 } from 'node:buffer';
 
 const NEWLINE = 0x0a;
@@ -10,18 +12,29 @@ export interface LineSink {
   line(text: string, lineNo: number): void;
   /** A line that cannot be decoded: over the byte limit or not valid UTF-8. */
   badLine(lineNo: number, message: string): void;
+  /** A line was not finished within the deadline (lineTimeoutMs): the connection should end. */
+  timedOut?(message: string): void;
 }
+
+/** How small the buffer of an unfinished line starts; it doubles as the line grows. */
+const PARTIAL_START_BYTES = 256;
 
 export class LineFramer {
   private lineNo = 0;
-  private partial: Buffer[] = [];
+  /** The unfinished line: `partialBytes` bytes at the start of `partial` (null when there is none). */
+  private partial: Buffer | null = null;
   private partialBytes = 0;
   /** True while the current line has passed the limit and its bytes are being dropped. */
   private discarding = false;
+  private deadline: NodeJS.Timeout | undefined;
+  /** lineNo when the deadline was set: a line finished since then restarts it. */
+  private deadlineLine = 0;
 
   constructor(
     private readonly maxLineBytes: number,
     private readonly sink: LineSink,
+    /** 0: no deadline. */
+    private readonly lineTimeoutMs = 0,
   ) {}
 
   push(chunk: Buffer): void {
@@ -38,25 +51,60 @@ export class LineFramer {
       start = last + 1;
     }
     if (start < chunk.length) this.keepPartial(chunk.subarray(start));
+    if (this.lineTimeoutMs > 0) this.updateDeadline();
   }
 
   /** The peer finished sending: a last line without `\n` counts like any other. */
   end(): void {
     if (this.partialBytes > 0 || this.discarding) this.finishLine(Buffer.alloc(0));
+    this.stop();
+  }
+
+  /** The connection is gone: no deadline may fire, and the unfinished line is let go. */
+  stop(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+    this.partial = null;
+    this.partialBytes = 0;
+  }
+
+  private updateDeadline(): void {
+    const unfinished = this.partialBytes > 0 || this.discarding;
+    if (this.deadline !== undefined && (!unfinished || this.lineNo !== this.deadlineLine)) {
+      clearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
+    if (unfinished && this.deadline === undefined) {
+      this.deadlineLine = this.lineNo;
+      this.deadline = setTimeout(() => {
+        this.deadline = undefined;
+        this.partial = null;
+        this.partialBytes = 0;
+        this.sink.timedOut?.(`Line ${this.lineNo + 1} was not finished within ${this.lineTimeoutMs / 1000} s; closing the connection`);
+      }, this.lineTimeoutMs);
+      this.deadline.unref();
+    }
   }
 
   private keepPartial(bytes: Buffer): void {
     if (this.discarding) return;
+    const size = this.partialBytes + bytes.length;
     // One extra byte is allowed for a `\r` that will be stripped.
-    if (this.partialBytes + bytes.length > this.maxLineBytes + 1) {
-      this.partial = [];
+    if (size > this.maxLineBytes + 1) {
+      this.partial = null;
       this.partialBytes = 0;
       this.discarding = true;
       return;
     }
-    // Copy: the tail must not pin the whole chunk it came from.
-    this.partial.push(Buffer.from(bytes));
-    this.partialBytes += bytes.length;
+    // Copied into one buffer of our own: a tail must not pin the chunk it came from, and a line
+    // sent a byte at a time must not cost an object per byte.
+    if (this.partial === null || size > this.partial.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(Math.max(PARTIAL_START_BYTES, size * 2), this.maxLineBytes + 1));
+      if (this.partial !== null) this.partial.copy(grown, 0, 0, this.partialBytes);
+      this.partial = grown;
+    }
+    bytes.copy(this.partial, this.partialBytes);
+    this.partialBytes = size;
   }
 
   private finishLine(tail: Buffer): void {
@@ -65,8 +113,8 @@ export class LineFramer {
       this.tooLong(++this.lineNo);
       return;
     }
-    const bytes = this.partialBytes > 0 ? Buffer.concat([...this.partial, tail]) : tail;
-    this.partial = [];
+    const bytes = this.partial !== null ? Buffer.concat([this.partial.subarray(0, this.partialBytes), tail]) : tail;
+    this.partial = null;
     this.partialBytes = 0;
     this.emit(bytes);
   }

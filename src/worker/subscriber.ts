@@ -12,6 +12,7 @@ import { errorLine, okLine } from '../protocol/wire.js';
 /** What a subscriber needs from the worker that owns it. */
 export interface SubscriberHost {
   readonly maxLineBytes: number;
+  readonly lineTimeoutMs: number;
   readonly maxPendingBytes: number;
   readonly faultInjection: boolean;
   /** eventd's version, sent in the osctld greeting. */
@@ -57,10 +58,19 @@ export class Subscriber {
     this.filter = dialect === 'native' ? MATCH_ALL : MATCH_NONE;
     this.format = dialect;
     if (dialect === 'osctld') this.send(`${JSON.stringify({ version: host.version })}\n`);
-    this.framer = new LineFramer(host.maxLineBytes, {
-      line: (text) => this.onCommandLine(text),
-      badLine: (_lineNo, message) => this.send(errorLine(message)),
-    });
+    this.framer = new LineFramer(
+      host.maxLineBytes,
+      {
+        line: (text) => this.onCommandLine(text),
+        badLine: (_lineNo, message) => this.send(errorLine(message)),
+        // A command left unfinished too long: say so, then close.
+        timedOut: (message) => {
+          this.send(errorLine(message));
+          this.socket.end(() => this.socket.destroy());
+        },
+      },
+      host.lineTimeoutMs,
+    );
     socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
     // A client that half-closes (`echo '{"cmd":"stats"}' | socat - UNIX-CONNECT:...`) gets the
     // replies to its commands, then the connection closes: a Unix socket gives no other sign that
@@ -135,6 +145,7 @@ export class Subscriber {
   private close(reason: CloseReason): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.framer.stop();
     this.socket.destroy();
     // A reason set on purpose (slow, shutdown) wins over how the socket happened to end.
     this.host.closed(this, this.closeReason ?? reason);

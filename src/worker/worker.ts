@@ -22,6 +22,7 @@ function post(message: FromWorker): void {
 
 const host: SubscriberHost = {
   maxLineBytes: settings.maxLineBytes,
+  lineTimeoutMs: settings.lineTimeoutMs,
   maxPendingBytes: settings.maxPendingBytes,
   faultInjection: settings.faultInjection,
   version: settings.version,
