@@ -27,6 +27,11 @@ export function serveCommand(): Command {
     .addOption(new Option('--workers <n>', 'worker threads serving subscribers').argParser(integer(1, 256)).default(defaults.workers))
     .addOption(new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history))
     .addOption(
+      new Option('--history-bytes <n>', 'most bytes of events kept for `since` replay (the oldest go first)')
+        .argParser(integer(1024 * 1024))
+        .default(DEFAULTS.historyBytes),
+    )
+    .addOption(
       new Option('--max-line-bytes <n>', 'longest line a client may send').argParser(integer(64, 64 * 1024 * 1024)).default(DEFAULTS.maxLineBytes),
     )
     .addOption(

@@ -15,6 +15,8 @@ export interface DaemonConfig {
   socketGroup: string | undefined;
   workers: number;
   history: number;
+  /** Bytes the history may hold (its events' lines): a bound on memory whatever the events' size. */
+  historyBytes: number;
   maxLineBytes: number;
   /** A line must be finished this long after its first byte, or the connection is closed. */
   lineTimeoutMs: number;
@@ -48,6 +50,7 @@ export const DEFAULTS = {
   eventsMode: 0o660,
   osctldMode: 0o660,
   history: 10_000,
+  historyBytes: 64 * 1024 * 1024,
   maxLineBytes: 65_536,
   lineTimeoutMs: 60_000,
   maxConnections: 10_000,

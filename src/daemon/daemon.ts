@@ -16,6 +16,9 @@ import { Publisher } from './publisher.js';
 import { WorkerPool, type WorkerStats } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 
+/** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
+const REPLAY_CHUNK_BYTES = 64 * 1024;
+
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
 
@@ -34,7 +37,7 @@ export interface DaemonStats {
   connections_refused: number;
   /** How often producers were paused because a worker fell behind (flow control). */
   producers_paused: number;
-  history: { capacity: number; retained: number; first_seq: number; last_seq: number };
+  history: { capacity: number; capacity_bytes: number; retained: number; bytes: number; first_seq: number; last_seq: number };
 }
 
 export class Daemon {
@@ -58,7 +61,7 @@ export class Daemon {
     readonly config: DaemonConfig,
     private readonly log: Logger,
   ) {
-    this.history = new EventHistory(config.history);
+    this.history = new EventHistory(config.history, config.historyBytes);
     this.fdLimit = new FdLimitWatch(log);
     this.pool = new WorkerPool(
       config.workers,
@@ -72,7 +75,7 @@ export class Daemon {
       },
       log,
       {
-        replay: (since) => ({ ...this.history.after(since), lastSeq: this.history.lastSeq }),
+        replay: (since) => ({ ...this.history.after(since, REPLAY_CHUNK_BYTES), lastSeq: this.history.lastSeq }),
         stats: () => this.stats(),
         droppedSlow: () => this.droppedSlow++,
         backlog: (full) => {
@@ -116,7 +119,9 @@ export class Daemon {
       producers_paused: this.producersPaused,
       history: {
         capacity: this.history.capacity,
+        capacity_bytes: this.history.capacityBytes,
         retained: this.history.size,
+        bytes: this.history.bytes,
         first_seq: this.history.firstSeq,
         last_seq: this.history.lastSeq,
       },

@@ -18,7 +18,7 @@ export type ToWorker =
   /** Take ownership of a subscriber connection's file descriptor. */
   | { t: 'attach'; id: number; fd: number; dialect: Dialect }
   | { t: 'events'; batch: EventBatch }
-  /** History for a `since` subscription: everything retained after `since`, up to the latest event. */
+  /** History for a `since` subscription: the next chunk of what is retained after `since`; lastSeq is the newest event now. */
   | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
   | { t: 'stats'; subscriber: number; stats: unknown }
   | { t: 'shutdown'; graceMs: number };

@@ -24,6 +24,9 @@ export interface SubscriberHost {
   closed(subscriber: Subscriber, reason: CloseReason): void;
 }
 
+/** The next chunk of a replay is asked for once the subscriber's queue is below this. */
+const REPLAY_LOW_WATER = 64 * 1024;
+
 export class Subscriber {
   private filter: Filter;
   private format: 'native' | 'osctld';
@@ -33,15 +36,11 @@ export class Subscriber {
   private liveAfter = 0;
   /** A `since` subscription waits for its history; live events meanwhile are part of it. */
   private awaitingReplay = false;
+  /** The reply to the running `since` subscription has been sent (its first chunk came). */
+  private replayAnswered = false;
   /** A command is waiting for the main thread; later commands queue behind it. */
   private busy = false;
   private queued: string[] = [];
-  /**
-   * Bytes of a `since` replay allowed on top of --max-pending-bytes until the queue has drained
-   * once: the replay comes from the history (its size is bounded by it, and the bytes exist
-   * anyway), and counting it made any replay of more than the bound drop its subscriber at once.
-   */
-  private replayAllowance = 0;
   private closeReason: CloseReason | null = null;
   private isClosed = false;
   private peerEnded = false;
@@ -86,7 +85,13 @@ export class Subscriber {
 
   /** Sends the events of a batch that this subscriber wants and has not had yet. */
   deliver(view: BatchView): void {
-    if (this.awaitingReplay || view.lastSeq <= this.liveAfter) return;
+    if (this.awaitingReplay) return;
+    this.write(view);
+  }
+
+  /** Filters and frames the events of a batch after liveAfter, and sends them. */
+  private write(view: BatchView): void {
+    if (view.lastSeq <= this.liveAfter) return;
     const { firstSeq } = view.batch;
     if (this.filter === MATCH_ALL && this.format === 'native' && firstSeq > this.liveAfter) {
       this.send(view.buffer);
@@ -101,19 +106,39 @@ export class Subscriber {
     if (out !== '') this.send(out);
   }
 
-  /** The history a `since` subscription asked for: reply first, then the history, then live. */
+  /**
+   * One chunk of the history a `since` subscription asked for: the reply comes first, then the
+   * history, chunk by chunk, each asked for once the last has been taken (so a replay is held to
+   * the same bound as live events, and a subscriber that does not read pins one chunk), then live.
+   * lastSeq is the newest event when the chunk was read: live events after it follow it.
+   */
   replay(view: BatchView, lastSeq: number, missed: number): void {
-    this.send(okLine('subscribed', missed > 0 ? { missed } : undefined));
-    this.awaitingReplay = false;
-    this.liveAfter = view.batch.firstSeq - 1;
-    if (view.count > 0) {
-      this.replayAllowance = view.batch.bytes.length;
-      this.deliver(view);
-      if (this.socket.writableLength === 0) this.replayAllowance = 0;
-      else this.socket.once('drain', () => (this.replayAllowance = 0));
+    if (this.isClosed) return;
+    if (!this.replayAnswered) {
+      this.replayAnswered = true;
+      this.send(okLine('subscribed', missed > 0 ? { missed } : undefined));
+    } else if (missed > 0) {
+      // It read so slowly that the history moved past it: like any slow subscriber, it goes
+      // (reconnecting with since tells it what it missed).
+      this.closeReason = 'slow';
+      this.socket.destroy();
+      return;
     }
-    this.liveAfter = lastSeq;
-    this.commandDone();
+    this.liveAfter = view.batch.firstSeq - 1;
+    this.write(view);
+    const through = view.count > 0 ? view.lastSeq : view.batch.firstSeq - 1;
+    if (through >= lastSeq) {
+      this.awaitingReplay = false;
+      this.replayAnswered = false;
+      this.liveAfter = lastSeq;
+      this.commandDone();
+      return;
+    }
+    const next = () => {
+      if (!this.isClosed) this.host.requestReplay(this, through);
+    };
+    if (this.socket.writableLength <= REPLAY_LOW_WATER) next();
+    else this.socket.once('drain', next);
   }
 
   statsReply(stats: unknown): void {
@@ -136,7 +161,7 @@ export class Subscriber {
   private send(data: string | Buffer): void {
     if (this.socket.destroyed) return;
     this.socket.write(data);
-    if (this.socket.writableLength > this.host.maxPendingBytes + this.replayAllowance) {
+    if (this.socket.writableLength > this.host.maxPendingBytes) {
       this.closeReason = 'slow';
       this.socket.destroy();
     }

@@ -67,4 +67,37 @@ describe('EventHistory', () => {
     expect(missed).toBe(500);
     expect(lines).toEqual(Array.from({ length: 1000 }, (_, i) => `${last - 999 + i}\n`));
   });
+
+  it('holds no more than its byte bound, letting whole batches go oldest first', () => {
+    const history = new EventHistory(1_000_000, 10_000);
+    const line = (seq: number) => `${String(seq).padStart(99, '0')}\n`; // 100 bytes
+    for (let first = 1; first <= 1000; first += 10) {
+      const seqs = Array.from({ length: 10 }, (_, i) => first + i);
+      history.append(encodeBatch(first, seqs.map(line), seqs.map((seq) => seq % 8)));
+    }
+    // A batch of 10 events holds 1,000 bytes of lines and 50 of offsets and types.
+    expect(history.bytes).toBeLessThanOrEqual(10_000);
+    expect(history.bytes).toBeGreaterThan(10_000 - 1050);
+    expect(history.size).toBe(90);
+    expect(history.firstSeq).toBe(911);
+    expect(seqsOf(history, 0)).toMatchObject({ first: 911, missed: 910 });
+  });
+
+  it('reads a replay a chunk at a time: whole batches, about maxBytes, from after since', () => {
+    const history = filled(1000, 100, 4);
+    // The rest of the batch holding 11 (14 bytes, under 20), then the whole next batch.
+    const chunk = history.after(10, 20);
+    const view = new BatchView(chunk.batch);
+    expect(chunk.batch.firstSeq).toBe(11);
+    expect(Array.from({ length: view.count }, (_, i) => view.line(i))).toEqual(['line11\n', 'line12\n', 'line13\n', 'line14\n', 'line15\n', 'line16\n']);
+    let since = 0;
+    const seen: string[] = [];
+    for (;;) {
+      const next = new BatchView(history.after(since, 50).batch);
+      if (next.count === 0) break;
+      for (let i = 0; i < next.count; i++) seen.push(next.line(i));
+      since = next.lastSeq;
+    }
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `line${i + 1}\n`));
+  });
 });
