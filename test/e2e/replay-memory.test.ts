@@ -106,4 +106,19 @@ describe('replaying a large history', () => {
     expect(during).toBeLessThan(400 * MiB);
     expect((await daemon.stats()).workers.map((worker: { restarts: number }) => worker.restarts)).toStrictEqual([0, 0]);
   });
+
+  it('drops, as slow, a replaying client whose history was evicted before it read it', async () => {
+    const daemon = await TestDaemon.start({ args: ['--history', '2000'] });
+    daemons.push(daemon);
+    await fill(daemon, 2000, 500);
+    const client = await LineClient.connect(daemon.eventsSocket);
+    client.socket.pause();
+    client.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
+    // While it does not read, the whole history is replaced.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await fill(daemon, 2000, 500);
+    client.socket.resume();
+    await client.closed;
+    expect((await daemon.stats()).subscribers_dropped_slow).toBe(1);
+  });
 });
