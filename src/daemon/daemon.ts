@@ -12,7 +12,7 @@ import { EventHistory } from './history.js';
 import { errorLine } from '../protocol/wire.js';
 import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketName, type SocketSpec } from './listeners.js';
 import { ProducerConnection, type ProducerCounters } from './producer.js';
-import { Publisher } from './publisher.js';
+import { Publisher, UnpublishableError } from './publisher.js';
 import { WorkerPool, type WorkerStats } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 
@@ -85,7 +85,7 @@ export class Daemon {
         },
       },
     );
-    this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch));
+    this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch), config.maxLineBytes);
   }
 
   static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
@@ -133,7 +133,12 @@ export class Daemon {
     if (this.stopping) throw new Error('eventd is stopping');
     const report = validateReport({ type, opts });
     if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
-    return this.publisher.publish(report.type, report.opts);
+    try {
+      return this.publisher.publish(report.type, report.opts);
+    } catch (error) {
+      if (error instanceof UnpublishableError) throw new ReportRejectedError(`Invalid ${type} report: ${error.message}`, [], 'local');
+      throw error;
+    }
   }
 
   /**

@@ -6,7 +6,7 @@ import { peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { LineFramer } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import { ackLine, errorLine, reportErrorLine } from '../protocol/wire.js';
-import type { Publisher } from './publisher.js';
+import { UnpublishableError, type Publisher } from './publisher.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
@@ -109,8 +109,8 @@ export class ProducerConnection {
     try {
       seq = this.ctx.publisher.publish(report.type, report.opts);
     } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      return this.reject(lineNo, rejected(`Invalid ${report.type} report: opts is nested too deeply`, [], report.ack));
+      if (!(error instanceof UnpublishableError)) throw error;
+      return this.reject(lineNo, rejected(`Invalid ${report.type} report: ${error.message}`, [], report.ack));
     }
     if (report.ack !== undefined) this.reply(ackLine(report.ack, seq));
   }

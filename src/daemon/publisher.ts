@@ -9,6 +9,9 @@ import type { EventHistory } from './history.js';
 
 const BATCH_BYTES = 64 * 1024;
 
+/** A valid report that cannot become an event line; the message says why. */
+export class UnpublishableError extends Error {}
+
 export class Publisher {
   private seq = 0;
   private readonly pending = new BatchBuilder();
@@ -19,6 +22,8 @@ export class Publisher {
   constructor(
     private readonly history: EventHistory,
     private readonly broadcast: (batch: EventBatch) => void,
+    /** Longest event line (without its newline): subscribers may rely on --max-line-bytes. */
+    private readonly maxLineBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   get lastSeq(): number {
@@ -26,11 +31,25 @@ export class Publisher {
   }
 
   /**
-   * Publishes one validated event and returns its seq. Throws a RangeError, publishing nothing,
-   * if opts is nested too deeply to serialize.
+   * Publishes one validated event and returns its seq. Throws an UnpublishableError, publishing
+   * nothing, if opts is nested too deeply to serialize or the event line would pass the limit
+   * (seq and time add about 50 bytes to what the producer sent).
    */
   publish(type: EventType, opts: EventOpts): number {
-    const line = eventLine(this.seq + 1, this.now(), type, opts);
+    let line: string;
+    try {
+      line = eventLine(this.seq + 1, this.now(), type, opts);
+    } catch (error) {
+      if (error instanceof RangeError) throw new UnpublishableError('opts is nested too deeply');
+      throw error;
+    }
+    // A UTF-16 length is at most the UTF-8 byte count: only a long line needs counting.
+    if (line.length - 1 > this.maxLineBytes / 3) {
+      const bytes = Buffer.byteLength(line) - 1;
+      if (bytes > this.maxLineBytes) {
+        throw new UnpublishableError(`the event would be ${bytes} bytes with its seq and time, over the line limit of ${this.maxLineBytes}`);
+      }
+    }
     const seq = ++this.seq;
     this.pending.add(line, eventTypeCode(type));
     if (this.pending.byteLength >= BATCH_BYTES) {
@@ -45,9 +64,13 @@ export class Publisher {
     return seq;
   }
 
-  /** The ISO time, formatted once per millisecond: at high rates many events share one. */
+  /**
+   * The ISO time, formatted once per millisecond: at high rates many events share one. Never
+   * earlier than the last event's: when the wall clock steps back, time stands still until it
+   * catches up, so `time` never decreases along `seq`.
+   */
   private now(): string {
-    const ms = Date.now();
+    const ms = Math.max(Date.now(), this.timeMs);
     if (ms !== this.timeMs) {
       this.timeMs = ms;
       this.timeText = new Date(ms).toISOString();

@@ -119,6 +119,27 @@ describe('report socket', () => {
     producer.destroy();
   });
 
+  it('refuses a report whose event line would pass the line limit subscribers rely on', async () => {
+    const sub = await watch();
+    const producer = await daemon.producer();
+    const sized = (bytes: number, ack: number) => {
+      const bare = JSON.stringify({ type: 'management', opts: { id: 1, cmd: 'x', state: 'run', opts: { blob: '' } }, ack });
+      return JSON.stringify({ type: 'management', opts: { id: 1, cmd: 'x', state: 'run', opts: { blob: 'y'.repeat(bytes - bare.length) } }, ack });
+    };
+    const longest = sized(1024, 1);
+    expect(Buffer.byteLength(longest)).toBe(1024);
+    producer.send(`${longest}\n`);
+    const refused = await producer.nextJson<{ status: boolean; message: string }>();
+    expect(refused).toMatchObject({ status: false, ack: 1 });
+    expect(refused.message).toMatch(/^Invalid management report: the event would be 10\d\d bytes with its seq and time, over the line limit of 1024$/);
+    // 100 bytes shorter fits: seq and time add under 100.
+    producer.send(`${sized(924, 2)}\n`);
+    expect(await producer.nextJson()).toMatchObject({ status: true, ack: 2 });
+    const event = await sub.next();
+    expect(Buffer.byteLength(event)).toBeLessThanOrEqual(1024);
+    producer.destroy();
+  });
+
   it('reassembles lines split across writes and handles many lines in one write', async () => {
     const sub = await watch();
     const producer = await daemon.producer();

@@ -1,0 +1,55 @@
+// The publisher in-process: seq, time that never goes back, batches, and what cannot be published.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { EventHistory } from '../../src/daemon/history.js';
+import { Publisher, UnpublishableError } from '../../src/daemon/publisher.js';
+import { BatchView, type EventBatch } from '../../src/ipc/batch.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+function publisher(maxLineBytes?: number) {
+  const batches: EventBatch[] = [];
+  const history = new EventHistory(100);
+  return { publisher: new Publisher(history, (batch) => batches.push(batch), maxLineBytes), batches, history };
+}
+
+const lines = (batches: EventBatch[]) =>
+  batches.flatMap((batch) => {
+    const view = new BatchView(batch);
+    return Array.from({ length: view.count }, (_, i) => JSON.parse(view.line(i)) as { seq: number; time: string });
+  });
+
+describe('Publisher', () => {
+  it('numbers events from 1 and hands one batch per flush to the workers and the history', () => {
+    const { publisher: pub, batches, history } = publisher();
+    expect(pub.publish('osctld_shutdown', {})).toBe(1);
+    expect(pub.publish('state', { pool: 'tank', id: '1', state: 'running' })).toBe(2);
+    pub.flush();
+    expect(batches).toHaveLength(1);
+    expect(lines(batches).map((event) => event.seq)).toEqual([1, 2]);
+    expect(history.lastSeq).toBe(2);
+  });
+
+  it('keeps time non-decreasing when the wall clock steps back', () => {
+    const { publisher: pub, batches } = publisher();
+    const now = vi.spyOn(Date, 'now');
+    now.mockReturnValue(Date.UTC(2026, 10, 25, 12, 0, 5));
+    pub.publish('osctld_shutdown', {});
+    now.mockReturnValue(Date.UTC(2026, 10, 25, 11, 59, 0)); // NTP stepped the clock back a minute
+    pub.publish('osctld_shutdown', {});
+    now.mockReturnValue(Date.UTC(2026, 10, 25, 12, 0, 6));
+    pub.publish('osctld_shutdown', {});
+    pub.flush();
+    expect(lines(batches).map((event) => event.time)).toEqual(['2026-11-25T12:00:05.000Z', '2026-11-25T12:00:05.000Z', '2026-11-25T12:00:06.000Z']);
+  });
+
+  it('publishes nothing for opts nested too deeply or an event line over the limit', () => {
+    const { publisher: pub, batches } = publisher(200);
+    let deep: unknown = 1;
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { deep }, state: 'run' })).toThrow(new UnpublishableError('opts is nested too deeply'));
+    expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { blob: 'é'.repeat(60) }, state: 'run' })).toThrow(/^the event would be 2\d\d bytes with its seq and time, over the line limit of 200$/);
+    expect(pub.publish('osctld_shutdown', {})).toBe(1);
+    pub.flush();
+    expect(lines(batches).map((event) => event.seq)).toEqual([1]);
+  });
+});
