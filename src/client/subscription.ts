@@ -34,6 +34,8 @@ export class Subscription implements AsyncIterable<Event> {
   /** seq of the last event handed out. */
   lastSeq: number | undefined;
   private socket: Socket | undefined;
+  /** A connection opened by ready(), handed to the iteration when it starts. */
+  private opened: Promise<JsonLineReader> | undefined;
   private closed = false;
   private daemonRun: string | undefined;
 
@@ -44,6 +46,16 @@ export class Subscription implements AsyncIterable<Event> {
   /** The run id of the daemon this subscription is (or was last) connected to. */
   get run(): string | undefined {
     return this.daemonRun;
+  }
+
+  /**
+   * Connects and subscribes now (iterating does that too, lazily); resolves once the daemon has
+   * answered the subscription. From then on every matching event published is delivered, so
+   * await this before reporting something you want to see.
+   */
+  async ready(): Promise<void> {
+    this.opened ??= this.open();
+    await this.opened;
   }
 
   /** Ends the iteration. */
@@ -66,16 +78,15 @@ export class Subscription implements AsyncIterable<Event> {
    * somewhere (eventd forward) can write a whole array at once.
    */
   async *batches(): AsyncGenerator<Event[]> {
-    const path = this.options.socketPath ?? defaultSocketPaths().eventsSocket;
     let delay = 100;
     while (!this.closed) {
       let reader: JsonLineReader;
       try {
-        this.socket = await connect(path);
-        reader = new JsonLineReader(this.socket);
-        await this.handshake(reader);
+        reader = await (this.opened ?? this.open());
+        this.opened = undefined;
         delay = 100;
       } catch (error) {
+        this.opened = undefined;
         this.socket?.destroy();
         if (!this.options.reconnect || this.closed) throw error;
         this.options.onDisconnect?.(error as Error);
@@ -96,6 +107,13 @@ export class Subscription implements AsyncIterable<Event> {
       if (!this.options.reconnect || this.closed) return;
       this.options.onDisconnect?.(undefined);
     }
+  }
+
+  private async open(): Promise<JsonLineReader> {
+    this.socket = await connect(this.options.socketPath ?? defaultSocketPaths().eventsSocket);
+    const reader = new JsonLineReader(this.socket);
+    await this.handshake(reader);
+    return reader;
   }
 
   /**

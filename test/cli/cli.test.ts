@@ -1,7 +1,7 @@
 // The client commands against a real daemon, as separate processes.
 import { chmodSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, startCli, untilLive } from '../helpers/cli.js';
 import { TestDaemon } from '../helpers/daemon.js';
 
 let daemon: TestDaemon;
@@ -80,19 +80,22 @@ describe('eventd monitor, wait, stats', () => {
   it('monitor prints one readable line per event, filtered, and raw JSON with --json', async () => {
     const human = startCli(['monitor', '--type', 'state', '--type', 'ct_netif', '--filter', 'id=101', '--filter', 'id=102'], env);
     const json = startCli(['monitor', '--json', '--filter', 'init_pid=7'], env);
-    await expect.poll(async () => (await daemon.stats()).subscribers, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Probes their filters take, until each prints: from then on they are live.
+    await untilLive(human, () => cli(['report', 'state', 'pool=tank', 'id=101', 'state=frozen']));
+    await untilLive(json, () => cli(['report', 'ct_init_pid', 'pool=tank', 'id=probe', 'init_pid=7']));
+    const probes = human.lines().length;
+    const jsonProbes = json.lines().length;
     await cli(['report', 'state', 'pool=tank', 'id=101', 'state=running']);
     await cli(['report', 'state', 'pool=tank', 'id=103', 'state=running']);
     await cli(['report', 'ct_netif', 'pool=tank', 'id=102', 'action=rename', 'name=eth0', 'veth=v102', 'new_name=eth1']);
     await cli(['report', 'ct_init_pid', 'pool=tank', 'id=9', 'init_pid=7']);
-    await expect.poll(() => human.lines().length).toBe(2);
-    expect(human.lines()).toEqual([
+    await expect.poll(() => human.lines().length).toBe(probes + 2);
+    expect(human.lines().slice(probes)).toEqual([
       expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} state tank:101 running$/),
       expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} ct_netif tank:102 eth0 \(v102\) rename -> eth1$/),
     ]);
-    await expect.poll(() => json.lines().length).toBe(1);
-    expect(JSON.parse(json.lines()[0]!)).toMatchObject({ type: 'ct_init_pid', opts: { init_pid: 7 } });
+    await expect.poll(() => json.lines().length).toBe(jsonProbes + 1);
+    expect(JSON.parse(json.lines()[jsonProbes]!)).toMatchObject({ type: 'ct_init_pid', opts: { id: '9', init_pid: 7 } });
     human.child.kill();
     json.child.kill();
   });
@@ -107,10 +110,11 @@ describe('eventd monitor, wait, stats', () => {
 
   it('wait exits 0 with the first matching event, and 4 on timeout', async () => {
     const wait = startCli(['wait', 'state', 'id=w1', 'state=running', '--json', '--timeout', '20'], env);
-    await expect.poll(async () => (await daemon.stats()).subscribers, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await cli(['report', 'state', 'pool=tank', 'id=w1', 'state=stopped']);
-    await cli(['report', 'state', 'pool=tank', 'id=w1', 'state=running']);
+    // wait prints nothing until its event: report a non-matching then the matching one until it exits.
+    await untilLive(wait, async () => {
+      await cli(['report', 'state', 'pool=tank', 'id=w1', 'state=stopped']);
+      await cli(['report', 'state', 'pool=tank', 'id=w1', 'state=running']);
+    });
     expect(await wait.exited).toBe(0);
     expect(JSON.parse(wait.stdout)).toMatchObject({ type: 'state', opts: { id: 'w1', state: 'running' } });
 

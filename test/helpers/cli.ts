@@ -41,3 +41,19 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}) {
     lines: () => stdout.split('\n').filter((line) => line !== ''),
   };
 }
+
+/**
+ * Probe-until-seen: a command that subscribes (monitor, wait) prints nothing to say it is live,
+ * so repeat a report its filter takes until it prints (or exits); returns how many lines it printed.
+ */
+export async function untilLive(command: ReturnType<typeof startCli>, probe: () => Promise<unknown>, timeoutMs = 15_000): Promise<number> {
+  let exited = false;
+  void command.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  while (command.lines().length === 0 && !exited) {
+    if (Date.now() > deadline) throw new Error(`no output within ${timeoutMs} ms; stderr: ${command.stderr}`);
+    await probe();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return command.lines().length;
+}

@@ -33,12 +33,14 @@ describe('EventdServer', () => {
   it('reports type-checked events, streams them to subscribers, and announces shutdown', async () => {
     const { server } = newServer();
     await server.start({ workers: 2 });
-    const everything = server.subscribe()[Symbol.asyncIterator]();
-    const states = server.subscribe({ type: 'state', opts: { id: '101' } })[Symbol.asyncIterator]();
-    // Subscriptions connect lazily: start both before reporting.
+    const allEvents = server.subscribe();
+    const onlyStates = server.subscribe({ type: 'state', opts: { id: '101' } });
+    // Live once ready() resolves: nothing reported after it is missed.
+    await Promise.all([allEvents.ready(), onlyStates.ready()]);
+    const everything = allEvents[Symbol.asyncIterator]();
+    const states = onlyStates[Symbol.asyncIterator]();
     const firstAll = everything.next();
     const firstState = states.next();
-    await new Promise((resolve) => setTimeout(resolve, 300));
 
     expect(server.report('state', { pool: 'tank', id: '101', state: 'running' })).toBe(1);
     expect(server.report('ct_exit', { pool: 'tank', id: '101', exit_type: 'halt' })).toBe(2);
@@ -67,9 +69,8 @@ describe('EventdServer', () => {
 
     // unsubscribe() ends that subscription's iteration; the others go on.
     const extra = server.subscribe({ type: 'db' });
-    const extraEvents = extra[Symbol.asyncIterator]();
-    const extraNext = extraEvents.next();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await extra.ready();
+    const extraNext = extra[Symbol.asyncIterator]().next();
     server.unsubscribe(extra);
     expect((await extraNext).done).toBe(true);
 
@@ -100,9 +101,9 @@ describe('socket client', () => {
     const config = server.config;
     const gaps: unknown[] = [];
     const subscription = subscribe({ socketPath: server.config.eventsSocket, reconnect: true, type: 'state', onGap: (gap) => gaps.push(gap) });
+    await subscription.ready();
     const events = subscription[Symbol.asyncIterator]();
     const first = events.next();
-    await new Promise((resolve) => setTimeout(resolve, 300));
     server.report('state', { pool: 'tank', id: 'before', state: 'running' });
     expect((await first).value).toMatchObject({ seq: 1, opts: { id: 'before' } });
 
