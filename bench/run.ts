@@ -1,7 +1,7 @@
 // The benchmark suite: eventd against the raw Node fan-out ceiling (and Redis pub/sub when
 // redis-server is installed), side by side in one run,
 // medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
-// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled|forward]
+// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled|forward|harm]
 // (--quick: one small run of each kind, under a minute)
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 import { natsInstalled, runForward, type ForwardResult } from './forward.js';
+import { harmTable, runHarm } from './harm.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const QUICK = values.quick;
@@ -221,8 +222,22 @@ async function forwarding(): Promise<void> {
 const started = Date.now();
 console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
 console.log(REDIS ? 'Redis pub/sub compared (redis-server found).' : 'Redis pub/sub not compared: redis-server is not installed (apt-get install redis-server).');
-// --only fanout|workers|latency|idle|stalled|forward runs one part.
-const parts = { fanout: fanoutMatrix, workers: workerScaling, latency, idle: idleSubscribers, stalled: stalledSubscriber, forward: forwarding };
+/** A bystander's latency while each kind of misbehaving client runs (bench/harm.ts). */
+async function harm(): Promise<void> {
+  console.log('\n### No client harms another (bystander at 200 ev/s, 5 s per phase)\n');
+  console.log(harmTable(await runHarm(5)));
+}
+
+// --only fanout|workers|latency|idle|stalled|forward|harm runs one part (harm is left out of --quick).
+const parts = {
+  fanout: fanoutMatrix,
+  workers: workerScaling,
+  latency,
+  idle: idleSubscribers,
+  stalled: stalledSubscriber,
+  forward: forwarding,
+  ...(QUICK ? {} : { harm }),
+};
 for (const [name, part] of Object.entries(parts)) if (values.only === undefined || values.only === name) await part();
 console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Lost events in any run: ${lostAnything ? 'YES' : 0}.`);
 if (lostAnything) process.exitCode = 1;

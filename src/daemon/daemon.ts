@@ -19,6 +19,13 @@ import { EVENTD_VERSION } from '../version.js';
 /** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
 const REPLAY_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * What Node reads ahead from a paused connection. Its default (16 KiB) is counted in bytes, so a
+ * client sending one byte per write kept being read a byte at a time while paused; with this a
+ * paused connection is left in the kernel after one chunk. It does not slow a flowing one.
+ */
+export const READ_AHEAD_BYTES = 1;
+
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
 
@@ -177,7 +184,7 @@ export class Daemon {
       const dialect = spec.name === 'osctld' ? 'osctld' : 'native';
       const server =
         spec.name === 'report'
-          ? net.createServer({ allowHalfOpen: true }, (socket) => {
+          ? net.createServer({ allowHalfOpen: true, highWaterMark: READ_AHEAD_BYTES }, (socket) => {
               if (this.producers.size >= config.maxConnections) return this.refuse(socket, spec.name);
               this.onProducer(socket);
             })

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { peerCred, socketFd, type PeerCred } from '../native/index.js';
-import { LineFramer } from '../protocol/framing.js';
+import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import { ackLine, errorLine, reportErrorLine } from '../protocol/wire.js';
 import { UnpublishableError, type Publisher } from './publisher.js';
@@ -33,6 +33,8 @@ export class ProducerConnection {
   /** Reading stops while the producer leaves its replies unread, or while the daemon is overloaded. */
   private repliesUnread = false;
   private throttled = false;
+  /** Paused for a moment after a trickle of bytes that finished no line (see framing.ts). */
+  private trickling = false;
 
   constructor(
     readonly id: number,
@@ -54,7 +56,7 @@ export class ProducerConnection {
     );
     this.log.info('producer connected');
     socket.on('data', (chunk: Buffer) => {
-      if (!this.closing) this.framer.push(chunk);
+      if (!this.closing && this.framer.push(chunk)) this.trickle();
     });
     // Half-close: answer the last line (even without `\n`), flush every reply, then close.
     socket.on('end', () => {
@@ -83,8 +85,17 @@ export class ProducerConnection {
 
   private updateFlow(): void {
     if (this.closing) return;
-    if (this.throttled || this.repliesUnread) this.socket.pause();
+    if (this.throttled || this.repliesUnread || this.trickling) this.socket.pause();
     else this.socket.resume();
+  }
+
+  private trickle(): void {
+    this.trickling = true;
+    this.updateFlow();
+    setTimeout(() => {
+      this.trickling = false;
+      this.updateFlow();
+    }, tricklePauseMs()).unref();
   }
 
   /** Stops taking reports: everything already answered stays answered. */

@@ -19,6 +19,21 @@ export interface LineSink {
 /** How small the buffer of an unfinished line starts; it doubles as the line grows. */
 const PARTIAL_START_BYTES = 256;
 
+/**
+ * Chunks this small that finish no line, this many in a row, are a trickle (a client sending a
+ * byte at a time): its connection should then be read less often, so that the bytes gather in
+ * the kernel and a thousand such clients cost the daemon a few reads each per second instead of
+ * one per byte. (A client that writes a line and its newline apart makes one such chunk, not 8.)
+ */
+const TRICKLE_BYTES = 512;
+const TRICKLE_CHUNKS = 8;
+const TRICKLE_PAUSE_MS = 2000;
+
+/** How long to leave a trickling connection unread: 1 to 3 s, spread so that many such connections do not all wake together. */
+export function tricklePauseMs(): number {
+  return TRICKLE_PAUSE_MS * (0.5 + Math.random());
+}
+
 export class LineFramer {
   private lineNo = 0;
   /** The unfinished line: `partialBytes` bytes at the start of `partial` (null when there is none). */
@@ -27,6 +42,8 @@ export class LineFramer {
   /** True while the current line has passed the limit and its bytes are being dropped. */
   private discarding = false;
   private deadline: NodeJS.Timeout | undefined;
+  /** Small chunks in a row that finished no line. */
+  private smallChunks = 0;
   /** lineNo when the deadline was set: a line finished since then restarts it. */
   private deadlineLine = 0;
 
@@ -37,7 +54,9 @@ export class LineFramer {
     private readonly lineTimeoutMs = 0,
   ) {}
 
-  push(chunk: Buffer): void {
+  /** Frames a chunk; returns true when it was a trickle (see TRICKLE_BYTES). */
+  push(chunk: Buffer): boolean {
+    const linesBefore = this.lineNo;
     let start = 0;
     let newline = chunk.indexOf(NEWLINE);
     if (newline !== -1 && (this.partialBytes > 0 || this.discarding)) {
@@ -52,6 +71,8 @@ export class LineFramer {
     }
     if (start < chunk.length) this.keepPartial(chunk.subarray(start));
     if (this.lineTimeoutMs > 0) this.updateDeadline();
+    this.smallChunks = this.lineNo === linesBefore && chunk.length < TRICKLE_BYTES ? this.smallChunks + 1 : 0;
+    return this.smallChunks >= TRICKLE_CHUNKS;
   }
 
   /** The peer finished sending: a last line without `\n` counts like any other. */

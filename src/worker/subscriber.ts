@@ -6,7 +6,7 @@ import { BatchView } from '../ipc/batch.js';
 import type { CloseReason, Dialect } from '../ipc/messages.js';
 import { parseCommand, parseOsctldCommand, type Command } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
-import { LineFramer } from '../protocol/framing.js';
+import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { errorLine, okLine } from '../protocol/wire.js';
 
 /** What a subscriber needs from the worker that owns it. */
@@ -70,7 +70,14 @@ export class Subscriber {
       },
       host.lineTimeoutMs,
     );
-    socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      // A trickle of bytes that finished no line: read it again a moment later (see framing.ts).
+      if (!this.framer.push(chunk)) return;
+      socket.pause();
+      setTimeout(() => {
+        if (!this.busy && !socket.destroyed) socket.resume();
+      }, tricklePauseMs()).unref();
+    });
     // A client that half-closes (`echo '{"cmd":"stats"}' | socat - UNIX-CONNECT:...`) gets the
     // replies to its commands, then the connection closes: a Unix socket gives no other sign that
     // a client is gone until a write fails.

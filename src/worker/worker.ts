@@ -54,7 +54,10 @@ const host: SubscriberHost = {
 function attach(id: number, fd: number, dialect: Dialect): void {
   let socket: Socket;
   try {
-    socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    // A paused (trickling) connection stays unread: see READ_AHEAD_BYTES in daemon/daemon.ts.
+    // (Passed on to stream.Duplex; Node's typings of the constructor leave it out.)
+    const options = { fd, readable: true, writable: true, allowHalfOpen: true, readableHighWaterMark: 1 };
+    socket = new Socket(options);
   } catch (error) {
     log.error({ subscriber: id, fd, err: error }, 'cannot open subscriber connection');
     closeSync(fd);
