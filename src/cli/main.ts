@@ -34,13 +34,33 @@ Quick start:
 Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.
 Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVENTS_SOCKET.`,
     );
-  // Usage errors exit 2 (commander's default is 1, which here means "refused").
+  // Usage errors: one line, exit 2 (commander's default is 1, which here means "refused").
   for (const command of [program, ...program.commands]) {
-    command.showHelpAfterError().exitOverride((error) => process.exit(NOT_ERRORS.has(error.code) ? 0 : EXIT.usage));
+    command
+      .configureOutput({ outputError: (text, write) => write(usageLine(text, command === program ? 'eventd' : `eventd ${command.name()}`)) })
+      .exitOverride((error) => process.exit(NOT_ERRORS.has(error.code) ? 0 : EXIT.usage));
   }
   return program;
 }
 
+/**
+ * A commander error as one line that names the argument or option and says where help is:
+ * `eventd: <type>: unknown event type "stat"; known types: … (see \`eventd wait --help\`)`.
+ */
+export function usageLine(text: string, name: string): string {
+  const message = text.replace(/^error: /, '').trim();
+  const argument = /^command-argument value '.*' is invalid for argument '(.*?)'\. (.*)$/s.exec(message);
+  const option = /^option '(\S+).*?' argument '.*' is invalid\. (.*)$/s.exec(message);
+  const said = argument ? `<${argument[1]}>: ${argument[2]}` : option ? `${option[1]}: ${option[2]}` : message;
+  return `eventd: ${said.replace(/\s*\n\s*/g, ' ')} (see \`${name} --help\`)\n`;
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
-  await buildProgram().parseAsync(argv);
+  const program = buildProgram();
+  // Bare `eventd` is a usage error: the help, on stderr, exit 2.
+  if (argv.length <= 2) {
+    program.outputHelp({ error: true });
+    process.exit(EXIT.usage);
+  }
+  await program.parseAsync(argv);
 }

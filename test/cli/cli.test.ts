@@ -62,6 +62,27 @@ describe('eventd report', () => {
     });
   });
 
+  it('says every usage error in one line that names the argument or option, exit 2', async () => {
+    const types = 'management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit';
+    expect(await cli(['wait', 'stat'])).toEqual({ code: 2, stdout: '', stderr: `eventd: <type>: unknown event type "stat"; known types: ${types} (see \`eventd wait --help\`)\n` });
+    expect(await cli(['monitor', '--type', 'stat'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `eventd: --type: unknown event type "stat"; known types: ${types} (see \`eventd monitor --help\`)\n`,
+    });
+    expect(await cli(['schema', 'bogus'])).toEqual({ code: 2, stdout: '', stderr: `eventd: <type>: unknown event type "bogus"; known types: ${types} (see \`eventd schema --help\`)\n` });
+    expect(await cli(['stats', '--bogus'])).toEqual({ code: 2, stdout: '', stderr: "eventd: unknown option '--bogus' (see `eventd stats --help`)\n" });
+    expect(await cli(['frobnicate'])).toEqual({ code: 2, stdout: '', stderr: "eventd: unknown command 'frobnicate' (see `eventd --help`)\n" });
+  });
+
+  it('prints the help on stderr and exits 2 when run without a command', async () => {
+    const bare = await cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^Usage: eventd \[options\] \[command\]/);
+    expect(bare.stderr).toContain('Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.');
+  });
+
   it('says which socket and mode when permission is denied', async () => {
     // Any unprivileged user: the sockets are 0660 root:root, in a directory anyone may enter,
     // so it is the socket's own mode that makes the kernel refuse.
