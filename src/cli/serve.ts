@@ -103,7 +103,7 @@ async function serve(config: DaemonConfig): Promise<void> {
   try {
     await server.start();
   } catch (error) {
-    log.fatal({ err: error }, 'cannot start');
+    // One line, on stderr (journald keeps it too): the message says what to do; a stack would not.
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
     process.exit(1);
   }
@@ -112,7 +112,8 @@ async function serve(config: DaemonConfig): Promise<void> {
   const hints = server.sockets.every((socket) => socket.path !== undefined)
     ? {
         subscribe: `socat -u UNIX-CONNECT:${events} STDOUT`,
-        report: `echo '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"}}' | socat - UNIX-CONNECT:${report}`,
+        // With an ack, so that pasting it shows the answer: {"status":true,"ack":1,"seq":N}.
+        report: `echo '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"},"ack":1}' | socat - UNIX-CONNECT:${report}`,
       }
     : {};
   log.info(

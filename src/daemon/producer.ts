@@ -54,7 +54,8 @@ export class ProducerConnection {
       },
       ctx.lineTimeoutMs,
     );
-    this.log.info('producer connected');
+    // Per connection: debug, or a busy host's log is mostly these lines.
+    this.log.debug('producer connected');
     socket.on('data', (chunk: Buffer) => {
       if (!this.closing && this.framer.push(chunk)) this.trickle();
     });
@@ -73,7 +74,7 @@ export class ProducerConnection {
     socket.on('error', (error) => this.log.debug({ err: error }, 'producer connection error'));
     socket.on('close', () => {
       this.framer.stop();
-      this.log.info('producer disconnected');
+      this.log.debug('producer disconnected');
     });
   }
 

@@ -27,9 +27,9 @@ function tempDir(): string {
 }
 
 /** Runs `eventd serve` expecting it to refuse to start; returns its stderr. */
-function refusedStart(args: string[]): { status: number | null; stderr: string } {
-  const result = spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--log-level', 'silent', ...args], { encoding: 'utf8', timeout: 15_000 });
-  return { status: result.status, stderr: result.stderr };
+function refusedStart(args: string[]): { status: number | null; stderr: string; stdout: string } {
+  const result = spawnSync(process.execPath, [EVENTD_BIN, 'serve', ...args], { encoding: 'utf8', timeout: 15_000 });
+  return { status: result.status, stderr: result.stderr, stdout: result.stdout };
 }
 
 describe('daemon lifecycle', () => {
@@ -72,6 +72,20 @@ describe('daemon lifecycle', () => {
     const sub = await daemon.subscriber();
     const [seq] = await daemon.report(sampleReports.state);
     expect(await sub.nextJson()).toMatchObject({ seq, type: 'state' });
+  });
+
+  it("logs socat hints that work when pasted, the report one answered with its ack; connections only at debug", async () => {
+    const daemon = await start({ args: ['--log-level', 'info'] });
+    const ready = daemon.logs.find((record) => record.msg === 'eventd ready')!;
+    const sub = spawn('sh', ['-c', String(ready.subscribe)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await expect.poll(async () => (await daemon.stats()).subscribers, { timeout: 10_000 }).toBe(2);
+    const pasted = spawnSync('sh', ['-c', String(ready.report)], { encoding: 'utf8' });
+    expect(pasted.stdout).toBe('{"status":true,"ack":1,"seq":1}\n');
+    let seen = '';
+    sub.stdout!.setEncoding('utf8').on('data', (chunk: string) => (seen += chunk));
+    await expect.poll(() => seen).toContain('"seq":1');
+    sub.kill();
+    expect(daemon.logs.filter((record) => /producer (dis)?connected/.test(record.msg))).toEqual([]);
   });
 
   it('never opens the Node inspector on SIGUSR1', async () => {
@@ -125,8 +139,8 @@ describe('daemon lifecycle', () => {
   it('refuses to start while another daemon listens on the socket', async () => {
     const running = await start();
     const result = refusedStart(['--report-socket', running.reportSocket, '--events-socket', join(running.dir, 'other.sock')]);
-    expect(result.status).toBe(1);
-    expect(result.stderr).toBe(`eventd: ${running.reportSocket} is in use by another process; is eventd already running?\n`);
+    // One line, nothing else: no log record with a stack trace.
+    expect(result).toEqual({ status: 1, stdout: '', stderr: `eventd: ${running.reportSocket} is in use by another process; is eventd already running?\n` });
     // The running daemon is untouched.
     expect(await running.report(sampleReports.state)).toEqual([1]);
   });
@@ -165,6 +179,7 @@ describe('daemon lifecycle', () => {
       chownSync(dir, 65534, 65534);
       expect(refused(dir)).toEqual({
         status: 1,
+        stdout: '',
         stderr: `eventd: ${dir} is owned by uid 65534, not by eventd's user (uid 0) or root: another user could replace eventd's sockets there; use a directory of your own\n`,
       });
     });
