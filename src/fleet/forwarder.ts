@@ -100,7 +100,8 @@ export class Forwarder {
       const { created, info } = await ensureStream(jsm, options.stream).catch((error: Error) => {
         throw error instanceof FleetError ? error : new FleetError(error.message, 'stream');
       });
-      options.log.info({ stream: info.config.name, created, max_age_s: info.config.max_age / 1e9, max_bytes: info.config.max_bytes }, created ? 'stream created' : 'stream found');
+      // The logger already names the stream (its child bindings): no second `stream` key.
+      options.log.info({ created, max_age_s: info.config.max_age / 1e9, max_bytes: info.config.max_bytes }, created ? 'stream created' : 'stream found');
       await fetchStats(options.eventsSocket).catch((error: Error) => {
         throw new FleetError(error.message, 'daemon-unreachable');
       });
