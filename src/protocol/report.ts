@@ -68,6 +68,10 @@ export function validateReport(report: unknown): ReportResult {
   }
   const ack = Object.hasOwn(report, 'ack') && ackSchema.safeParse(report.ack).success ? (report.ack as Ack) : undefined;
   const { type } = report;
+  if (type === undefined && Object.hasOwn(report, 'cmd')) {
+    const issue = { path: 'cmd', message: 'is a command for the events socket' };
+    return rejected(`Commands such as {"cmd":"stats"} go to the events socket; this is the report socket, where each line is a report like {"type":"state","opts":{...}}`, [issue], ack);
+  }
   if (!isEventType(type)) {
     const issue =
       type === undefined

@@ -29,6 +29,7 @@ export const REJECTION_MESSAGES = [
   /^Line is not valid JSON: /,
   /^A report must be a JSON object like /,
   /^Report has no event type; known types: /,
+  /^Commands such as \{"cmd":"stats"\} go to the events socket; /,
   /^Unknown event type ".*"; known types: /,
   /^Invalid \w+ report: \S* ?(is required|is not a known field|must be .+|is a number too large to represent|does not match any allowed form.*|opts is nested too deeply)/,
   /^Line is not valid UTF-8$/,

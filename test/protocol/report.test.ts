@@ -24,6 +24,12 @@ describe('parseReport', () => {
     ['null', 'null', 'A report must be a JSON object', []],
     ['no type', { opts: {} }, 'Report has no event type; known types: management,', [{ path: 'type', message: 'is required' }]],
     [
+      'a command meant for the events socket',
+      { cmd: 'stats' },
+      'Commands such as {"cmd":"stats"} go to the events socket; this is the report socket, where each line is a report like {"type":"state","opts":{...}}',
+      [{ path: 'cmd', message: 'is a command for the events socket' }],
+    ],
+    [
       'unknown type',
       { type: 'stat', opts: {} },
       'Unknown event type "stat"; known types: management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit',
