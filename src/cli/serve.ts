@@ -64,7 +64,10 @@ Examples:
   eventd serve
   eventd serve --report-socket /tmp/r.sock --events-socket /tmp/e.sock --workers 4
   eventd serve --osctld-socket /run/eventd/osctld.sock
-  socat -u UNIX-CONNECT:${defaults.eventsSocket} STDOUT      # subscribe to everything`,
+  socat -u UNIX-CONNECT:${defaults.eventsSocket} STDOUT      # subscribe to everything
+
+Exit codes: 0 stopped by a signal (SIGTERM, SIGINT, SIGQUIT, SIGUSR2, SIGTRAP), 1 could not start
+or stop cleanly, 2 usage.`,
     )
     .action(async (options: Record<string, unknown>) => {
       const { lineTimeout, ...rest } = options as Partial<DaemonConfig> & { lineTimeout: number };

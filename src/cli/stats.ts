@@ -26,7 +26,15 @@ export function statsCommand(): Command {
     .description("print the daemon's counters")
     .option('--json', 'print the raw stats object')
     .addOption(eventsSocketOption())
-    .addHelpText('after', '\nExit codes: 0 ok, 3 daemon not reachable.')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  eventd stats
+  eventd stats --json | jq .history
+
+Exit codes: 0 ok, 2 usage, 3 daemon not reachable.`,
+    )
     .action(
       clientAction(async (options: { json?: boolean; eventsSocket: string }) => {
         const stats = await fetchStats(options.eventsSocket);

@@ -75,6 +75,15 @@ describe('eventd report', () => {
     expect(await cli(['frobnicate'])).toEqual({ code: 2, stdout: '', stderr: "eventd: unknown command 'frobnicate' (see `eventd --help`)\n" });
   });
 
+  it('gives examples and the exit codes in every command\'s help', async () => {
+    for (const command of ['serve', 'report', 'monitor', 'wait', 'stats', 'schema', 'forward']) {
+      const help = await cli([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout, command).toMatch(/\nExamples:\n {2}eventd /);
+      expect(help.stdout, command).toMatch(/Exit codes: 0 /);
+    }
+  });
+
   it('prints the help on stderr and exits 2 when run without a command', async () => {
     const bare = await cli([]);
     expect(bare.code).toBe(2);
