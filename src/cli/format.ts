@@ -1,4 +1,5 @@
-// One readable line per event, in the spirit of `osctl monitor`: `12:00:01.123 state tank:101 running`.
+// One readable line per event, in the spirit of `osctl monitor`: `12:00:01.123 42 state tank:101 running`
+// (time, seq, type, details). The seq is what `--since` resumes from.
 import type { Event } from '../protocol/events.js';
 
 function clock(iso: string): string {
@@ -36,5 +37,5 @@ function details(event: Event): string {
 }
 
 export function formatEvent(event: Event): string {
-  return `${clock(event.time)} ${event.type} ${details(event)}`.trimEnd();
+  return `${clock(event.time)} ${event.seq} ${event.type} ${details(event)}`.trimEnd();
 }

@@ -67,8 +67,9 @@ Examples:
   eventd monitor --nats nats://nats.example.net:4222 --host node7 --since 2026-11-24T22:00
   eventd monitor --nats nats://nats.example.net:4222 --type ct_exit --since 2h --json
 
-Human output: "12:00:01.123 state tank:101 running" (local time); with --nats the host comes
-first ("node7 12:00:01.123 state tank:101 running") and --json adds "host" and "run".
+Human output: "12:00:01.123 42 state tank:101 running" (local time, seq, type, details: resume
+with --since 42); with --nats the host comes first ("node7 12:00:01.123 42 state tank:101 running")
+and --json adds "host" and "run".
 Missed events (evicted from the daemon's history, or lost while it restarted) are reported on
 stderr. With --nats, --since is a JetStream stream sequence (events after it; 0 is everything
 the stream holds), an ISO time, or a duration ago (90s, 10m, 2h, 1d); without --since only new

@@ -121,8 +121,8 @@ describe('eventd monitor, wait, stats', () => {
     await cli(['report', 'ct_init_pid', 'pool=tank', 'id=9', 'init_pid=7']);
     await expect.poll(() => human.lines().length).toBe(probes + 2);
     expect(human.lines().slice(probes)).toEqual([
-      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} state tank:101 running$/),
-      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} ct_netif tank:102 eth0 \(v102\) rename -> eth1$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} \d+ state tank:101 running$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} \d+ ct_netif tank:102 eth0 \(v102\) rename -> eth1$/),
     ]);
     await expect.poll(() => json.lines().length).toBe(jsonProbes + 1);
     expect(JSON.parse(json.lines()[jsonProbes]!)).toMatchObject({ type: 'ct_init_pid', opts: { id: '9', init_pid: 7 } });

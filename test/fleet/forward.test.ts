@@ -139,7 +139,7 @@ describe('eventd forward', () => {
     const human = startCli(['monitor', '--nats', nats.url, '--since', '0', '--host', 'beta.example.com', '--type', 'ct_init_pid']);
     cleanups.push(() => void human.child.kill());
     await expect.poll(() => human.lines().length, { timeout: 15_000 }).toBe(200);
-    expect(human.lines()[0]).toMatch(/^beta\.example\.com \d\d:\d\d:\d\d\.\d{3} ct_init_pid tank:101 init_pid=1$/);
+    expect(human.lines()[0]).toMatch(/^beta\.example\.com \d\d:\d\d:\d\d\.\d{3} \d+ ct_init_pid tank:101 init_pid=1$/);
     expect((await readStream(nats.url)).filter((stored) => stored.host === 'beta.example.com')[0]!.subject).toBe('eventd.beta%2Eexample%2Ecom.ct_init_pid');
 
     // Without --since, only what happens from now on.
@@ -150,7 +150,7 @@ describe('eventd forward', () => {
     await report(alpha, 201, 202);
     await report(beta, 201, 202);
     await expect.poll(() => live.lines().length, { timeout: 15_000 }).toBe(2);
-    expect(live.lines().map((line) => line.replace(/\d\d:\d\d:\d\d\.\d{3}/, 'T'))).toEqual(['alpha T ct_init_pid tank:101 init_pid=201', 'alpha T ct_init_pid tank:101 init_pid=202']);
+    expect(live.lines().map((line) => line.replace(/\d\d:\d\d:\d\d\.\d{3}/, 'T'))).toEqual(['alpha T 201 ct_init_pid tank:101 init_pid=201', 'alpha T 202 ct_init_pid tank:101 init_pid=202']);
   });
 
   it('stores every event exactly once when NATS is killed mid-stream and comes back; a fleet monitor rides it out', async () => {
