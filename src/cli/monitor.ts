@@ -133,6 +133,7 @@ export function waitCommand(): Command {
     .argument('<type>', `event type (${EVENT_TYPES.join(', ')})`, eventTypeArg)
     .argument('[fields...]', 'opts to match, as key=value')
     .addOption(new Option('--timeout <seconds>', 'give up after this long (exit 4)').argParser(integer(1)))
+    .addOption(new Option('--since <seq>', 'also look at the events after this seq that already happened (from the history)').argParser(integer(0)))
     .option('--json', 'print the raw event line')
     .addOption(eventsSocketOption())
     .addHelpText(
@@ -141,13 +142,15 @@ export function waitCommand(): Command {
 Examples:
   eventd wait state pool=tank id=101 state=running --timeout 30
   eventd wait ct_exit id=101 && echo "101 exited"
+  eventd wait state id=101 state=running --since 0    # also if it is running already
 
 Subscribes first, so an event that happens as soon as the command starts is not missed.
+Filters are checked against the schema: a field or value that can never match is a usage error.
 Exit codes: 0 seen, 1 refused or the daemon went away, 2 usage, 3 daemon not reachable, 4 timed out.`,
     )
     .action(
-      clientAction(async (type: EventType, fields: string[], options: { timeout?: number; json?: boolean; eventsSocket: string }) => {
-        const subscription = subscribe({ ...filters([type], fields), socketPath: options.eventsSocket });
+      clientAction(async (type: EventType, fields: string[], options: { timeout?: number; since?: number; json?: boolean; eventsSocket: string }) => {
+        const subscription = subscribe({ ...filters([type], fields), since: options.since, socketPath: options.eventsSocket });
         let timedOut = false;
         const timer =
           options.timeout === undefined

@@ -4,23 +4,65 @@ import { InvalidArgumentError } from 'commander';
 import { EVENT_TYPES, type EventType } from '../protocol/events.js';
 import { reportJsonSchema } from '../protocol/json-schema.js';
 
-type JsonSchema = { type?: string; properties?: Record<string, JsonSchema>; oneOf?: JsonSchema[]; anyOf?: JsonSchema[] };
+type JsonSchema = {
+  type?: string;
+  enum?: unknown[];
+  const?: unknown;
+  properties?: Record<string, JsonSchema>;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+};
 
 /** The JSON Schema type of each opts field of an event type ("integer", "string", "object"…). */
 function fieldTypes(type: EventType): Map<string, Set<string>> {
-  const opts = (reportJsonSchema(type) as JsonSchema).properties!.opts!;
   const types = new Map<string, Set<string>>();
-  for (const variant of opts.oneOf ?? opts.anyOf ?? [opts]) {
-    for (const [key, field] of Object.entries(variant.properties ?? {})) {
-      const set = types.get(key) ?? new Set<string>();
-      for (const option of field.anyOf ?? [field]) if (option.type) set.add(option.type);
-      types.set(key, set);
-    }
+  for (const [key, field] of optsFields(type)) {
+    const set = types.get(key) ?? new Set<string>();
+    for (const option of field.anyOf ?? [field]) if (option.type) set.add(option.type);
+    types.set(key, set);
   }
   return types;
 }
 
+/** Every (field name, field schema) of an event type's opts, over all its shapes. */
+function optsFields(type: EventType): [string, JsonSchema][] {
+  const opts = (reportJsonSchema(type) as JsonSchema).properties!.opts!;
+  return (opts.oneOf ?? opts.anyOf ?? [opts]).flatMap((variant) => Object.entries(variant.properties ?? {}));
+}
+
+/** The values a field may hold when every shape of the type lists them (an enum), else null (any). */
+function fieldValues(type: EventType): Map<string, Set<unknown> | null> {
+  const values = new Map<string, Set<unknown> | null>();
+  for (const [key, field] of optsFields(type)) {
+    const listed = field.enum ?? (field.const !== undefined ? [field.const] : undefined);
+    const known = values.get(key);
+    if (listed === undefined || known === null) values.set(key, null);
+    else values.set(key, new Set([...(known ?? []), ...listed]));
+  }
+  return values;
+}
+
 const FIELD_TYPES = new Map(EVENT_TYPES.map((type) => [type, fieldTypes(type)]));
+const FIELD_VALUES = new Map(EVENT_TYPES.map((type) => [type, fieldValues(type)]));
+
+/**
+ * A filter that can never match is a usage error: a field none of the types has, or a value
+ * outside what the field may hold (`state=runing`).
+ */
+function checkFilter(key: string, value: Scalar, types: readonly EventType[]): void {
+  const having = types.filter((type) => FIELD_VALUES.get(type)!.has(key));
+  const subject = types.length === EVENT_TYPES.length ? 'any event type' : types.join(' or ');
+  if (having.length === 0) {
+    const fields = [...new Set(types.flatMap((type) => [...FIELD_VALUES.get(type)!.keys()]))].sort();
+    throw new InvalidArgumentError(`${key} is not a field of ${subject} (fields: ${fields.join(', ')}; see \`eventd schema\`)`);
+  }
+  const allowed = having.map((type) => FIELD_VALUES.get(type)!.get(key)!);
+  if (allowed.some((values) => values === null)) return;
+  const union = new Set(allowed.flatMap((values) => [...values!]));
+  if (!union.has(value)) {
+    throw new InvalidArgumentError(`${key} must be one of ${[...union].map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`);
+  }
+}
 
 function typedValue(key: string, raw: string, types: Set<string> | undefined): unknown {
   if (types?.has('object')) {
@@ -59,7 +101,9 @@ export function filterOpts(words: string[], types: readonly EventType[] = EVENT_
   for (const word of words) {
     const [key, raw] = splitPair(word);
     const integer = types.some((type) => FIELD_TYPES.get(type)!.get(key)?.has('integer') && !FIELD_TYPES.get(type)!.get(key)?.has('string'));
-    (filter[key] ??= []).push(integer && /^-?\d+$/.test(raw) ? Number(raw) : raw);
+    const value = integer && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    checkFilter(key, value, types);
+    (filter[key] ??= []).push(value);
   }
   return Object.fromEntries(Object.entries(filter).map(([key, values]) => [key, values.length === 1 ? values[0]! : values]));
 }

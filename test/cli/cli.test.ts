@@ -152,6 +152,25 @@ describe('eventd monitor, wait, stats', () => {
     expect(timeout).toMatchObject({ code: 4, stderr: 'eventd: no matching ct_exit event within 1 s\n' });
   });
 
+  it('refuses filters that can never match, naming the field or value; wait --since sees what already happened', async () => {
+    const states = '"stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error"';
+    expect(await cli(['wait', 'state', 'pool=tank', 'state=runing', '--timeout', '1'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `eventd: state must be one of ${states} (got "runing")\n`,
+    });
+    expect(await cli(['wait', 'state', 'colour=red'])).toEqual({ code: 2, stdout: '', stderr: 'eventd: colour is not a field of state (fields: id, pool, state; see `eventd schema`)\n' });
+    expect(await cli(['monitor', '--type', 'db', '--filter', 'object=volume'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'eventd: object must be one of "pool", "user", "group", "container", "idrange", "repository" (got "volume")\n',
+    });
+    const [seq] = await daemon.report({ type: 'state', opts: { pool: 'tank', id: 'already', state: 'running' } });
+    const seen = await cli(['wait', 'state', 'id=already', 'state=running', '--since', String(seq! - 1), '--json', '--timeout', '5']);
+    expect(seen.code).toBe(0);
+    expect(JSON.parse(seen.stdout)).toMatchObject({ seq, opts: { id: 'already' } });
+  });
+
   it('stats prints a table or JSON', async () => {
     const table = await cli(['stats']);
     expect(table.code).toBe(0);
