@@ -66,6 +66,20 @@ export const eventOptsSchemas = {
 } as const;
 
 export type EventType = keyof typeof eventOptsSchemas;
+
+/** The fields an object schema, or any shape of a union of them, may have. */
+function fieldNames(schema: unknown): string[] {
+  if (typeof schema !== 'object' || schema === null) return [];
+  if ('shape' in schema) return Object.keys((schema as { shape: object }).shape);
+  if ('options' in schema) return [...new Set((schema as { options: unknown[] }).options.flatMap(fieldNames))];
+  return [];
+}
+
+/** The fields each event type's opts may have, over all its shapes (for error messages). */
+export const OPTS_FIELDS = Object.fromEntries(Object.entries(eventOptsSchemas).map(([type, schema]) => [type, fieldNames(schema)])) as Record<
+  EventType,
+  string[]
+>;
 export type EventOpts<T extends EventType = EventType> = z.infer<(typeof eventOptsSchemas)[T]>;
 
 /** All event types, in a fixed order: a type's index is its compact code between threads. */

@@ -114,11 +114,14 @@ function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[], input
   );
 }
 
-/** One sentence summing up a list of issues: the first one, and how many more there are. */
+/** Problems a summary spells out; past that it says how many more there are. */
+const SUMMARIZED_ISSUES = 4;
+
+/** One sentence summing up a list of issues: the first few, and how many more there are. */
 export function summarizeIssues(subject: string, issues: readonly WireIssue[]): string {
-  const [first] = issues;
-  if (!first) return subject;
-  const where = first.path === '' ? '' : `${first.path} `;
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-  return `${subject}: ${where}${first.message}${more}`;
+  if (issues.length === 0) return subject;
+  const shown = issues.slice(0, SUMMARIZED_ISSUES).map((issue) => (issue.path === '' ? issue.message : `${issue.path} ${issue.message}`));
+  const rest = issues.length - shown.length;
+  const more = rest > 0 ? ` (and ${rest} more problem${rest > 1 ? 's' : ''})` : '';
+  return `${subject}: ${shown.join('; ')}${more}`;
 }

@@ -1,6 +1,6 @@
 // Validates one report line from a producer. Validation only decides; what is published is the
 // producer's own parsed value, so free-form data (management opts) reaches subscribers unchanged.
-import { EVENT_TYPES, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
+import { EVENT_TYPES, OPTS_FIELDS, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
 import { summarizeIssues, toWireIssues, type WireIssue } from './issues.js';
 
 export type Ack = string | number;
@@ -83,7 +83,12 @@ export function validateReport(report: unknown): ReportResult {
   // Valid reports take zod's fast path; only a failure is parsed again to quote the bad input
   // (`reportInput` makes every parse about 4 times slower).
   if (!reportSchemas[type].safeParse(report).success) {
-    const issues = toWireIssues(reportSchemas[type].safeParse(report, { reportInput: true }).error!.issues);
+    const issues = toWireIssues(reportSchemas[type].safeParse(report, { reportInput: true }).error!.issues).map((issue) =>
+      // A field the type never has: say which ones it has.
+      issue.message === 'is not a known field' && /^opts\.[^.]+$/.test(issue.path) && !OPTS_FIELDS[type].includes(issue.path.slice(5))
+        ? { ...issue, message: `is not a known field (${type} has ${OPTS_FIELDS[type].join(', ') || 'no fields'})` }
+        : issue,
+    );
     return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
   }
   // Free-form data is published as parsed; a number JSON cannot hold (1e400) would become null.

@@ -46,7 +46,7 @@ describe('eventd report', () => {
     expect(result.code).toBe(1);
     expect(result.stdout.trim().split('\n')).toHaveLength(2);
     expect(result.stderr).toBe(
-      'eventd: line 2: Line is not valid JSON: Unexpected token \'o\', "oops" is not valid JSON\neventd: line 4: Invalid db report: opts.object is required (and 3 more problems)\n',
+      'eventd: line 2: Line is not valid JSON: Unexpected token \'o\', "oops" is not valid JSON\neventd: line 4: Invalid db report: opts.object is required; opts.pool is required; opts.id is required; opts.action is required\n',
     );
     expect((await sub.takeJson(2)).map((event) => (event.opts as { id: string }).id)).toEqual(['1', '2']);
     sub.destroy();

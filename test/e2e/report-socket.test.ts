@@ -83,7 +83,12 @@ describe('report socket', () => {
         issues: [{ path: 'type', message: expect.stringContaining('(got "nope")') }],
       },
       { status: false, line: 5, message: 'Invalid state report: opts.state is required', issues: [{ path: 'opts.state', message: 'is required' }] },
-      { status: false, line: 6, message: 'Invalid state report: opts.x is not a known field', issues: [{ path: 'opts.x', message: 'is not a known field' }] },
+      {
+        status: false,
+        line: 6,
+        message: 'Invalid state report: opts.x is not a known field (state has pool, id, state)',
+        issues: [{ path: 'opts.x', message: 'is not a known field (state has pool, id, state)' }],
+      },
       {
         status: false,
         line: 7,

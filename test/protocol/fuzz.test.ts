@@ -101,7 +101,7 @@ describe('hostile inputs', () => {
     expect(report.ok).toBe(false);
     if (report.ok) return;
     expect(report.issues).toHaveLength(MAX_WIRE_ISSUES);
-    expect(report.message).toMatch(/\(and 100002 more problems\)$/);
+    expect(report.message).toMatch(/\(and 99999 more problems\)$/);
   });
 
   it('accepts a 100,000-key free-form payload unchanged', () => {

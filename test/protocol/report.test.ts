@@ -40,7 +40,7 @@ describe('parseReport', () => {
       'extra field',
       { type: 'state', opts: { pool: 'tank', id: '1', state: 'running', extra: 1 } },
       'Invalid state report: opts.extra is not a known field',
-      [{ path: 'opts.extra', message: 'is not a known field' }],
+      [{ path: 'opts.extra', message: 'is not a known field (state has pool, id, state)' }],
     ],
     [
       'extra top-level field',
@@ -111,7 +111,17 @@ describe('parseReport', () => {
 
   it('counts several problems in one sentence', () => {
     const result = parseReport(JSON.stringify({ type: 'state', opts: { pool: 1, state: 'x' } }));
-    expect(result).toMatchObject({ ok: false, message: 'Invalid state report: opts.pool must be a string (got 1) (and 2 more problems)' });
+    expect(result).toMatchObject({
+      ok: false,
+      message:
+        'Invalid state report: opts.pool must be a string (got 1); opts.id is required; opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "x")',
+    });
+    const many = parseReport(JSON.stringify({ type: 'ct_init_pid', opts: { a: 1, b: 2, c: 3 } }));
+    expect(many).toMatchObject({
+      ok: false,
+      message:
+        'Invalid ct_init_pid report: opts.pool is required; opts.id is required; opts.init_pid is required; opts.a is not a known field (ct_init_pid has pool, id, init_pid) (and 2 more problems)',
+    });
   });
 
   it('echoes the ack of a rejected report when it can be read', () => {
