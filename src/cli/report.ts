@@ -25,11 +25,15 @@ Examples:
   printf '%s\\n' '{"type":"db","opts":{...}}' ... | eventd report -
 
 Every report is checked against the schema before it is sent, then acknowledged by the daemon.
-Prints the seq of each accepted event; prints each error (with its line number for -) on stderr.
+Prints the seq of each accepted event ("line N: seq S" for -); prints each error (with its line
+number for -) on stderr.
 Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reachable.`,
     )
     .action(
       clientAction(async (type: string | undefined, fields: string[], options: { json?: string; reportSocket: string }) => {
+        if (options.json !== undefined && type !== undefined) {
+          throw new InvalidArgumentError(`give either --json or a type with key=value fields, not both (got --json and ${JSON.stringify(type)})`);
+        }
         const reports = options.json !== undefined ? [parseJsonArgument(options.json)] : type === '-' ? undefined : [fromWords(type, fields)];
         const reporter = await Reporter.connect(options.reportSocket);
         try {
@@ -77,7 +81,8 @@ async function sendStdin(reporter: Reporter): Promise<number> {
     if (line.trim() === '') continue;
     results.push(
       reporter.reportLine(line).then(
-        (seq) => (process.stdout.write(`${seq}\n`), null),
+        // Which input line each seq belongs to: blank and refused lines get none.
+        (seq) => (process.stdout.write(`line ${n}: seq ${seq}\n`), null),
         (error: Error) => `line ${n}: ${error.message}`,
       ),
     );

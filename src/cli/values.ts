@@ -88,6 +88,7 @@ export function reportOpts(type: EventType, words: string[]): Record<string, unk
   const opts: Record<string, unknown> = {};
   for (const word of words) {
     const [key, raw] = splitPair(word);
+    if (Object.hasOwn(opts, key)) throw new InvalidArgumentError(`${key} is given twice; give each field once`);
     opts[key] = typedValue(key, raw, types.get(key));
   }
   return opts;

@@ -44,6 +44,9 @@ describe('eventd report', () => {
     const input = ['{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}', 'oops', '', '{"type":"db","opts":{}}', '{"type":"state","opts":{"pool":"tank","id":"2","state":"stopped"}}'].join('\n');
     const result = await cli(['report', '-'], input);
     expect(result.code).toBe(1);
+    const [first, fifth] = result.stdout.trim().split('\n');
+    expect(first).toMatch(/^line 1: seq \d+$/);
+    expect(fifth).toMatch(/^line 5: seq \d+$/);
     expect(result.stdout.trim().split('\n')).toHaveLength(2);
     expect(result.stderr).toBe(
       'eventd: line 2: Line is not valid JSON: Unexpected token \'o\', "oops" is not valid JSON\neventd: line 4: Invalid db report: opts.object is required; opts.pool is required; opts.id is required; opts.action is required\n',
@@ -55,6 +58,14 @@ describe('eventd report', () => {
   it('exits 2 on usage errors and 3 when the daemon is not there', async () => {
     expect(await cli(['report', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown event type "nope"; known types: management') });
     expect(await cli(['report', 'state', 'novalue'])).toMatchObject({ code: 2, stderr: 'eventd: expected key=value, got "novalue"\n' });
+    expect(await cli(['report', 'state', 'pool=tank', 'id=1', 'state=running', 'state=stopped'])).toMatchObject({
+      code: 2,
+      stderr: 'eventd: state is given twice; give each field once\n',
+    });
+    expect(await cli(['report', '--json', '{"type":"ct_exit","opts":{"pool":"tank","id":"1","exit_type":"halt"}}', 'state'])).toMatchObject({
+      code: 2,
+      stderr: 'eventd: give either --json or a type with key=value fields, not both (got --json and "state")\n',
+    });
     const missing = await runCli(['report', 'state', 'pool=a', 'id=b', 'state=running', '--report-socket', '/nonexistent/report.sock']);
     expect(missing).toMatchObject({
       code: 3,
