@@ -23,12 +23,14 @@ export function fileMode(value: string): number {
 /** Exit codes of the client commands (documented in `eventd --help`). */
 export const EXIT = { ok: 0, rejected: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
 
+// The defaults come from $EVENTD_REPORT_SOCKET / $EVENTD_EVENTS_SOCKET when set (and not empty),
+// else from where a daemon is found (client/connect.ts).
 export function reportSocketOption(): Option {
-  return new Option('--report-socket <path>', "the daemon's report socket").env('EVENTD_REPORT_SOCKET').default(defaultSocketPaths().reportSocket);
+  return new Option('--report-socket <path>', "the daemon's report socket (or $EVENTD_REPORT_SOCKET)").default(defaultSocketPaths().reportSocket);
 }
 
 export function eventsSocketOption(): Option {
-  return new Option('--events-socket <path>', "the daemon's events socket").env('EVENTD_EVENTS_SOCKET').default(defaultSocketPaths().eventsSocket);
+  return new Option('--events-socket <path>', "the daemon's events socket (or $EVENTD_EVENTS_SOCKET)").default(defaultSocketPaths().eventsSocket);
 }
 
 /** A value parser whose errors are usage errors (exit 2, commander names the option). */

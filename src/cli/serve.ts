@@ -13,11 +13,12 @@ export function serveCommand(): Command {
   const defaults = defaultConfig();
   return new Command('serve')
     .description('run the event daemon: producers report on one socket, subscribers receive on the other')
-    .addOption(new Option('--report-socket <path>', 'where producers connect').env('EVENTD_REPORT_SOCKET').default(defaults.reportSocket))
-    .addOption(new Option('--events-socket <path>', 'where subscribers connect').env('EVENTD_EVENTS_SOCKET').default(defaults.eventsSocket))
+    // $EVENTD_*_SOCKET set but empty counts as unset (commander's .env() would take the empty string).
+    .addOption(new Option('--report-socket <path>', 'where producers connect (or $EVENTD_REPORT_SOCKET)').default(process.env.EVENTD_REPORT_SOCKET || defaults.reportSocket))
+    .addOption(new Option('--events-socket <path>', 'where subscribers connect (or $EVENTD_EVENTS_SOCKET)').default(process.env.EVENTD_EVENTS_SOCKET || defaults.eventsSocket))
     .addOption(
-      new Option('--osctld-socket <path>', "also serve events to osctld's clients (osctl monitor) on this socket; off by default").env(
-        'EVENTD_OSCTLD_SOCKET',
+      new Option('--osctld-socket <path>', "also serve events to osctld's clients (osctl monitor) on this socket (or $EVENTD_OSCTLD_SOCKET); off by default").default(
+        process.env.EVENTD_OSCTLD_SOCKET || undefined,
       ),
     )
     .addOption(new Option('--report-mode <mode>', 'file mode of the report socket').argParser(fileMode).default(DEFAULTS.reportMode, '0660'))

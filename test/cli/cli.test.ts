@@ -1,8 +1,10 @@
 // The client commands against a real daemon, as separate processes.
-import { chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, untilLive } from '../helpers/cli.js';
-import { TestDaemon } from '../helpers/daemon.js';
+import { EVENTD_BIN, TestDaemon } from '../helpers/daemon.js';
 
 let daemon: TestDaemon;
 let env: NodeJS.ProcessEnv;
@@ -114,6 +116,34 @@ describe('eventd report', () => {
     );
     const report = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], { env, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
     expect(report).toMatchObject({ code: 3, stderr: expect.stringMatching(/^eventd: permission denied on .*report\.sock \(mode 0660, owner uid 0, group gid 0\)/) });
+  });
+
+  it("a non-root client finds its own daemon, else names every place it looked (never the calling service's RUNTIME_DIRECTORY)", async () => {
+    const home = join(daemon.dir, 'home');
+    chmodSync(daemon.dir, 0o755);
+    mkdirSync(home);
+    chownSync(home, 65534, 65534);
+    const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const userEnv = { HOME: home, XDG_RUNTIME_DIR: '', RUNTIME_DIRECTORY: '/srv/some-service', EVENTD_REPORT_SOCKET: '', EVENTD_EVENTS_SOCKET: '' };
+    const missing = await runCli(['stats'], { env: userEnv, prefix: asNobody });
+    expect(missing).toMatchObject({
+      code: 3,
+      stderr: `eventd: the daemon is not running: there is no socket at ${home}/.eventd/events.sock or /run/eventd/events.sock (start it with \`eventd serve\`, or point to the right socket)\n`,
+    });
+    const [command, ...args] = [...asNobody, process.execPath, EVENTD_BIN, 'serve'];
+    // The daemon itself takes $RUNTIME_DIRECTORY (systemd's, for eventd's own service): not here.
+    const own = spawn(command!, args, { env: { ...process.env, ...userEnv, RUNTIME_DIRECTORY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((resolve) => own.once('exit', resolve));
+    try {
+      let out = '';
+      own.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      await expect.poll(() => out.includes('eventd ready'), { timeout: 10_000 }).toBe(true);
+      const reported = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], { env: userEnv, prefix: asNobody });
+      expect(reported).toEqual({ code: 0, stdout: '1\n', stderr: '' });
+    } finally {
+      own.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
