@@ -46,7 +46,7 @@ export function monitorCommand(): Command {
     .description('print events as they happen, one line each (of this host, or with --nats of the whole fleet)')
     .option('--type <type>', 'only this event type (repeatable)', eventTypes)
     .option('--filter <key=value>', 'only events whose opts match (repeatable; a key given twice matches either)', collect)
-    .option('--since <seq|time>', 'first replay: events after this seq (with --nats: a stream sequence, a time, or a duration ago)')
+    .option('--since <seq|time|duration>', 'first replay: events after this seq, or since a time (2026-11-24T22:00) or a duration ago (10m, 2h); with --nats, a stream sequence for a number')
     .option('--json', 'print the raw event lines (for jq)')
     .option('--reconnect', 'keep running across daemon restarts and disconnects, resuming where it left off')
     .addOption(eventsSocketOption())
@@ -81,10 +81,13 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
       clientAction(async (options: MonitorOptions) => {
         if (options.nats !== undefined) return monitorFleet(options, options.nats);
         if (options.host !== undefined) throw new InvalidArgumentError('--host selects hosts of the fleet: it needs --nats');
-        const since = options.since === undefined ? undefined : integer(0)(options.since);
+        // A seq, or a time / duration ago: the daemon's history is searched by seq, so a time replays
+        // the whole history and skips what is older.
+        const since = options.since === undefined ? undefined : usageErrors(parseLocalSince)(options.since);
+        const after = since?.time?.toISOString();
         const subscription = subscribe({
           ...filters(options.type, options.filter ?? []),
-          since,
+          since: since === undefined ? undefined : (since.seq ?? 0),
           reconnect: options.reconnect ?? false,
           socketPath: options.eventsSocket,
           onGap: (gap) =>
@@ -95,10 +98,22 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
             ),
           onDisconnect: (error) => process.stderr.write(`eventd: connection lost${error ? ` (${error.message})` : ''}; reconnecting\n`),
         });
-        for await (const event of subscription) print(event, options.json ?? false);
+        for await (const event of subscription) if (after === undefined || event.time >= after) print(event, options.json ?? false);
         return EXIT.ok;
       }),
     );
+}
+
+/** --since for this host's daemon: a seq, a time, or a duration ago (as with --nats). */
+function parseLocalSince(text: string): { seq?: number; time?: Date } {
+  if (/^\d+$/.test(text)) return { seq: integer(0)(text) };
+  try {
+    const parsed = parseFleetSince(text);
+    if ('time' in parsed) return { time: parsed.time };
+  } catch {
+    // Said below, in this command's terms.
+  }
+  throw new Error(`--since takes a seq (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got ${JSON.stringify(text)}`);
 }
 
 async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<number> {

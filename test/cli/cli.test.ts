@@ -179,6 +179,25 @@ describe('eventd monitor, wait, stats', () => {
     monitor.child.kill();
   });
 
+  it('monitor --since takes a time or a duration ago, and names the flag when it cannot read it', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a millisecond of the clock apart from earlier events
+    const from = new Date().toISOString();
+    const [seq] = await daemon.report({ type: 'ct_exit', opts: { pool: 'tank', id: 'recent', exit_type: 'halt' } });
+    for (const since of [from, '1h']) {
+      const monitor = startCli(['monitor', '--json', '--type', 'ct_exit', '--since', since], env);
+      await expect.poll(() => monitor.lines().length).toBeGreaterThanOrEqual(1);
+      const first = JSON.parse(monitor.lines()[0]!) as { seq: number; time: string };
+      if (since === from) expect(first).toMatchObject({ seq, opts: { id: 'recent' } });
+      else expect(first.seq).toBeLessThanOrEqual(seq!);
+      monitor.child.kill();
+    }
+    expect(await cli(['monitor', '--since', 'yesterday'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'eventd: --since takes a seq (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got "yesterday"\n',
+    });
+  });
+
   it('wait exits 0 with the first matching event, and 4 on timeout', async () => {
     const wait = startCli(['wait', 'state', 'id=w1', 'state=running', '--json', '--timeout', '20'], env);
     // wait prints nothing until its event: report a non-matching then the matching one until it exits.
