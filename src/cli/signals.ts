@@ -8,7 +8,7 @@ let onInspectorSignal = (): void => {};
 process.on('SIGUSR1', () => onInspectorSignal());
 
 /** Signals that end the process by default: each stops it cleanly instead (drain, then exit). */
-export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2', 'SIGTRAP'];
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR2', 'SIGTRAP'];
 
 /**
  * Calls `stop` once on the first stop signal; a repeated one during the drain is logged and

@@ -24,7 +24,7 @@ const REPLAY_CHUNK_BYTES = 64 * 1024;
  * client sending one byte per write kept being read a byte at a time while paused; with this a
  * paused connection is left in the kernel after one chunk. It does not slow a flowing one.
  */
-export const READ_AHEAD_BYTES = 1;
+const READ_AHEAD_BYTES = 1;
 
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
