@@ -98,9 +98,7 @@ export class LineFramer {
     if (unfinished && this.deadline === undefined) {
       this.deadlineLine = this.lineNo;
       this.deadline = setTimeout(() => {
-        this.deadline = undefined;
-        this.partial = null;
-        this.partialBytes = 0;
+        this.stop();
         this.sink.timedOut?.(`Line ${this.lineNo + 1} was not finished within ${this.lineTimeoutMs / 1000} s; closing the connection`);
       }, this.lineTimeoutMs);
       this.deadline.unref();
