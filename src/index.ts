@@ -8,4 +8,4 @@ export { ConnectError, defaultSocketPaths } from './client/connect.js';
 export { EVENT_TYPES, eventOptsSchemas, eventSchema, reportSchemas, type Event, type EventOpts, type EventType, type Report } from './protocol/events.js';
 export { allReportJsonSchemas, reportJsonSchema } from './protocol/json-schema.js';
 export type { DaemonConfig } from './daemon/config.js';
-export type { DaemonStats } from './daemon/daemon.js';
+export type { DaemonStats, WorkerStats } from './protocol/stats.js';

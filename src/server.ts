@@ -32,6 +32,11 @@ export class EventdServer {
     return this.running().sockets;
   }
 
+  /** Where --metrics-listen (metricsListen) serves, with the port it got. */
+  get metricsAddress(): { host: string; port: number } | undefined {
+    return this.running().metricsAddress;
+  }
+
   /** Publishes an event (type-checked at compile time, validated at run time); returns its seq. */
   report<T extends EventType>(type: T, opts: EventOpts<T>): number {
     return this.running().report(type, opts);

@@ -7,6 +7,7 @@ import { checkHostName } from '../fleet/subjects.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
 import { eventsSocketOption, EXIT, exitCodeFor, integer, usageErrors } from './options.js';
 import { handleSignals } from './signals.js';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../metrics/address.js';
 
 export function natsOption(): Option {
   return new Option('--nats <url>', 'NATS server(s), e.g. nats://nats1:4222 (comma-separated for a cluster)').env('EVENTD_NATS_URL');
@@ -14,6 +15,30 @@ export function natsOption(): Option {
 
 export function streamOption(): Option {
   return new Option('--stream <name>', 'JetStream stream holding the events').argParser(usageErrors(checkStreamName)).default(DEFAULT_STREAM);
+}
+
+interface ForwardOptions {
+  nats: string;
+  stream: string;
+  host: string;
+  maxAge: number;
+  maxBytes: number;
+  replicas: number;
+  eventsSocket: string;
+  metricsListen: ListenAddress | undefined;
+  logLevel: string;
+}
+
+/** Serves the forwarder's metrics; returns the URL (with the port it got). */
+async function exposeMetrics(address: ListenAddress, forwarder: Forwarder): Promise<string> {
+  const [{ createMetrics }, { FORWARDER_METRICS }, { listeningPort, serveMetrics }] = await Promise.all([
+    import('../metrics/registry.js'),
+    import('../fleet/metrics.js'),
+    import('../metrics/http.js'),
+  ]);
+  const server = await serveMetrics(address, await createMetrics(FORWARDER_METRICS, () => forwarder.stats));
+  server.unref();
+  return `http://${formatListenAddress({ host: address.host, port: listeningPort(server) })}/metrics`;
 }
 
 export function forwardCommand(): Command {
@@ -26,6 +51,11 @@ export function forwardCommand(): Command {
     .addOption(new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)').argParser(usageErrors(parseSize)).default(10 * 2 ** 30, '10G'))
     .addOption(new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster').argParser(integer(1, 5)).default(1))
     .addOption(eventsSocketOption())
+    .addOption(
+      new Option('--metrics-listen <host:port>', 'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)').argParser(
+        usageErrors(parseListenAddress),
+      ),
+    )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default('info'))
     .addHelpText(
       'after',
@@ -41,11 +71,12 @@ as it is.
 Examples:
   eventd forward --nats nats://nats.example.net:4222
   eventd forward --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 --host node7 --max-age 30d --replicas 3
+  eventd forward --nats nats://nats.example.net:4222 --metrics-listen 127.0.0.1:9465
 
 Logs are JSON lines on stdout. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 the stream cannot be
 created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
     )
-    .action(async (options: { nats: string; stream: string; host: string; maxAge: number; maxBytes: number; replicas: number; eventsSocket: string; logLevel: string }) => {
+    .action(async (options: ForwardOptions) => {
       const log = createLogger(options.logLevel, { host: options.host, stream: options.stream });
       // Loaded here: no other command needs the NATS client.
       const { Forwarder } = await import('../fleet/forwarder.js');
@@ -63,7 +94,17 @@ created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
         process.exitCode = exitCodeFor(error);
         return;
       }
-      log.info({ nats: options.nats, stream: options.stream, events_socket: options.eventsSocket }, 'forwarding');
+      let metrics: string | undefined;
+      if (options.metricsListen) {
+        try {
+          metrics = await exposeMetrics(options.metricsListen, forwarder);
+        } catch (error) {
+          process.stderr.write(`eventd: ${(error as Error).message}\n`);
+          await forwarder.stop();
+          process.exit(EXIT.rejected);
+        }
+      }
+      log.info({ nats: options.nats, events_socket: options.eventsSocket, ...(metrics ? { metrics } : {}) }, 'forwarding');
       const report = setInterval(() => log.info(forwarder.counters(), 'forwarder counters'), 60_000);
       report.unref();
       const stop = (signal: NodeJS.Signals) => {

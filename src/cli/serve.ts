@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
-import { fileMode, integer } from './options.js';
+import { fileMode, integer, usageErrors } from './options.js';
+import { formatListenAddress, parseListenAddress } from '../metrics/address.js';
 import { handleSignals } from './signals.js';
 
 /** systemd's default stop timeout is far longer; we promise 5 s. */
@@ -50,6 +51,11 @@ export function serveCommand(): Command {
         .argParser(integer(1, 1_000_000))
         .default(DEFAULTS.maxConnections),
     )
+    .addOption(
+      new Option('--metrics-listen <host:port>', 'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)').argParser(
+        usageErrors(parseListenAddress),
+      ),
+    )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(DEFAULTS.logLevel))
     .addHelpText(
       'after',
@@ -65,6 +71,7 @@ Examples:
   eventd serve
   eventd serve --report-socket /tmp/r.sock --events-socket /tmp/e.sock --workers 4
   eventd serve --osctld-socket /run/eventd/osctld.sock
+  eventd serve --metrics-listen 127.0.0.1:9464             # curl http://127.0.0.1:9464/metrics
   socat -u UNIX-CONNECT:${defaults.eventsSocket} STDOUT      # subscribe to everything
 
 Exit codes: 0 stopped by a signal (SIGTERM, SIGINT, SIGQUIT, SIGUSR2, SIGTRAP), 1 could not start
@@ -125,6 +132,7 @@ async function serve(config: DaemonConfig): Promise<void> {
       report_socket: report,
       events_socket: events,
       ...(osctld === undefined ? {} : { osctld_socket: osctld }),
+      ...(server.metricsAddress ? { metrics: `http://${formatListenAddress(server.metricsAddress)}/metrics` } : {}),
       socket_activated: server.sockets.some((socket) => socket.path === undefined),
       workers: config.workers,
       ...hints,

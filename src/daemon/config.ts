@@ -1,6 +1,7 @@
 // The daemon's settings, their defaults, and where its sockets live by default.
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
+import type { ListenAddress } from '../metrics/address.js';
 
 export interface DaemonConfig {
   reportSocket: string;
@@ -24,6 +25,8 @@ export interface DaemonConfig {
   maxConnections: number;
   maxPendingBytes: number;
   logLevel: string;
+  /** Serve Prometheus metrics over HTTP here (GET /metrics); off when undefined. */
+  metricsListen: ListenAddress | undefined;
   /** Enables the test-only `debug_crash_worker` and `debug_block_worker` commands. */
   faultInjection: boolean;
 }
@@ -66,6 +69,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfi
     eventsSocket: join(runtimeDir, 'events.sock'),
     osctldSocket: undefined,
     socketGroup: undefined,
+    metricsListen: undefined,
     workers: defaultWorkers(),
     faultInjection: env.EVENTD_FAULT_INJECTION === '1',
   };

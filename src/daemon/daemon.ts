@@ -13,8 +13,14 @@ import { errorLine } from '../protocol/wire.js';
 import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketName, type SocketSpec } from './listeners.js';
 import { ProducerConnection, type ProducerCounters } from './producer.js';
 import { Publisher, UnpublishableError } from './publisher.js';
-import { WorkerPool, type WorkerStats } from './worker-pool.js';
+import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
+import { EVENT_TYPES } from '../protocol/events.js';
+import { CLOSE_REASONS, REJECT_REASONS, type CloseReason, type DaemonStats } from '../protocol/stats.js';
+import type { StatsFormat } from '../ipc/messages.js';
+import { createMetrics, type Metrics } from '../metrics/registry.js';
+import type { Server as HttpServer } from 'node:http';
+import { DAEMON_METRICS } from './metrics.js';
 
 /** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
 const REPLAY_CHUNK_BYTES = 64 * 1024;
@@ -29,35 +35,25 @@ const READ_AHEAD_BYTES = 1;
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
 
-export interface DaemonStats {
-  /** Random per daemon start: seq restarts at 1 when it changes. */
-  run: string;
-  pid: number;
-  uptime_seconds: number;
-  workers: WorkerStats[];
-  subscribers: number;
-  producers: number;
-  events_published: number;
-  lines_rejected: number;
-  subscribers_dropped_slow: number;
-  /** Connections turned away because their socket had --max-connections already. */
-  connections_refused: number;
-  /** How often producers were paused because a worker fell behind (flow control). */
-  producers_paused: number;
-  history: { capacity: number; capacity_bytes: number; retained: number; bytes: number; first_seq: number; last_seq: number };
-}
-
 export class Daemon {
   private readonly history: EventHistory;
   private readonly publisher: Publisher;
   private readonly pool: WorkerPool;
   private readonly producers = new Map<number, ProducerConnection>();
-  private readonly counters: ProducerCounters = { linesRejected: 0 };
+  private readonly counters: ProducerCounters = { rejected: zeros(REJECT_REASONS) };
+  private readonly disconnected = zeros(CLOSE_REASONS);
+  private subscribersConnected = 0;
+  private producersConnected = 0;
+  private replays = 0;
+  /** When producers were last paused by flow control (undefined while they are not), and the time paused before. */
+  private pausedSince: number | undefined;
+  private pausedMs = 0;
+  private metrics: Promise<Metrics> | undefined;
+  private metricsServer: HttpServer | undefined;
   private readonly startedAt = Date.now();
   private readonly run = randomUUID();
   private bound: BoundSocket[] = [];
   private nextProducerId = 1;
-  private droppedSlow = 0;
   private refused = 0;
   private lastRefusalLog = 0;
   private producersPaused = 0;
@@ -82,11 +78,20 @@ export class Daemon {
       },
       log,
       {
-        replay: (since) => ({ ...this.history.after(since, REPLAY_CHUNK_BYTES), lastSeq: this.history.lastSeq }),
-        stats: () => this.stats(),
-        droppedSlow: () => this.droppedSlow++,
+        replay: (since, first) => {
+          if (first) this.replays++;
+          return { ...this.history.after(since, REPLAY_CHUNK_BYTES), lastSeq: this.history.lastSeq };
+        },
+        stats: async (format) => this.statsAs(format),
+        closed: (reason) => this.disconnected[reason]++,
         backlog: (full) => {
-          if (full) this.producersPaused++;
+          if (full) {
+            this.producersPaused++;
+            this.pausedSince = Date.now();
+          } else if (this.pausedSince !== undefined) {
+            this.pausedMs += Date.now() - this.pausedSince;
+            this.pausedSince = undefined;
+          }
           this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
           for (const producer of this.producers.values()) producer.throttle(full);
         },
@@ -112,18 +117,29 @@ export class Daemon {
   }
 
   stats(): DaemonStats {
+    const rejected = this.counters.rejected;
+    const pausedMs = this.pausedMs + (this.pausedSince === undefined ? 0 : Date.now() - this.pausedSince);
     return {
       run: this.run,
       pid: process.pid,
+      version: EVENTD_VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       workers: this.pool.stats(),
       subscribers: this.pool.subscriberCount,
       producers: this.producers.size,
       events_published: this.publisher.lastSeq,
-      lines_rejected: this.counters.linesRejected,
-      subscribers_dropped_slow: this.droppedSlow,
+      events_by_type: Object.fromEntries(EVENT_TYPES.map((type, code) => [type, this.publisher.byType[code]!])) as DaemonStats['events_by_type'],
+      events_by_pool: Object.fromEntries(this.publisher.byPool),
+      lines_rejected: REJECT_REASONS.reduce((sum, reason) => sum + rejected[reason], 0),
+      lines_rejected_by_reason: { ...rejected },
+      subscribers_connected: this.subscribersConnected,
+      subscribers_disconnected: { ...this.disconnected },
+      subscribers_dropped_slow: this.disconnected.slow,
+      producers_connected: this.producersConnected,
       connections_refused: this.refused,
       producers_paused: this.producersPaused,
+      producers_paused_seconds: pausedMs / 1000,
+      replays: this.replays,
       history: {
         capacity: this.history.capacity,
         capacity_bytes: this.history.capacityBytes,
@@ -133,6 +149,20 @@ export class Daemon {
         last_seq: this.history.lastSeq,
       },
     };
+  }
+
+  /** The stats object, or the same figures as Prometheus text. */
+  async statsAs(format: StatsFormat): Promise<DaemonStats | string> {
+    if (format === 'json') return this.stats();
+    this.metrics ??= createMetrics(DAEMON_METRICS, () => this.stats());
+    return (await this.metrics).text();
+  }
+
+  /** Where --metrics-listen serves, with the port it got (for HOST:0). */
+  get metricsAddress(): { host: string; port: number } | undefined {
+    const listen = this.config.metricsListen;
+    const address = this.metricsServer?.address();
+    return listen && typeof address === 'object' && address !== null ? { host: listen.host, port: address.port } : undefined;
   }
 
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
@@ -155,6 +185,8 @@ export class Daemon {
   stop({ announce = true } = {}): Promise<void> {
     this.stopping ??= (async () => {
       for (const { server } of this.bound) server.close();
+      this.metricsServer?.close();
+      this.metricsServer?.closeAllConnections();
       for (const producer of this.producers.values()) producer.close();
       if (announce) this.publisher.publish('osctld_shutdown', {});
       this.publisher.flush();
@@ -191,11 +223,18 @@ export class Daemon {
           : net.createServer({ pauseOnConnect: true }, (socket) => {
               if (this.pool.connections(dialect) >= config.maxConnections) return this.refuse(socket, spec.name);
               this.watchFds(socket);
+              this.subscribersConnected++;
               this.pool.attach(socket, dialect);
             });
       this.bound.push(await bindSocket(server, spec, activated?.get(spec.name)));
       // Accept errors (EMFILE, ENFILE) must not take the daemon down; libuv keeps listening.
       server.on('error', (error) => this.log.error({ socket: spec.name, err: error }, 'accept failed'));
+    }
+    if (config.metricsListen) {
+      // Loaded only here: a daemon without --metrics-listen carries neither HTTP nor prom-client.
+      const { serveMetrics } = await import('../metrics/http.js');
+      this.metrics = createMetrics(DAEMON_METRICS, () => this.stats());
+      this.metricsServer = await serveMetrics(config.metricsListen, await this.metrics);
     }
   }
 
@@ -217,6 +256,7 @@ export class Daemon {
 
   private onProducer(socket: net.Socket): void {
     this.watchFds(socket);
+    this.producersConnected++;
     const id = this.nextProducerId++;
     const producer = new ProducerConnection(
       id,
@@ -227,4 +267,8 @@ export class Daemon {
     this.producers.set(id, producer);
     socket.on('close', () => this.producers.delete(id));
   }
+}
+
+function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }

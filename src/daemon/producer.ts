@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
+import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine } from '../protocol/wire.js';
 import { UnpublishableError, type Publisher } from './publisher.js';
 
@@ -12,7 +13,7 @@ import { UnpublishableError, type Publisher } from './publisher.js';
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
 
 export interface ProducerCounters {
-  linesRejected: number;
+  rejected: Record<RejectReason, number>;
 }
 
 export interface ProducerContext {
@@ -49,7 +50,7 @@ export class ProducerConnection {
       ctx.maxLineBytes,
       {
         line: (text, lineNo) => this.onLine(text, lineNo),
-        badLine: (lineNo, message) => this.reject(lineNo, rejected(message)),
+        badLine: (lineNo, message) => this.reject(lineNo, rejected('framing', message)),
         timedOut: (message) => this.timedOut(message),
       },
       ctx.lineTimeoutMs,
@@ -122,13 +123,13 @@ export class ProducerConnection {
       seq = this.ctx.publisher.publish(report.type, report.opts);
     } catch (error) {
       if (!(error instanceof UnpublishableError)) throw error;
-      return this.reject(lineNo, rejected(`Invalid ${report.type} report: ${error.message}`, [], report.ack));
+      return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], report.ack));
     }
     if (report.ack !== undefined) this.reply(ackLine(report.ack, seq));
   }
 
   private reject(lineNo: number, report: RejectedReport): void {
-    this.ctx.counters.linesRejected++;
+    this.ctx.counters.rejected[report.reason]++;
     this.log.warn({ line: lineNo, reason: report.message }, 'report rejected');
     this.reply(reportErrorLine(lineNo, report.message, report.issues, report.ack));
   }

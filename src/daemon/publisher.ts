@@ -3,11 +3,18 @@
 // of up to BATCH_BYTES: one turn can read megabytes from busy producers, and a batch that large
 // would delay its first event by the whole turn and land in a subscriber's queue all at once.
 import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
-import { eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
+import { EVENT_TYPES, eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
 import { eventLine } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
 
 const BATCH_BYTES = 64 * 1024;
+
+/**
+ * Pools counted by name (stats, metrics, `eventd top`); events of further pools are counted under
+ * OTHER_POOLS, so a producer inventing pool names cannot grow the daemon's memory or a metric's labels.
+ */
+const MAX_POOLS = 256;
+export const OTHER_POOLS = '(other)';
 
 /** A valid report that cannot become an event line; the message says why. */
 export class UnpublishableError extends Error {}
@@ -18,6 +25,9 @@ export class Publisher {
   private flushScheduled = false;
   private timeMs = -1;
   private timeText = '';
+  /** Events published per type (by type code) and per opts.pool. */
+  readonly byType: number[] = EVENT_TYPES.map(() => 0);
+  readonly byPool = new Map<string, number>();
 
   constructor(
     private readonly history: EventHistory,
@@ -51,7 +61,11 @@ export class Publisher {
       }
     }
     const seq = ++this.seq;
-    this.pending.add(line, eventTypeCode(type));
+    const code = eventTypeCode(type);
+    this.pending.add(line, code);
+    this.byType[code]!++;
+    const pool = (opts as { pool?: unknown }).pool;
+    if (typeof pool === 'string') this.countPool(pool);
     if (this.pending.byteLength >= BATCH_BYTES) {
       this.flush();
     } else if (!this.flushScheduled) {
@@ -62,6 +76,13 @@ export class Publisher {
       });
     }
     return seq;
+  }
+
+  private countPool(pool: string): void {
+    const count = this.byPool.get(pool);
+    if (count !== undefined) this.byPool.set(pool, count + 1);
+    else if (this.byPool.size < MAX_POOLS) this.byPool.set(pool, 1);
+    else this.byPool.set(OTHER_POOLS, (this.byPool.get(OTHER_POOLS) ?? 0) + 1);
   }
 
   /**

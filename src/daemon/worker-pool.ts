@@ -6,16 +6,18 @@ import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { EventBatch } from '../ipc/batch.js';
 import { createFlowCounters } from '../ipc/flow.js';
-import type { Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
+import type { CloseReason, Dialect, FromWorker, StatsFormat, ToWorker, WorkerSettings } from '../ipc/messages.js';
+import type { WorkerStats } from '../protocol/stats.js';
 import type { Logger } from '../log.js';
 import { dupCloexec, socketFd } from '../native/index.js';
 import { WorkerFeed } from './worker-feed.js';
 
 export interface PoolHandlers {
-  replay(since: number): { batch: EventBatch; lastSeq: number; missed: number };
-  stats(): unknown;
-  /** A subscriber was disconnected for not reading fast enough. */
-  droppedSlow(): void;
+  /** first: a new `since` subscription, not the next chunk of one. */
+  replay(since: number, first: boolean): { batch: EventBatch; lastSeq: number; missed: number };
+  stats(format: StatsFormat): Promise<unknown>;
+  /** A subscriber's connection ended ('slow': disconnected for not reading fast enough). */
+  closed(reason: CloseReason): void;
   /** A worker fell behind by more than BACKLOG_HIGH (true) or caught up again (false). */
   backlog(full: boolean): void;
 }
@@ -42,12 +44,6 @@ interface Slot {
   /** Set when the thread exits: a slot is replaced, never reused. */
   exited: boolean;
   stopping: boolean;
-}
-
-export interface WorkerStats {
-  worker: number;
-  subscribers: number;
-  restarts: number;
 }
 
 // Under tsx (`npm run dev`) the sources run as .ts; compiled, as .js.
@@ -123,7 +119,12 @@ export class WorkerPool {
   }
 
   stats(): WorkerStats[] {
-    return this.slots.map((slot) => ({ worker: slot.index, subscribers: slot.subscribers.size, restarts: slot.restarts }));
+    return this.slots.map((slot) => ({
+      worker: slot.index,
+      subscribers: slot.subscribers.size,
+      restarts: slot.restarts,
+      pending_bytes: slot.exited ? 0 : slot.feed.waitingBytes,
+    }));
   }
 
   /** Subscriber connections open now that came in on the events (native) or osctld socket. */
@@ -212,13 +213,16 @@ export class WorkerPool {
       case 'closed':
         slot.unclaimed.delete(message.id);
         this.forget(slot, message.id);
-        if (message.reason === 'slow') this.handlers.droppedSlow();
+        this.handlers.closed(message.reason);
         return;
       case 'replay':
-        this.post(slot, { t: 'replay', subscriber: message.subscriber, ...this.handlers.replay(message.since) });
+        this.post(slot, { t: 'replay', subscriber: message.subscriber, ...this.handlers.replay(message.since, message.first) });
         return;
       case 'stats':
-        this.post(slot, { t: 'stats', subscriber: message.subscriber, stats: this.handlers.stats() });
+        this.handlers.stats(message.format).then(
+          (stats) => !slot.exited && this.post(slot, { t: 'stats', subscriber: message.subscriber, stats }),
+          (error: unknown) => this.log.error({ err: error }, 'stats failed'),
+        );
         return;
     }
   }
@@ -232,7 +236,10 @@ export class WorkerPool {
       { worker: slot.index, exitCode: code, subscribersLost: slot.subscribers.size },
       'worker thread exited unexpectedly; starting a new one',
     );
-    for (const id of [...slot.subscribers.keys()]) this.forget(slot, id);
+    for (const id of [...slot.subscribers.keys()]) {
+      this.forget(slot, id);
+      this.handlers.closed('error');
+    }
     slot.feed.drop();
     this.checkBacklog();
     // A worker that dies right after starting would otherwise be restarted in a busy loop.

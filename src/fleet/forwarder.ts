@@ -45,6 +45,9 @@ export interface ForwarderStats {
   /** Events known to be lost in those gaps (evicted from history; a restart's loss is unknown). */
   missed: number;
   sessions: number;
+  /** Times the connection to NATS was lost, and came back (by the client's reconnect, or a new connection). */
+  nats_disconnects: number;
+  nats_reconnects: number;
 }
 
 /** The last event stored for this host: its daemon run, seq and type. */
@@ -82,7 +85,7 @@ export class Forwarder {
     this.log = options.log;
     this.window = options.window ?? 256;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
-    this.stats = { host: options.host, stream: options.stream.name, run: undefined, last_seq: 0, forwarded: 0, duplicates: 0, gaps: 0, missed: 0, sessions: 0 };
+    this.stats = { host: options.host, stream: options.stream.name, run: undefined, last_seq: 0, forwarded: 0, duplicates: 0, gaps: 0, missed: 0, sessions: 0, nats_disconnects: 0, nats_reconnects: 0 };
   }
 
   /**
@@ -250,6 +253,7 @@ export class Forwarder {
 
   private async reconnect(): Promise<void> {
     this.nc = await connectNats(this.options.natsUrl, `eventd forward (${this.options.host})`);
+    this.stats.nats_reconnects++;
     this.jsm = await jetstreamManager(this.nc);
     this.js = jetstream(this.nc);
     this.watchConnection();
@@ -259,8 +263,13 @@ export class Forwarder {
     const nc = this.nc;
     void (async () => {
       for await (const status of nc.status()) {
-        if (status.type === 'disconnect') this.log.warn({ server: this.options.natsUrl }, 'NATS connection lost; reconnecting');
-        else if (status.type === 'reconnect') this.log.info({ server: this.options.natsUrl }, 'NATS connection back');
+        if (status.type === 'disconnect') {
+          this.stats.nats_disconnects++;
+          this.log.warn({ server: this.options.natsUrl }, 'NATS connection lost; reconnecting');
+        } else if (status.type === 'reconnect') {
+          this.stats.nats_reconnects++;
+          this.log.info({ server: this.options.natsUrl }, 'NATS connection back');
+        }
       }
     })();
   }

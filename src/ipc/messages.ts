@@ -1,5 +1,8 @@
 // Messages between the main thread (supervisor) and the worker threads.
+import type { CloseReason } from '../protocol/stats.js';
 import type { EventBatch } from './batch.js';
+
+export type { CloseReason };
 
 export interface WorkerSettings {
   index: number;
@@ -29,11 +32,13 @@ export type FromWorker =
   /** A batch was delivered (written to or queued for every subscriber), and the main thread asked to be told. */
   | { t: 'delivered' }
   | { t: 'closed'; id: number; reason: CloseReason }
-  | { t: 'replay'; subscriber: number; since: number }
-  | { t: 'stats'; subscriber: number }
+  /** first: the subscription's first chunk (a new replay), not the next chunk of one. */
+  | { t: 'replay'; subscriber: number; since: number; first: boolean }
+  | { t: 'stats'; subscriber: number; format: StatsFormat }
   | { t: 'drained' };
 
 /** Which protocol a subscriber connection speaks: eventd's own, or osctld's client protocol. */
 export type Dialect = 'native' | 'osctld';
 
-export type CloseReason = 'eof' | 'error' | 'slow' | 'shutdown';
+/** stats as a JSON object, or metrics as Prometheus text (the `metrics` command). */
+export type StatsFormat = 'json' | 'prometheus';

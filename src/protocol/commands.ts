@@ -30,6 +30,8 @@ export const subscribeOptsSchema = z.strictObject({
 export const commandSchemas = {
   event_subscribe: z.strictObject({ cmd: z.literal('event_subscribe'), opts: subscribeOptsSchema.optional() }),
   stats: z.strictObject({ cmd: z.literal('stats') }),
+  /** The counters as Prometheus text (what `--metrics-listen` serves), as a JSON string. */
+  metrics: z.strictObject({ cmd: z.literal('metrics') }),
 } as const;
 
 /**

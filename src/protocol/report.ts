@@ -2,6 +2,7 @@
 // producer's own parsed value, so free-form data (management opts) reaches subscribers unchanged.
 import { EVENT_TYPES, OPTS_FIELDS, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
 import { summarizeIssues, toWireIssues, type WireIssue } from './issues.js';
+import type { RejectReason } from './stats.js';
 
 export type Ack = string | number;
 
@@ -14,6 +15,7 @@ export interface AcceptedReport {
 
 export interface RejectedReport {
   ok: false;
+  reason: RejectReason;
   ack?: Ack;
   message: string;
   issues: WireIssue[];
@@ -38,8 +40,8 @@ const KNOWN_TYPES = EVENT_TYPES.join(', ');
 /** An error line lists at most this many issues: 100,000 unknown keys must not make a 5 MB reply. */
 export const MAX_WIRE_ISSUES = 20;
 
-export function rejected(message: string, issues: WireIssue[] = [], ack?: Ack): RejectedReport {
-  return ack === undefined ? { ok: false, message, issues } : { ok: false, ack, message, issues };
+export function rejected(reason: RejectReason, message: string, issues: WireIssue[] = [], ack?: Ack): RejectedReport {
+  return ack === undefined ? { ok: false, reason, message, issues } : { ok: false, reason, ack, message, issues };
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -57,20 +59,20 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
 
 export function parseReport(text: string): ReportResult {
   const json = parseJson(text);
-  if (!json.ok) return rejected(`Line is not valid JSON: ${json.message}`);
+  if (!json.ok) return rejected('json', `Line is not valid JSON: ${json.message}`);
   return validateReport(json.value);
 }
 
 /** Checks a report value (parsed from a line, or handed over in-process) against its schema. */
 export function validateReport(report: unknown): ReportResult {
   if (!isPlainObject(report)) {
-    return rejected('A report must be a JSON object like {"type":"state","opts":{...}}');
+    return rejected('json', 'A report must be a JSON object like {"type":"state","opts":{...}}');
   }
   const ack = Object.hasOwn(report, 'ack') && ackSchema.safeParse(report.ack).success ? (report.ack as Ack) : undefined;
   const { type } = report;
   if (type === undefined && Object.hasOwn(report, 'cmd')) {
     const issue = { path: 'cmd', message: 'is a command for the events socket' };
-    return rejected(`Commands such as {"cmd":"stats"} go to the events socket; this is the report socket, where each line is a report like {"type":"state","opts":{...}}`, [issue], ack);
+    return rejected('type', `Commands such as {"cmd":"stats"} go to the events socket; this is the report socket, where each line is a report like {"type":"state","opts":{...}}`, [issue], ack);
   }
   if (!isEventType(type)) {
     const issue =
@@ -78,7 +80,7 @@ export function validateReport(report: unknown): ReportResult {
         ? { path: 'type', message: 'is required' }
         : { path: 'type', message: `must be one of ${KNOWN_TYPES} (got ${JSON.stringify(type)})` };
     const subject = type === undefined ? 'Report has no event type' : `Unknown event type ${JSON.stringify(type)}`;
-    return rejected(`${subject}; known types: ${KNOWN_TYPES}`, [issue], ack);
+    return rejected('type', `${subject}; known types: ${KNOWN_TYPES}`, [issue], ack);
   }
   // Valid reports take zod's fast path; only a failure is parsed again to quote the bad input
   // (`reportInput` makes every parse about 4 times slower).
@@ -89,13 +91,13 @@ export function validateReport(report: unknown): ReportResult {
         ? { ...issue, message: `is not a known field (${type} has ${OPTS_FIELDS[type].join(', ') || 'no fields'})` }
         : issue,
     );
-    return rejected(summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
+    return rejected('schema', summarizeIssues(`Invalid ${type} report`, issues), issues.slice(0, MAX_WIRE_ISSUES), ack);
   }
   // Free-form data is published as parsed; a number JSON cannot hold (1e400) would become null.
   const overflow = type === 'management' ? managementOverflow(report.opts as { cmd: unknown; opts: unknown }) : undefined;
   if (overflow !== undefined) {
     const issue = { path: overflow, message: 'is a number too large to represent' };
-    return rejected(summarizeIssues(`Invalid ${type} report`, [issue]), [issue], ack);
+    return rejected('schema', summarizeIssues(`Invalid ${type} report`, [issue]), [issue], ack);
   }
   return ack === undefined
     ? { ok: true, type, opts: report.opts as EventOpts }

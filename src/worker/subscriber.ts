@@ -3,7 +3,7 @@
 // client protocol on the osctld-compatible socket (greeting, then nothing until event_subscribe).
 import type { Socket } from 'node:net';
 import { BatchView } from '../ipc/batch.js';
-import type { CloseReason, Dialect } from '../ipc/messages.js';
+import type { CloseReason, Dialect, StatsFormat } from '../ipc/messages.js';
 import { parseCommand, parseOsctldCommand, type Command } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
@@ -17,8 +17,8 @@ export interface SubscriberHost {
   readonly faultInjection: boolean;
   /** eventd's version, sent in the osctld greeting. */
   readonly version: string;
-  requestReplay(subscriber: Subscriber, since: number): void;
-  requestStats(subscriber: Subscriber): void;
+  requestReplay(subscriber: Subscriber, since: number, first: boolean): void;
+  requestStats(subscriber: Subscriber, format: StatsFormat): void;
   crash(): void;
   block(ms: number): void;
   closed(subscriber: Subscriber, reason: CloseReason): void;
@@ -142,7 +142,7 @@ export class Subscriber {
       return;
     }
     const next = () => {
-      if (!this.isClosed) this.host.requestReplay(this, through);
+      if (!this.isClosed) this.host.requestReplay(this, through, false);
     };
     if (this.socket.writableLength <= REPLAY_LOW_WATER) next();
     else this.socket.once('drain', next);
@@ -216,12 +216,13 @@ export class Subscriber {
         }
         this.busy = true;
         this.awaitingReplay = true;
-        this.host.requestReplay(this, opts.since);
+        this.host.requestReplay(this, opts.since, true);
         return;
       }
       case 'stats':
+      case 'metrics':
         this.busy = true;
-        this.host.requestStats(this);
+        this.host.requestStats(this, command.cmd === 'stats' ? 'json' : 'prometheus');
         return;
       case 'debug_crash_worker':
         this.host.crash();

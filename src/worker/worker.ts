@@ -26,8 +26,8 @@ const host: SubscriberHost = {
   maxPendingBytes: settings.maxPendingBytes,
   faultInjection: settings.faultInjection,
   version: settings.version,
-  requestReplay: (subscriber, since) => post({ t: 'replay', subscriber: subscriber.id, since }),
-  requestStats: (subscriber) => post({ t: 'stats', subscriber: subscriber.id }),
+  requestReplay: (subscriber, since, first) => post({ t: 'replay', subscriber: subscriber.id, since, first }),
+  requestStats: (subscriber, format) => post({ t: 'stats', subscriber: subscriber.id, format }),
   crash: () => {
     log.warn('crashing on request (EVENTD_FAULT_INJECTION)');
     setImmediate(() => {

@@ -27,8 +27,8 @@ async function startDaemon(args: string[] = []): Promise<TestDaemon> {
 type Cli = ReturnType<typeof startCli>;
 
 /** `eventd forward` as a process, once it has started forwarding. */
-async function startForwarder(nats: TestNats, daemon: TestDaemon, host: string): Promise<Cli> {
-  const forwarder = startCli(['forward', '--nats', nats.url, '--host', host, '--events-socket', daemon.eventsSocket]);
+async function startForwarder(nats: TestNats, daemon: TestDaemon, host: string, args: string[] = []): Promise<Cli> {
+  const forwarder = startCli(['forward', '--nats', nats.url, '--host', host, '--events-socket', daemon.eventsSocket, ...args]);
   cleanups.push(() => void forwarder.child.kill('SIGKILL'));
   await expect.poll(() => forwarder.stdout, { timeout: 15_000 }).toMatch(/"msg":"(forwarding from the start of the daemon history|resuming)"/);
   return forwarder;
@@ -156,9 +156,10 @@ describe('eventd forward', () => {
   it('stores every event exactly once when NATS is killed mid-stream and comes back; a fleet monitor rides it out', async () => {
     const nats = await startNats();
     const daemon = await startDaemon();
-    const forwarder = await startForwarder(nats, daemon, 'node1');
+    const forwarder = await startForwarder(nats, daemon, 'node1', ['--metrics-listen', '127.0.0.1:0']);
     await report(daemon, 1, 100);
     await expectStored(nats, 100);
+    const metricsUrl = logs(forwarder).find((record) => record.msg === 'forwarding')!.metrics as string;
     const monitor = startCli(['monitor', '--nats', nats.url, '--since', '0', '--json']);
     cleanups.push(() => void monitor.child.kill());
     await expect.poll(() => monitor.lines().length, { timeout: 15_000 }).toBe(100);
@@ -187,6 +188,18 @@ describe('eventd forward', () => {
     expect(monitor.lines().map((line) => JSON.parse(line).seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(monitor.stderr).toContain('eventd: connection to NATS lost; reconnecting\n');
     expect(monitor.stderr).toContain('eventd: reading the stream again where it left off\n');
+    // Its metrics, scraped over HTTP: every event stored once (a retry of a publish whose ack was
+    // lost counts as a duplicate), the lost connection and its return, no gap.
+    const metrics = await (await fetch(metricsUrl)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('eventd_forward_events_total') + value('eventd_forward_duplicates_total')).toBeGreaterThanOrEqual(3000);
+    expect(value('eventd_forward_events_total')).toBeLessThanOrEqual(3000);
+    expect(value('eventd_forward_nats_disconnects_total')).toBeGreaterThanOrEqual(1);
+    expect(value('eventd_forward_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
+    expect(value('eventd_forward_gaps_total')).toBe(0);
+    expect(value('eventd_forward_missed_total')).toBe(0);
+    expect(value('eventd_forward_last_seq')).toBe(3000);
+    expect(metrics).toContain('eventd_forward_info{host="node1",stream="EVENTD"} 1');
   });
 
   it('resumes from the history after its own restart and never collides across daemon restarts', async () => {

@@ -52,7 +52,7 @@ describe('parseCommand', () => {
   it('says why anything else is refused', () => {
     expect(parseCommand('{"type":"state","opts":{}}')).toEqual({
       ok: false,
-      message: 'Expected a command (event_subscribe, stats), got no "cmd" field; the events socket does not accept reports',
+      message: 'Expected a command (event_subscribe, stats, metrics), got no "cmd" field; the events socket does not accept reports',
     });
     expect(parseCommand('{"cmd":"publish"}')).toMatchObject({ ok: false, message: expect.stringContaining('unknown command "publish"') });
     expect(parseCommand('{"cmd":"event_subscribe","opts":{"type":"nope"}}')).toMatchObject({

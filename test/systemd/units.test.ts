@@ -32,7 +32,8 @@ describe('systemd units', () => {
       unit('eventd-forward.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`).replace('/etc/eventd/forward.env', join(dir, 'forward.env')),
     );
     writeFileSync(join(dir, 'forward.env'), 'EVENTD_NATS_URL=nats://127.0.0.1:4222\n');
-    const units = [...SOCKET_UNITS, 'eventd.service', 'eventd-forward.service'].map((name) => join(dir, name));
+    for (const name of ['eventd-metrics.service', 'eventd-metrics.timer']) writeFileSync(join(dir, name), unit(name));
+    const units = [...SOCKET_UNITS, 'eventd.service', 'eventd-forward.service', 'eventd-metrics.timer', 'eventd-metrics.service'].map((name) => join(dir, name));
     const result = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);

@@ -1,0 +1,59 @@
+// The answer to `{"cmd":"stats"}`: the daemon's counters, as they go over the wire. Client, CLI
+// and the metrics exposition read this one shape.
+import type { EventType } from './events.js';
+
+/** Why a report line was refused: the families of the error messages (docs/protocol.md). */
+export const REJECT_REASONS = [
+  /** Longer than --max-line-bytes, or not UTF-8. */
+  'framing',
+  /** Not JSON, or not a JSON object. */
+  'json',
+  /** No type, an unknown type, or a command sent to the report socket. */
+  'type',
+  /** The opts do not match the type's schema (or the event could not be published as it is). */
+  'schema',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Why a subscriber's connection ended. */
+export const CLOSE_REASONS = ['eof', 'error', 'slow', 'shutdown'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+export interface WorkerStats {
+  worker: number;
+  subscribers: number;
+  restarts: number;
+  /** Bytes of events published and not yet handed to this worker (flow control holds them). */
+  pending_bytes: number;
+}
+
+export interface DaemonStats {
+  /** Random per daemon start: seq restarts at 1 when it changes. */
+  run: string;
+  pid: number;
+  version: string;
+  uptime_seconds: number;
+  workers: WorkerStats[];
+  /** Subscriber connections open now (the one asking for stats included). */
+  subscribers: number;
+  producers: number;
+  events_published: number;
+  events_by_type: Record<EventType, number>;
+  /** Events by their opts.pool (types without a pool are not counted here). */
+  events_by_pool: Record<string, number>;
+  lines_rejected: number;
+  lines_rejected_by_reason: Record<RejectReason, number>;
+  subscribers_connected: number;
+  subscribers_disconnected: Record<CloseReason, number>;
+  subscribers_dropped_slow: number;
+  producers_connected: number;
+  /** Connections turned away because their socket had --max-connections already. */
+  connections_refused: number;
+  /** How often producers were paused because a worker fell behind (flow control). */
+  producers_paused: number;
+  /** Seconds producers spent paused by flow control, in all. */
+  producers_paused_seconds: number;
+  /** `since` subscriptions served from the history. */
+  replays: number;
+  history: { capacity: number; capacity_bytes: number; retained: number; bytes: number; first_seq: number; last_seq: number };
+}
