@@ -7,6 +7,7 @@ import { reportCommand } from './report.js';
 import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
+import { topCommand } from './top.js';
 import { EVENTD_VERSION } from '../version.js';
 
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .addCommand(monitorCommand())
     .addCommand(waitCommand())
     .addCommand(statsCommand())
+    .addCommand(topCommand())
     .addCommand(schemaCommand())
     .addCommand(forwardCommand())
     .addHelpText(
@@ -29,6 +31,7 @@ Quick start:
   eventd serve &                                   # the daemon
   eventd monitor                                   # watch everything
   eventd report state pool=tank id=101 state=running
+  eventd top                                       # live rates, subscribers, rejections
   eventd forward --nats nats://nats.example.net:4222   # this host's events into the fleet stream
 
 Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.
