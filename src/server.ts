@@ -43,8 +43,8 @@ export class EventdServer {
   }
 
   /** Subscribes over the server's own events socket: an async iterable of events. */
-  subscribe(filter: Omit<SubscribeOptions, 'socketPath' | 'reconnect'> = {}): Subscription {
-    const subscription = new Subscription({ ...filter, socketPath: this.running().config.eventsSocket });
+  subscribe(filter: Omit<SubscribeOptions, 'eventsSocket' | 'reconnect'> = {}): Subscription {
+    const subscription = new Subscription({ ...filter, eventsSocket: this.running().config.eventsSocket });
     this.subscriptions.add(subscription);
     return subscription;
   }

@@ -89,7 +89,7 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
           ...filters(options.type, options.filter ?? []),
           since: since === undefined ? undefined : (since.seq ?? 0),
           reconnect: options.reconnect ?? false,
-          socketPath: options.eventsSocket,
+          eventsSocket: options.eventsSocket,
           onGap: (gap) =>
             process.stderr.write(
               gap.reason === 'evicted'
@@ -165,7 +165,7 @@ Exit codes: 0 seen, 1 refused or the daemon went away, 2 usage, 3 daemon not rea
     )
     .action(
       clientAction(async (type: EventType, fields: string[], options: { timeout?: number; since?: number; json?: boolean; eventsSocket: string }) => {
-        const subscription = subscribe({ ...filters([type], fields), since: options.since, socketPath: options.eventsSocket });
+        const subscription = subscribe({ ...filters([type], fields), since: options.since, eventsSocket: options.eventsSocket });
         let timedOut = false;
         const timer =
           options.timeout === undefined

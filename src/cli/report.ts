@@ -35,7 +35,7 @@ Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reacha
           throw new InvalidArgumentError(`give either --json or a type with key=value fields, not both (got --json and ${JSON.stringify(type)})`);
         }
         const reports = options.json !== undefined ? [parseJsonArgument(options.json)] : type === '-' ? undefined : [fromWords(type, fields)];
-        const reporter = await Reporter.connect(options.reportSocket);
+        const reporter = await Reporter.connect({ reportSocket: options.reportSocket });
         try {
           return reports ? await sendAll(reporter, reports) : await sendStdin(reporter);
         } finally {

@@ -38,8 +38,9 @@ export class Reporter {
     })();
   }
 
-  static async connect(path = defaultSocketPaths().reportSocket): Promise<Reporter> {
-    return new Reporter(await connect(path));
+  /** Connects to the daemon's report socket (default: where `eventd serve` puts it, see defaultSocketPaths). */
+  static async connect({ reportSocket = defaultSocketPaths().reportSocket }: { reportSocket?: string } = {}): Promise<Reporter> {
+    return new Reporter(await connect(reportSocket));
   }
 
   /** Reports one event; resolves with its seq once the daemon has published it. */

@@ -15,7 +15,8 @@ export interface SubscribeOptions {
   since?: number;
   /** Keep going across disconnects and daemon restarts (default false: the iteration ends). */
   reconnect?: boolean;
-  socketPath?: string;
+  /** The daemon's events socket (default: where `eventd serve` puts it, see defaultSocketPaths). */
+  eventsSocket?: string;
   /** Told when events could not be delivered: evicted from history, or lost in a daemon restart. */
   onGap?: (gap: Gap) => void;
   /** Told each time the connection drops while reconnecting. */
@@ -110,7 +111,7 @@ export class Subscription implements AsyncIterable<Event> {
   }
 
   private async open(): Promise<JsonLineReader> {
-    this.socket = await connect(this.options.socketPath ?? defaultSocketPaths().eventsSocket);
+    this.socket = await connect(this.options.eventsSocket ?? defaultSocketPaths().eventsSocket);
     const reader = new JsonLineReader(this.socket);
     await this.handshake(reader);
     return reader;

@@ -176,7 +176,7 @@ export class Forwarder {
     this.stats.run = run;
     this.stats.last_seq = since;
     const subscription = new Subscription({
-      socketPath: this.options.eventsSocket,
+      eventsSocket: this.options.eventsSocket,
       since,
       onGap: (gap) => gap.reason === 'evicted' && this.evicted(run, since, gap.missed),
     });

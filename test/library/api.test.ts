@@ -85,7 +85,7 @@ describe('socket client', () => {
   it('Reporter resolves seqs and rejects with the daemon or schema error', async () => {
     const { server } = newServer();
     await server.start();
-    const reporter = await Reporter.connect(server.config.reportSocket);
+    const reporter = await Reporter.connect({ reportSocket: server.config.reportSocket });
     expect(await Promise.all([reporter.report('db', { object: 'pool', pool: 'tank', id: 'tank', action: 'add' }), reporter.report('osctld_shutdown', {})])).toEqual([1, 2]);
     await expect(reporter.reportJson({ type: 'db', opts: { object: 'volume' } })).rejects.toMatchObject({
       name: 'ReportRejectedError',
@@ -100,7 +100,7 @@ describe('socket client', () => {
     await server.start();
     const config = server.config;
     const gaps: unknown[] = [];
-    const subscription = subscribe({ socketPath: server.config.eventsSocket, reconnect: true, type: 'state', onGap: (gap) => gaps.push(gap) });
+    const subscription = subscribe({ eventsSocket: server.config.eventsSocket, reconnect: true, type: 'state', onGap: (gap) => gaps.push(gap) });
     await subscription.ready();
     const events = subscription[Symbol.asyncIterator]();
     const first = events.next();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { readmeBlocks } from '../helpers/readme.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'eventd-pack-'));
@@ -41,4 +42,16 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
   expect(fleet.stdout.trim()).toBe('function function a%2Eb');
   const schema = spawnSync(join(project, 'node_modules', '.bin', 'eventd'), ['schema', 'ct_exit'], { encoding: 'utf8' });
   expect(JSON.parse(schema.stdout).properties.type).toEqual({ type: 'string', const: 'ct_exit' });
+
+  // The README's library example, exactly as printed, saved as the README says: it runs,
+  // prints what its comments say, and finishes.
+  const blocks = readmeBlocks('## As a library');
+  expect(blocks).toHaveLength(1);
+  writeFileSync(join(project, 'example.mjs'), blocks[0]!);
+  const example = spawnSync(process.execPath, ['example.mjs'], { cwd: project, encoding: 'utf8', timeout: 30_000 });
+  expect(example.stderr).toBe('');
+  expect(example.status).toBe(0);
+  const promised = [...blocks[0]!.matchAll(/console\.log\(.*\/\/ (.*)$/gm)].map((match) => match[1]);
+  expect(promised).toEqual(['1 101 running', '2 halt']);
+  expect(example.stdout).toBe(`${promised.join('\n')}\n`);
 });
