@@ -188,12 +188,13 @@ describe('eventd forward', () => {
     expect(monitor.lines().map((line) => JSON.parse(line).seq)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(monitor.stderr).toContain('eventd: connection to NATS lost; reconnecting\n');
     expect(monitor.stderr).toContain('eventd: reading the stream again where it left off\n');
-    // Its metrics, scraped over HTTP: every event stored once (a retry of a publish whose ack was
-    // lost counts as a duplicate), the lost connection and its return, no gap.
+    // Its metrics, scraped over HTTP: the lost connection and its return, no gap. Events counts
+    // the acks it got: a publish stored as NATS died, whose ack never came, is in the stream (it
+    // resumes after it) but not counted, so up to one window (256) of them may be missing here.
     const metrics = await (await fetch(metricsUrl)).text();
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
-    expect(value('eventd_forward_events_total') + value('eventd_forward_duplicates_total')).toBeGreaterThanOrEqual(3000);
     expect(value('eventd_forward_events_total')).toBeLessThanOrEqual(3000);
+    expect(value('eventd_forward_events_total') + value('eventd_forward_duplicates_total')).toBeGreaterThanOrEqual(3000 - 256);
     expect(value('eventd_forward_nats_disconnects_total')).toBeGreaterThanOrEqual(1);
     expect(value('eventd_forward_nats_reconnects_total')).toBeGreaterThanOrEqual(1);
     expect(value('eventd_forward_gaps_total')).toBe(0);
