@@ -16,7 +16,8 @@ function details(event: Event): string {
       return `#${id ?? '-'} ${typeof cmd === 'string' ? cmd : JSON.stringify(cmd)} ${state}`;
     }
     case 'osctld_shutdown':
-      return '';
+      // The daemon's own announcement, or a producer's (osctld stopping while eventd goes on).
+      return event.opts.source === 'eventd' ? 'eventd' : '';
     case 'state':
       return `${event.opts.pool}:${event.opts.id} ${event.opts.state}`;
     case 'db':

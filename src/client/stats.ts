@@ -1,5 +1,6 @@
 // Asks a running daemon for its counters (`stats` on a connection of its own), as an object or
 // as Prometheus text (`metrics`).
+import { isDaemonShutdown } from '../protocol/events.js';
 import type { DaemonStats } from '../protocol/stats.js';
 import type { Socket } from 'node:net';
 import { connect } from './connect.js';
@@ -34,7 +35,8 @@ export async function fetchMetrics(eventsSocket: string): Promise<string> {
 /**
  * One connection that asks for stats again and again (`eventd top`): polling on new connections
  * would itself show up as a subscriber connecting and leaving every second. It subscribes to
- * osctld_shutdown only, so no event stream comes with it, and the daemon's own shutdown is seen.
+ * osctld_shutdown only, so no event stream comes with it, and the daemon's own shutdown is seen
+ * (told apart from a producer's osctld_shutdown by its opts).
  */
 export class StatsConnection {
   private constructor(
@@ -61,9 +63,9 @@ export class StatsConnection {
 
   private async reply(): Promise<unknown> {
     for (;;) {
-      const line = (await this.reader.next()) as { status?: boolean; response?: unknown; message?: string; type?: string } | undefined;
+      const line = (await this.reader.next()) as { status?: boolean; response?: unknown; message?: string; type?: string; opts?: unknown } | undefined;
       if (line === undefined) throw new Error('eventd closed the connection');
-      if (line.type === 'osctld_shutdown') throw new Error('eventd is shutting down');
+      if (isDaemonShutdown(line)) throw new Error('eventd is shutting down');
       if (line.status === true) return line.response;
       if (line.status === false) throw new Error(`eventd refused: ${line.message}`);
     }

@@ -15,7 +15,7 @@ import { ProducerConnection, type ProducerCounters } from './producer.js';
 import { Publisher, UnpublishableError } from './publisher.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
-import { EVENT_TYPES } from '../protocol/events.js';
+import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES } from '../protocol/events.js';
 import { CLOSE_REASONS, REJECT_REASONS, type CloseReason, type DaemonStats } from '../protocol/stats.js';
 import type { StatsFormat } from '../ipc/messages.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
@@ -188,7 +188,8 @@ export class Daemon {
       this.metricsServer?.close();
       this.metricsServer?.closeAllConnections();
       for (const producer of this.producers.values()) producer.close();
-      if (announce) this.publisher.publish('osctld_shutdown', {});
+      // Marked as the daemon's own: a producer may report osctld_shutdown too (osctld stopping).
+      if (announce) this.publisher.publish('osctld_shutdown', DAEMON_SHUTDOWN_OPTS as unknown as EventOpts<'osctld_shutdown'>);
       this.publisher.flush();
       await this.pool.shutdown(SHUTDOWN_GRACE_MS);
       await Promise.all(this.bound.map(removeSocketFile));

@@ -13,7 +13,7 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { fetchStats } from '../client/stats.js';
 import { Subscription } from '../client/subscription.js';
 import type { Logger } from '../log.js';
-import type { Event } from '../protocol/events.js';
+import { isDaemonShutdown, type Event } from '../protocol/events.js';
 import { connectNats } from './connection.js';
 import { FleetError } from './settings.js';
 import { ensureStream, type StreamSettings } from './stream.js';
@@ -50,11 +50,11 @@ export interface ForwarderStats {
   nats_reconnects: number;
 }
 
-/** The last event stored for this host: its daemon run, seq and type. */
+/** The last event stored for this host: its daemon run and seq, and whether it was the daemon's shutdown announcement. */
 interface Position {
   run: string;
   seq: number;
-  type: string | undefined;
+  daemonShutdown: boolean;
 }
 
 const PUBLISH_TIMEOUT_MS = 5000;
@@ -163,8 +163,9 @@ export class Forwarder {
     let since = 0;
     if (stored?.run === run) {
       since = stored.seq;
-    } else if (stored?.type === 'osctld_shutdown') {
-      // The old run's last event was its shutdown announcement: everything of it was forwarded.
+    } else if (stored?.daemonShutdown) {
+      // The old run's last event was its own shutdown announcement (not a producer's
+      // osctld_shutdown, which any producer may report): everything of it was forwarded.
       this.log.info({ stored_run: stored.run, stored_seq: stored.seq, run }, 'the daemon restarted after a clean shutdown; nothing was missed');
     } else if (stored && this.restartReportedAfter !== `${stored.run}:${stored.seq}`) {
       // The daemon went away without announcing it (or before its announcement was forwarded):
@@ -248,7 +249,10 @@ export class Forwarder {
     }
     const id = message?.header.get('Nats-Msg-Id');
     const parsed = id ? parseMessageId(id) : undefined;
-    return parsed && { run: parsed.run, seq: parsed.seq, type: parseSubject(message!.subject)?.type };
+    if (!parsed) return undefined;
+    // The stored message is the event line as the daemon sent it.
+    const event = parseSubject(message!.subject)?.type === 'osctld_shutdown' ? (message!.json() as { type?: string; opts?: unknown }) : undefined;
+    return { run: parsed.run, seq: parsed.seq, daemonShutdown: event !== undefined && isDaemonShutdown(event) };
   }
 
   private async reconnect(): Promise<void> {

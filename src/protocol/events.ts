@@ -107,12 +107,31 @@ export const reportSchemas = Object.fromEntries(EVENT_TYPES.map((type) => [type,
   [T in EventType]: ReturnType<typeof reportSchemaFor<T>>;
 };
 
+/**
+ * What subscribers may receive in opts: what producers report, except that the daemon announces
+ * its own shutdown as osctld_shutdown with `source: "eventd"`. A producer's osctld_shutdown (osctld
+ * stopping while eventd goes on) has empty opts, and no producer can claim the source: the report
+ * schema has no such field.
+ */
+const eventOnlyOptsSchemas = {
+  ...eventOptsSchemas,
+  osctld_shutdown: z.strictObject({ source: z.literal('eventd').optional() }),
+} as const;
+
+/** opts of the daemon's own shutdown announcement (see eventOnlyOptsSchemas). */
+export const DAEMON_SHUTDOWN_OPTS = { source: 'eventd' } as const;
+
+/** Whether an event is the daemon's own shutdown announcement, not a producer's osctld_shutdown. */
+export function isDaemonShutdown(event: { type?: string; opts?: unknown }): boolean {
+  return event.type === 'osctld_shutdown' && (event.opts as { source?: unknown } | undefined)?.source === DAEMON_SHUTDOWN_OPTS.source;
+}
+
 function eventSchemaFor<T extends EventType>(type: T) {
   return z.strictObject({
     seq: z.int().min(1),
     time: z.iso.datetime(),
     type: z.literal(type),
-    opts: eventOptsSchemas[type],
+    opts: eventOnlyOptsSchemas[type],
   });
 }
 

@@ -42,8 +42,9 @@ describe('daemon lifecycle', () => {
       expect(await everything.nextJson()).toMatchObject({ seq, type: 'state' });
       const started = Date.now();
       const exited = daemon.stop(signal);
-      expect(await everything.nextJson()).toMatchObject({ seq: seq! + 1, type: 'osctld_shutdown', opts: {} });
-      expect(await osctld.next()).toBe('{"status":true,"response":{"type":"osctld_shutdown","opts":{}}}');
+      // Marked as the daemon's own, unlike a producer's osctld_shutdown (below).
+      expect(await everything.nextJson()).toMatchObject({ seq: seq! + 1, type: 'osctld_shutdown', opts: { source: 'eventd' } });
+      expect(await osctld.next()).toBe('{"status":true,"response":{"type":"osctld_shutdown","opts":{"source":"eventd"}}}');
       await everything.closed;
       expect(await exited).toEqual({ code: 0, signal: null });
       expect(Date.now() - started).toBeLessThan(5000);
@@ -51,6 +52,23 @@ describe('daemon lifecycle', () => {
       expect(existsSync(daemon.eventsSocket)).toBe(false);
     });
   }
+
+  it("tells a producer's osctld_shutdown (osctld stopping) from its own, which no producer can claim", async () => {
+    const daemon = await start();
+    const sub = await daemon.subscriber();
+    const [seq] = await daemon.report(sampleReports.osctld_shutdown);
+    expect(await sub.nextJson()).toEqual({ seq, time: expect.any(String), type: 'osctld_shutdown', opts: {} });
+    const producer = await daemon.producer();
+    producer.sendJson({ type: 'osctld_shutdown', opts: { source: 'eventd' }, ack: 1 });
+    expect(await producer.nextJson()).toMatchObject({ status: false, ack: 1, message: 'Invalid osctld_shutdown report: opts.source is not a known field (osctld_shutdown has no fields)' });
+    producer.destroy();
+    // The daemon goes on; its own announcement comes only when it stops.
+    const [next] = await daemon.report(sampleReports.state);
+    expect(await sub.nextJson()).toMatchObject({ seq: next, type: 'state' });
+    const exited = daemon.stop();
+    expect(await sub.nextJson()).toMatchObject({ seq: next! + 1, type: 'osctld_shutdown', opts: { source: 'eventd' } });
+    expect(await exited).toEqual({ code: 0, signal: null });
+  });
 
   it('ignores a second SIGTERM during the drain: one announcement, exit 0', async () => {
     const daemon = await start();

@@ -136,7 +136,7 @@ describe('osctld-compatible socket', () => {
       await idle.nextJson();
       await own.stop('SIGTERM');
       expect(await client.takeJson(2)).toStrictEqual([
-        { status: true, response: { type: 'osctld_shutdown', opts: {} } },
+        { status: true, response: { type: 'osctld_shutdown', opts: { source: 'eventd' } } },
         { status: false, message: 'eventd is shutting down' },
       ]);
       await client.closed;

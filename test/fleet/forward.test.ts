@@ -236,23 +236,27 @@ describe('eventd forward', () => {
     expect(logs(forwarder).some((record) => String(record.msg).includes('lost'))).toBe(false);
   });
 
-  it('counts a gap when the daemon died without its shutdown announcement reaching the stream', async () => {
+  it("counts a gap when the daemon died without its shutdown announcement reaching the stream (a producer's osctld_shutdown is not it)", async () => {
     const nats = await startNats();
     const first = await startDaemon();
     const forwarder = await startForwarder(nats, first, 'node5');
     await report(first, 1, 10);
-    await expectStored(nats, 10);
+    // A producer's osctld_shutdown (osctld stopping) is the last event stored: it is not the
+    // daemon's own announcement, so it does not make the daemon's death look clean.
+    await first.report({ type: 'osctld_shutdown', opts: {} });
+    await expectStored(nats, 11);
     const runBefore = (await first.stats()).run;
     await first.stop('SIGKILL');
     const second = await TestDaemon.start({ dir: first.dir });
     cleanups.push(() => second.cleanup());
     await report(second, 1, 3);
-    await expectStored(nats, 13, 20_000);
+    await expectStored(nats, 14, 20_000);
     expect(logs(forwarder).find((record) => record.msg === 'the daemon restarted since the last forwarded event; events it published after that, if any, are lost')).toMatchObject({
       stored_run: runBefore,
-      stored_seq: 10,
+      stored_seq: 11,
       gaps: 1,
     });
+    expect(logs(forwarder).some((record) => record.msg === 'the daemon restarted after a clean shutdown; nothing was missed')).toBe(false);
   });
 
   it('says when the daemon history no longer covers what was not forwarded, and counts it', async () => {

@@ -81,7 +81,8 @@ async function subscribed(daemon: TestDaemon, count: number): Promise<void> {
 }
 
 const reports = OSCTLD_CALL_SITES.map(({ type, opts }) => ({ type, opts }));
-const shutdownEvent = { type: 'osctld_shutdown', opts: {} };
+// The daemon's own announcement is marked (a producer's osctld_shutdown has empty opts).
+const shutdownEvent = { type: 'osctld_shutdown', opts: { source: 'eventd' } };
 
 describe("osctl's own client", () => {
   it('osctl monitor, osctl -j monitor and osctl ct monitor 101 print exactly the events reported, and end as at an osctld shutdown', async () => {
