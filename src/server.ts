@@ -27,8 +27,8 @@ export class EventdServer {
     return this.running().config;
   }
 
-  /** Where the sockets are: the paths created, or undefined for sockets systemd passed. */
-  get sockets(): { name: string; path: string | undefined }[] {
+  /** Where the sockets are (undefined only for a passed socket without a path), and which systemd passed. */
+  get sockets(): { name: string; path: string | undefined; activated: boolean }[] {
     return this.running().sockets;
   }
 

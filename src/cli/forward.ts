@@ -73,8 +73,10 @@ Examples:
   eventd forward --nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 --host node7 --max-age 30d --replicas 3
   eventd forward --nats nats://nats.example.net:4222 --metrics-listen 127.0.0.1:9465
 
-Logs are JSON lines on stdout. Exit codes: 0 stopped by SIGTERM/SIGINT, 1 the stream cannot be
-created or used, 2 usage, 3 NATS or the daemon not reachable at start.`,
+Logs: readable lines on a terminal, JSON lines otherwise (EVENTD_LOG_FORMAT=json|pretty).
+
+Exit codes: 0 stopped by SIGTERM/SIGINT, 1 the stream cannot be created or used, 2 usage,
+3 NATS or the daemon not reachable at start.`,
     )
     .action(async (options: ForwardOptions) => {
       const log = createLogger(options.logLevel, { host: options.host, stream: options.stream });

@@ -60,8 +60,10 @@ export function serveCommand(): Command {
     .addHelpText(
       'after',
       `
-Logs are JSON lines on stdout. Under systemd socket activation (LISTEN_FDS with the names
-"report", "events" and optionally "osctld") the sockets systemd passes are used instead of the paths.
+Logs go to stdout: readable lines on a terminal, JSON lines otherwise (journald);
+EVENTD_LOG_FORMAT=json or pretty chooses. Under systemd socket activation (LISTEN_FDS with the
+names "report", "events" and optionally "osctld") the sockets systemd passes are used instead of
+the paths.
 
 The osctld-compatible socket speaks osctld's client protocol for events, so osctl's own
 client (osctl monitor, osctl ct monitor) and scripts written for osctld subscribe unchanged;
@@ -133,7 +135,7 @@ async function serve(config: DaemonConfig): Promise<void> {
       events_socket: events,
       ...(osctld === undefined ? {} : { osctld_socket: osctld }),
       ...(server.metricsAddress ? { metrics: `http://${formatListenAddress(server.metricsAddress)}/metrics` } : {}),
-      socket_activated: server.sockets.some((socket) => socket.path === undefined),
+      socket_activated: server.sockets.some((socket) => socket.activated),
       workers: config.workers,
       ...hints,
     },

@@ -111,9 +111,9 @@ export class Daemon {
     return daemon;
   }
 
-  /** Where each socket is: the path we created, or undefined for one systemd passed. */
-  get sockets(): { name: string; path: string | undefined }[] {
-    return this.bound.map((b) => ({ name: b.name, path: b.createdPath }));
+  /** Where each socket is (undefined only for a passed socket without a path), and whether systemd passed it. */
+  get sockets(): { name: string; path: string | undefined; activated: boolean }[] {
+    return this.bound.map((b) => ({ name: b.name, path: b.path, activated: b.createdPath === undefined }));
   }
 
   stats(): DaemonStats {

@@ -2,7 +2,7 @@
 // care: only in a directory no other user can write to, never following a symlink, never
 // deleting anything that is not a stale socket, and never changing a file through a path that
 // someone else could have swapped.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,8 @@ export interface BoundSocket {
   /** The path we created, or undefined for a socket systemd handed over (systemd owns that file). */
   createdPath: string | undefined;
   createdIno: number | undefined;
+  /** Where clients connect: the path created, or the path of the socket systemd passed (when it has one). */
+  path: string | undefined;
 }
 
 /** The fds systemd passed by name (LISTEN_FDNAMES), or null without socket activation. */
@@ -40,10 +42,29 @@ export function systemdSockets(env: NodeJS.ProcessEnv = process.env, pid = proce
   return fds;
 }
 
+/**
+ * The path a listening Unix socket is bound to, found by its inode in /proc/net/unix (Node has no
+ * getsockname for a socket it did not bind): for the hints in the ready line under socket
+ * activation. Undefined where /proc does not tell (an abstract or unnamed socket).
+ */
+export function socketPathOfFd(fd: number): string | undefined {
+  try {
+    const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+    if (inode === undefined) return undefined;
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[6] === inode && fields[7]?.startsWith('/')) return fields.slice(7).join(' ');
+    }
+  } catch {
+    // No /proc: no hint.
+  }
+  return undefined;
+}
+
 export async function bindSocket(server: net.Server, spec: SocketSpec, activatedFd: number | undefined): Promise<BoundSocket> {
   if (activatedFd !== undefined) {
     await listen(server, { fd: activatedFd });
-    return { name: spec.name, server, createdPath: undefined, createdIno: undefined };
+    return { name: spec.name, server, createdPath: undefined, createdIno: undefined, path: socketPathOfFd(activatedFd) };
   }
   await prepareSocketPath(spec.path);
   // Bound, given its mode and group inside a directory of our own (0700: nobody can swap what
@@ -69,7 +90,7 @@ export async function bindSocket(server: net.Server, spec: SocketSpec, activated
     await rmdir(privateDir).catch(() => {});
   }
   const { ino } = await lstat(spec.path);
-  return { name: spec.name, server, createdPath: spec.path, createdIno: ino };
+  return { name: spec.name, server, createdPath: spec.path, createdIno: ino, path: spec.path };
 }
 
 /** Removes a socket file we created, unless something else has taken its place since. */

@@ -84,7 +84,14 @@ describe('systemd units', () => {
       expect(await producer.nextJson()).toEqual({ status: true, ack: 'sa', seq: 1 });
       expect(await sub.nextJson()).toMatchObject({ seq: 1, ...sampleReports.ct_netif });
       const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
-      expect(ready).toMatchObject({ socket_activated: true, report_socket: 'passed by systemd (report)', events_socket: 'passed by systemd (events)' });
+      // The real paths of the sockets systemd passed (not the --*-socket options), with the hints.
+      expect(ready).toMatchObject({
+        socket_activated: true,
+        report_socket: report,
+        events_socket: events,
+        subscribe: `socat -u UNIX-CONNECT:${events} STDOUT`,
+        report: expect.stringMatching(new RegExp(`^echo '\\{.*"ack":1\\}' \\| socat - UNIX-CONNECT:${report}$`)),
+      });
     } finally {
       activator.kill('SIGTERM');
       await new Promise((resolve) => activator.once('exit', resolve));
@@ -113,7 +120,7 @@ describe('systemd units', () => {
       expect(await producer.nextJson()).toEqual({ status: true, ack: 1, seq: 1 });
       expect(await osctl.nextJson()).toEqual({ status: true, response: sampleReports.ct_netif });
       const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
-      expect(ready).toMatchObject({ socket_activated: true, osctld_socket: 'passed by systemd (osctld)' });
+      expect(ready).toMatchObject({ socket_activated: true, osctld_socket: sockets[2] });
     } finally {
       activator.kill('SIGTERM');
       await new Promise((resolve) => activator.once('exit', resolve));
