@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../log.js';
-import { socketFd } from '../native/index.js';
+import { loadNative, socketFd } from '../native/index.js';
 import type { EventOpts, EventType } from '../protocol/events.js';
 import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import type { DaemonConfig } from './config.js';
@@ -101,6 +101,8 @@ export class Daemon {
   }
 
   static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
+    // A missing helper is a start error (one line), not a crash at the first connection.
+    loadNative();
     const daemon = new Daemon(config, log);
     try {
       await daemon.open();

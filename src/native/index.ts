@@ -25,7 +25,16 @@ function load(): NativeBinding {
   }
 }
 
-const binding = load();
+let loaded: NativeBinding | undefined;
+
+/**
+ * Loads the helper, or throws one sentence saying how to build it. Only the daemon needs it: the
+ * client commands never load it, and the daemon loads it before it opens anything (Daemon.start).
+ */
+export function loadNative(): NativeBinding {
+  loaded ??= load();
+  return loaded;
+}
 
 function withCode<T>(call: () => T): T {
   try {
@@ -39,12 +48,12 @@ function withCode<T>(call: () => T): T {
 
 /** A close-on-exec duplicate of `fd`, owned by the caller. */
 export function dupCloexec(fd: number): number {
-  return withCode(() => binding.dupCloexec(fd));
+  return withCode(() => loadNative().dupCloexec(fd));
 }
 
 /** The pid, uid and gid of the process at the other end of a Unix socket. */
 export function peerCred(fd: number): PeerCred {
-  return withCode(() => binding.peerCred(fd));
+  return withCode(() => loadNative().peerCred(fd));
 }
 
 /** The file descriptor under a connected `net.Socket` (Node keeps it on the internal handle). */

@@ -54,4 +54,15 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
   const promised = [...blocks[0]!.matchAll(/console\.log\(.*\/\/ (.*)$/gm)].map((match) => match[1]);
   expect(promised).toEqual(['1 101 running', '2 halt']);
   expect(example.stdout).toBe(`${promised.join('\n')}\n`);
+
+  // Without the native helper (an install whose script did not run), clients still work and the
+  // daemon refuses to start in one line that says how to build it.
+  rmSync(join(project, 'node_modules', 'eventd', 'build'), { recursive: true, force: true });
+  const bin = join(project, 'node_modules', '.bin', 'eventd');
+  const stats = spawnSync(bin, ['stats', '--events-socket', join(dir, 'none.sock')], { encoding: 'utf8' });
+  expect(stats.status).toBe(3);
+  expect(stats.stderr).toMatch(/^eventd: the daemon is not running: there is no socket at \S+none\.sock/);
+  const serve = spawnSync(bin, ['serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], { encoding: 'utf8', timeout: 20_000 });
+  expect(serve.status).toBe(1);
+  expect(serve.stderr).toMatch(/^eventd: eventd's native helper is not built \(.*\); run `npm ci` or `npm run install` in the package directory\n$/);
 });
