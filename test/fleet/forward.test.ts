@@ -201,6 +201,8 @@ describe('eventd forward', () => {
     expect(value('eventd_forward_missed_total')).toBe(0);
     expect(value('eventd_forward_last_seq')).toBe(3000);
     expect(metrics).toContain('eventd_forward_info{host="node1",stream="EVENTD"} 1');
+    // Every log line names the stream once (the logger's own binding), never twice.
+    for (const line of forwarder.lines()) expect(line.match(/"stream":/g)).toHaveLength(1);
   });
 
   it('resumes from the history after its own restart and never collides across daemon restarts', async () => {
