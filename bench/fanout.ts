@@ -215,7 +215,15 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
       daemon_cpu_s: Number(cpu.toFixed(2)),
       daemon_cpu_s_per_million_deliveries: Number(((cpu * 1e6) / Math.max(delivered, 1)).toFixed(3)),
       daemon_peak_rss_mib: peakRssMiB(pid),
-      ...(params.rate > 0 ? { latency_ms: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? 0) } } : {}),
+      ...(params.rate > 0
+        ? {
+            latency_ms: {
+              p50: round(percentile(sorted, 50)),
+              p99: round(percentile(sorted, 99)),
+              max: round(sorted[sorted.length - 1] ?? 0),
+            },
+          }
+        : {}),
       ...(params.target === 'eventd' ? { subscribers_per_worker: await daemon.spread() } : {}),
       // Out-of-order deliveries count as lost: the run fails either way.
       lost: S * N - delivered + done.outOfOrder,

@@ -64,14 +64,30 @@ export async function runForward(events: number): Promise<ForwardResult> {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-nats-'));
   const port = await freePort();
   const url = `nats://127.0.0.1:${port}`;
-  const nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   // The whole run stays in the history, so a forwarder dropped as too slow resumes without loss.
   const daemon = await startDaemon(['--history', String(events + 10)]);
   let forwarder: ChildProcess | undefined;
   try {
     await output(nats, 'stderr').waitFor('Server is ready');
     const bin = fileURLToPath(new URL('../bin/eventd.js', import.meta.url));
-    forwarder = spawn(process.execPath, [...(process.env.EVENTD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), bin, 'forward', '--nats', url, '--host', 'bench', '--events-socket', daemon.eventsSocket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    forwarder = spawn(
+      process.execPath,
+      [
+        ...(process.env.EVENTD_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        bin,
+        'forward',
+        '--nats',
+        url,
+        '--host',
+        'bench',
+        '--events-socket',
+        daemon.eventsSocket,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const forwarderLog = output(forwarder, 'stdout');
     await forwarderLog.waitFor('forwarding from the start');
     const nc = await natsConnect({ servers: url });
@@ -84,7 +100,7 @@ export async function runForward(events: number): Promise<ForwardResult> {
     const lines = MIX.map((report) => `${JSON.stringify(report)}\n`);
     const started = performance.now();
     const acked = new Promise<void>((resolve) => producer.on('data', (chunk: Buffer) => chunk.includes('"ack":"last"') && resolve()));
-    for (let sent = 0; sent < events; ) {
+    for (let sent = 0; sent < events;) {
       let batch = '';
       for (let i = 0; i < 256 && sent < events - 1; i++, sent++) batch += lines[sent % lines.length];
       if (sent === events - 1) {
@@ -96,7 +112,7 @@ export async function runForward(events: number): Promise<ForwardResult> {
     await acked;
     const ingestSeconds = (performance.now() - started) / 1000;
     let count = 0;
-    for (let idle = 0; count < events && idle < 100; ) {
+    for (let idle = 0; count < events && idle < 100;) {
       const now = await stored();
       idle = now === count ? idle + 1 : 0;
       count = now;

@@ -106,7 +106,9 @@ async function measure(daemon: BenchDaemon, seconds: number, phase: string, atta
   await isLive;
   let sent = 0;
   const timer = setInterval(() => {
-    producer.write(`${JSON.stringify({ type: 'management', opts: { id: ++sent, cmd: 'bystander', opts: { sent_ms: nowMs() }, state: 'run' } })}\n`);
+    producer.write(
+      `${JSON.stringify({ type: 'management', opts: { id: ++sent, cmd: 'bystander', opts: { sent_ms: nowMs() }, state: 'run' } })}\n`,
+    );
   }, 1000 / RATE_PER_S);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   clearInterval(timer);
@@ -135,7 +137,9 @@ async function fillHistory(daemon: BenchDaemon): Promise<void> {
   const producer = await connect(daemon.reportSocket);
   const blob = 'x'.repeat(30 * 1024);
   for (let i = 1; i <= 2000; i++) {
-    const ok = producer.write(`${JSON.stringify({ type: 'management', opts: { id: i, cmd: 'fill', opts: { blob }, state: 'done' }, ...(i === 2000 ? { ack: 1 } : {}) })}\n`);
+    const ok = producer.write(
+      `${JSON.stringify({ type: 'management', opts: { id: i, cmd: 'fill', opts: { blob }, state: 'done' }, ...(i === 2000 ? { ack: 1 } : {}) })}\n`,
+    );
     if (!ok) await new Promise((resolve) => producer.once('drain', resolve));
   }
   await new Promise((resolve) => producer.once('data', resolve));
@@ -148,9 +152,13 @@ export async function runHarm(seconds = 3): Promise<HarmResult[]> {
     await fillHistory(daemon);
     const results = [await measure(daemon, seconds, 'quiet')];
     for (const attack of Object.keys(ATTACKS) as Attack[]) {
-      const attacker = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'attack', attack, daemon.reportSocket, daemon.eventsSocket], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const attacker = spawn(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url), 'attack', attack, daemon.reportSocket, daemon.eventsSocket],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       const exited = new Promise((resolve) => attacker.once('exit', resolve));
       // Measured once the attacker has all its connections, and they have settled.
       await new Promise((resolve) => attacker.stdout.once('data', resolve));

@@ -52,7 +52,8 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
 
 /** eventd with W workers, or the raw fan-out server that validates nothing. */
 export function startTarget(target: Target, workers: number): Promise<BenchDaemon> {
-  if (target === 'eventd') return startDaemon(['--workers', String(workers), ...(process.env.EVENTD_BENCH_ARGS ?? '').split(' ').filter(Boolean)]);
+  if (target === 'eventd')
+    return startDaemon(['--workers', String(workers), ...(process.env.EVENTD_BENCH_ARGS ?? '').split(' ').filter(Boolean)]);
   if (target === 'redis') return startRedis();
   const raw = new URL('./raw-server.ts', import.meta.url).pathname;
   return spawnServer((reportSocket, eventsSocket) => ['--import', 'tsx', raw, reportSocket, eventsSocket]);
@@ -65,10 +66,10 @@ export function redisInstalled(): boolean {
 
 /** redis-server on a Unix socket, no persistence: PUBLISH/SUBSCRIBE on one socket. */
 async function startRedis(): Promise<BenchDaemon> {
-  return spawnServer(
-    (socket) => ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no'],
-    { command: 'redis-server', oneSocket: true },
-  );
+  return spawnServer((socket) => ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no'], {
+    command: 'redis-server',
+    oneSocket: true,
+  });
 }
 
 async function spawnServer(
@@ -83,7 +84,9 @@ async function spawnServer(
   const stdout = logFile ? openSync(logFile, 'a') : 'ignore';
   // EVENTD_BENCH_SERVER_CPUS=0,1 runs the server on those CPUs (taskset), whatever the generator's.
   const cpus = process.env.EVENTD_BENCH_SERVER_CPUS;
-  const [file, args] = cpus ? ['taskset', ['-c', cpus, command, ...argv(reportSocket, eventsSocket)]] : [command, argv(reportSocket, eventsSocket)];
+  const [file, args] = cpus
+    ? ['taskset', ['-c', cpus, command, ...argv(reportSocket, eventsSocket)]]
+    : [command, argv(reportSocket, eventsSocket)];
   const proc = spawn(file, args, { stdio: ['ignore', stdout, 'inherit'] });
   if (typeof stdout === 'number') closeSync(stdout);
   for (let i = 0; ; i++) {

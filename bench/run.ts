@@ -24,7 +24,8 @@ type Median = FanoutResult & { runs: number };
 
 function summarize(results: FanoutResult[]): Median {
   for (const result of results) if (result.lost !== 0) lostAnything = true;
-  const pick = (key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib') => median(results.map((r) => r[key]));
+  const pick = (key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib') =>
+    median(results.map((r) => r[key]));
   return {
     ...results[0]!,
     ingest_events_per_s: pick('ingest_events_per_s'),
@@ -70,7 +71,9 @@ async function fanoutMatrix(): Promise<void> {
   const P = QUICK ? [1] : [1, 4];
   const W = QUICK ? [2] : [1, 2, 4];
   console.log('\n### Fan-out and ingest (medians)\n');
-  console.log('| S | P | server | W | ingest ev/s (acked) | deliveries/s | × raw | CPU s / 10⁶ deliveries | × raw | peak RSS MiB | spread | lost |');
+  console.log(
+    '| S | P | server | W | ingest ev/s (acked) | deliveries/s | × raw | CPU s / 10⁶ deliveries | × raw | peak RSS MiB | spread | lost |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const subscribers of S) {
     for (const producers of P) {
@@ -104,19 +107,45 @@ async function fanoutMatrix(): Promise<void> {
 async function workerScaling(): Promise<void> {
   const events = QUICK ? 2_000 : 10_000;
   const pinned = (params: FanoutParams) => runPinned(params, '1', '0,1');
-  const configs = [1, 2].map((workers): FanoutParams => ({ target: 'eventd', subscribers: 1000, producers: 1, workers, events, ackEvery: 0, rate: 0 }));
+  const configs = [1, 2].map((workers): FanoutParams => ({
+    target: 'eventd',
+    subscribers: 1000,
+    producers: 1,
+    workers,
+    events,
+    ackEvery: 0,
+    rate: 0,
+  }));
   const [one, two] = await mediansOf(configs, pinned);
   console.log('\n### Workers, with the load generator held to one CPU (medians)\n');
   console.log('| S | W | deliveries/s | × W = 1 | CPU s / 10⁶ deliveries | spread | lost |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of [one!, two!]) {
-    console.log(`| 1000 | ${r.workers} | ${fmt(r.deliveries_per_s)} | ${(r.deliveries_per_s / one!.deliveries_per_s).toFixed(2)} | ${r.daemon_cpu_s_per_million_deliveries} | ${r.subscribers_per_worker?.join('/')} | ${r.lost} |`);
+    console.log(
+      `| 1000 | ${r.workers} | ${fmt(r.deliveries_per_s)} | ${(r.deliveries_per_s / one!.deliveries_per_s).toFixed(2)} | ${r.daemon_cpu_s_per_million_deliveries} | ${r.subscribers_per_worker?.join('/')} | ${r.lost} |`,
+    );
   }
 }
 
 /** One bench/fanout.ts run as its own process on `generatorCpus`, the server on `serverCpus`. */
 function runPinned(params: FanoutParams, generatorCpus: string, serverCpus: string): Promise<FanoutResult> {
-  const args = ['-c', generatorCpus, 'npx', 'tsx', 'bench/fanout.ts', '--target', params.target, '--subscribers', String(params.subscribers), '--producers', String(params.producers), '--workers', String(params.workers), '--events', String(params.events)];
+  const args = [
+    '-c',
+    generatorCpus,
+    'npx',
+    'tsx',
+    'bench/fanout.ts',
+    '--target',
+    params.target,
+    '--subscribers',
+    String(params.subscribers),
+    '--producers',
+    String(params.producers),
+    '--workers',
+    String(params.workers),
+    '--events',
+    String(params.events),
+  ];
   const run = spawnSync('taskset', args, { encoding: 'utf8', env: { ...process.env, EVENTD_BENCH_SERVER_CPUS: serverCpus } });
   if (run.status !== 0 && run.status !== 1) throw new Error(`bench/fanout.ts failed: ${run.stderr}`);
   return Promise.resolve(JSON.parse(run.stdout.trim().split('\n').pop()!) as FanoutResult);
@@ -130,10 +159,14 @@ async function latency(): Promise<void> {
   for (const rate of rates) {
     const events = QUICK ? 500 : rate === 250 ? 2_500 : 50_000;
     const targets = REDIS ? (['raw', 'redis', 'eventd'] as const) : (['raw', 'eventd'] as const);
-    const results = await mediansOf(targets.map((target) => ({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate })));
+    const results = await mediansOf(
+      targets.map((target) => ({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate })),
+    );
     const rawP99 = results[0]!.latency_ms!.p99;
     for (const r of results) {
-      console.log(`| ${fmt(rate)} | ${r.target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${(r.latency_ms!.p99 / rawP99).toFixed(2)} | ${r.latency_ms!.max} | ${r.lost} |`);
+      console.log(
+        `| ${fmt(rate)} | ${r.target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${(r.latency_ms!.p99 / rawP99).toFixed(2)} | ${r.latency_ms!.max} | ${r.lost} |`,
+      );
     }
   }
 }
@@ -152,7 +185,9 @@ async function idleSubscribers(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const after = rssMiB(daemon.proc.pid!);
-    console.log(`\n### Idle subscribers\n\n${fmt(count)} idle subscribers: daemon RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB with them (peak ${peakRssMiB(daemon.proc.pid!)} MiB); spread ${(await daemon.spread()).join('/')}.`);
+    console.log(
+      `\n### Idle subscribers\n\n${fmt(count)} idle subscribers: daemon RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB with them (peak ${peakRssMiB(daemon.proc.pid!)} MiB); spread ${(await daemon.spread()).join('/')}.`,
+    );
   } finally {
     for (const socket of sockets) socket.destroy();
     await daemon.stop();
@@ -212,7 +247,9 @@ async function forwarding(): Promise<void> {
   for (let i = 0; i < RUNS; i++) results.push(await runForward(events));
   if (results.some((r) => r.lost !== 0 || r.duplicated !== 0)) lostAnything = true;
   const pick = (key: keyof ForwardResult) => median(results.map((r) => r[key]));
-  console.log('| events | forwarded ev/s (stored in JetStream) | daemon ingest ev/s, same run | forwarder CPU s | nats-server CPU s | lost | duplicated |');
+  console.log(
+    '| events | forwarded ev/s (stored in JetStream) | daemon ingest ev/s, same run | forwarder CPU s | nats-server CPU s | lost | duplicated |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   console.log(
     `| ${fmt(events)} | ${fmt(pick('forwarded_events_per_s'))} | ${fmt(pick('daemon_ingest_events_per_s'))} | ${pick('forwarder_cpu_s')} | ${pick('nats_cpu_s')} | ${Math.max(...results.map((r) => r.lost))} | ${Math.max(...results.map((r) => r.duplicated))} |`,
@@ -221,7 +258,11 @@ async function forwarding(): Promise<void> {
 
 const started = Date.now();
 console.log(`eventd benchmarks (${QUICK ? 'quick' : 'full'}), ${new Date().toISOString()}, ${RUNS} run(s) each`);
-console.log(REDIS ? 'Redis pub/sub compared (redis-server found).' : 'Redis pub/sub not compared: redis-server is not installed (apt-get install redis-server).');
+console.log(
+  REDIS
+    ? 'Redis pub/sub compared (redis-server found).'
+    : 'Redis pub/sub not compared: redis-server is not installed (apt-get install redis-server).',
+);
 /** A bystander's latency while each kind of misbehaving client runs (bench/harm.ts). */
 async function harm(): Promise<void> {
   console.log('\n### No client harms another (bystander at 200 ev/s, 5 s per phase)\n');

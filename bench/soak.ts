@@ -5,7 +5,11 @@ import { parseArgs } from 'node:util';
 import { connect, cpuSeconds, MIX, rssMiB, startDaemon } from './lib.js';
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '600' }, rate: { type: 'string', default: '2000' }, subscribers: { type: 'string', default: '100' } },
+  options: {
+    duration: { type: 'string', default: '600' },
+    rate: { type: 'string', default: '2000' },
+    subscribers: { type: 'string', default: '100' },
+  },
 });
 const DURATION = Number(values.duration);
 const RATE = Number(values.rate);
@@ -48,7 +52,8 @@ try {
     for (; sent < due; sent++) batch += lines[sent % lines.length];
     if (batch) producer.write(batch);
     const t = Math.floor((Date.now() - started) / 1000);
-    if (samples.length === 0 || t - samples[samples.length - 1]!.t >= Math.max(1, Math.floor(DURATION / 60))) samples.push({ t, rss_mib: Number(rssMiB(pid).toFixed(1)) });
+    if (samples.length === 0 || t - samples[samples.length - 1]!.t >= Math.max(1, Math.floor(DURATION / 60)))
+      samples.push({ t, rss_mib: Number(rssMiB(pid).toFixed(1)) });
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const deadline = Date.now() + 10_000;

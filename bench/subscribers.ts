@@ -40,7 +40,8 @@ function deliveryCounter(wire: SubscribersConfig['wire']): (chunk: Buffer) => nu
   return (chunk) => {
     const text = tail + chunk.toString('latin1');
     let count = 0;
-    for (let at = text.indexOf(REDIS_MESSAGE); at !== -1; at = text.indexOf(REDIS_MESSAGE, at + 1)) if (at + REDIS_MESSAGE.length > tail.length) count++;
+    for (let at = text.indexOf(REDIS_MESSAGE); at !== -1; at = text.indexOf(REDIS_MESSAGE, at + 1))
+      if (at + REDIS_MESSAGE.length > tail.length) count++;
     tail = text.slice(-(REDIS_MESSAGE.length - 1));
     return count;
   };

@@ -5,7 +5,16 @@ export { Reporter } from './client/reporter.js';
 export { ReportRejectedError } from './protocol/report.js';
 export { subscribe, Subscription, type Gap, type SubscribeOptions } from './client/subscription.js';
 export { ConnectError, defaultSocketPaths } from './client/connect.js';
-export { EVENT_TYPES, eventOptsSchemas, eventSchema, reportSchemas, type Event, type EventOpts, type EventType, type Report } from './protocol/events.js';
+export {
+  EVENT_TYPES,
+  eventOptsSchemas,
+  eventSchema,
+  reportSchemas,
+  type Event,
+  type EventOpts,
+  type EventType,
+  type Report,
+} from './protocol/events.js';
 export { allReportJsonSchemas, reportJsonSchema } from './protocol/json-schema.js';
 export type { DaemonConfig } from './daemon/config.js';
 export type { DaemonStats, WorkerStats } from './protocol/stats.js';

@@ -26,7 +26,10 @@ export function prettyLine(json: string): string {
   } catch {
     return json;
   }
-  const time = typeof record.time === 'number' ? new Date(record.time).toTimeString().slice(0, 8) + `.${String(record.time % 1000).padStart(3, '0')}` : '';
+  const time =
+    typeof record.time === 'number'
+      ? new Date(record.time).toTimeString().slice(0, 8) + `.${String(record.time % 1000).padStart(3, '0')}`
+      : '';
   const level = (LEVEL_NAMES[record.level as number] ?? String(record.level)).padEnd(5);
   const inline: string[] = [];
   // Text with spaces (a reason, a command to paste) goes on a line of its own, unquoted.
@@ -36,7 +39,13 @@ export function prettyLine(json: string): string {
     if (key === 'err' && typeof value === 'object' && value !== null) {
       const err = value as { message?: string; stack?: string };
       below.push(`err: ${err.message}`);
-      if ((record.level as number) >= 50 && err.stack) below.push(...err.stack.split('\n').slice(1).map((line) => `  ${line.trim()}`));
+      if ((record.level as number) >= 50 && err.stack)
+        below.push(
+          ...err.stack
+            .split('\n')
+            .slice(1)
+            .map((line) => `  ${line.trim()}`),
+        );
     } else if (typeof value === 'string' && /\s/.test(value)) {
       below.push(`${key}: ${value}`);
     } else {

@@ -14,7 +14,9 @@ export function natsOption(): Option {
 }
 
 export function streamOption(): Option {
-  return new Option('--stream <name>', 'JetStream stream holding the events').argParser(usageErrors(checkStreamName)).default(DEFAULT_STREAM);
+  return new Option('--stream <name>', 'JetStream stream holding the events')
+    .argParser(usageErrors(checkStreamName))
+    .default(DEFAULT_STREAM);
 }
 
 interface ForwardOptions {
@@ -46,15 +48,28 @@ export function forwardCommand(): Command {
     .description("forward this host's events into NATS JetStream (subject eventd.<host>.<type>), exactly once")
     .addOption(natsOption().makeOptionMandatory())
     .addOption(streamOption())
-    .addOption(new Option('--host <name>', 'host name in subjects and message ids').argParser(usageErrors(checkHostName)).default(hostname()))
-    .addOption(new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)').argParser(usageErrors(parseDuration)).default(7 * 86_400_000, '7d'))
-    .addOption(new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)').argParser(usageErrors(parseSize)).default(10 * 2 ** 30, '10G'))
-    .addOption(new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster').argParser(integer(1, 5)).default(1))
+    .addOption(
+      new Option('--host <name>', 'host name in subjects and message ids').argParser(usageErrors(checkHostName)).default(hostname()),
+    )
+    .addOption(
+      new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)')
+        .argParser(usageErrors(parseDuration))
+        .default(7 * 86_400_000, '7d'),
+    )
+    .addOption(
+      new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)')
+        .argParser(usageErrors(parseSize))
+        .default(10 * 2 ** 30, '10G'),
+    )
+    .addOption(
+      new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster').argParser(integer(1, 5)).default(1),
+    )
     .addOption(eventsSocketOption())
     .addOption(
-      new Option('--metrics-listen <host:port>', 'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)').argParser(
-        usageErrors(parseListenAddress),
-      ),
+      new Option(
+        '--metrics-listen <host:port>',
+        'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)',
+      ).argParser(usageErrors(parseListenAddress)),
     )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default('info'))
     .addHelpText(

@@ -40,7 +40,9 @@ Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVE
   // Usage errors: one line, exit 2 (commander's default is 1, which here means "refused").
   for (const command of [program, ...program.commands]) {
     command
-      .configureOutput({ outputError: (text, write) => write(usageLine(text, command === program ? 'eventd' : `eventd ${command.name()}`)) })
+      .configureOutput({
+        outputError: (text, write) => write(usageLine(text, command === program ? 'eventd' : `eventd ${command.name()}`)),
+      })
       .exitOverride((error) => process.exit(NOT_ERRORS.has(error.code) ? 0 : EXIT.usage));
   }
   return program;

@@ -46,13 +46,19 @@ export function monitorCommand(): Command {
     .description('print events as they happen, one line each (of this host, or with --nats of the whole fleet)')
     .option('--type <type>', 'only this event type (repeatable)', eventTypes)
     .option('--filter <key=value>', 'only events whose opts match (repeatable; a key given twice matches either)', collect)
-    .option('--since <seq|time|duration>', 'first replay: events after this seq, or since a time (2026-11-24T22:00) or a duration ago (10m, 2h); with --nats, a stream sequence for a number')
+    .option(
+      '--since <seq|time|duration>',
+      'first replay: events after this seq, or since a time (2026-11-24T22:00) or a duration ago (10m, 2h); ' +
+        'with --nats, a stream sequence for a number',
+    )
     .option('--json', 'print the raw event lines (for jq)')
     .option('--reconnect', 'keep running across daemon restarts and disconnects, resuming where it left off')
     .addOption(eventsSocketOption())
     .addOption(natsOption().helpGroup(FLEET))
     .addOption(
-      new Option('--host <name>', 'only this host (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, usageErrors(checkHostName)(value)]).helpGroup(FLEET),
+      new Option('--host <name>', 'only this host (repeatable)')
+        .argParser((value: string, previous: string[] = []) => [...previous, usageErrors(checkHostName)(value)])
+        .helpGroup(FLEET),
     )
     .addOption(streamOption().helpGroup(FLEET))
     .addHelpText(
@@ -94,7 +100,7 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
             process.stderr.write(
               gap.reason === 'evicted'
                 ? `eventd: ${gap.missed} events were missed (no longer in the daemon's history)\n`
-                : "eventd: the daemon restarted; events reported while it was down are not in its history\n",
+                : 'eventd: the daemon restarted; events reported while it was down are not in its history\n',
             ),
           onDisconnect: (error) => process.stderr.write(`eventd: connection lost${error ? ` (${error.message})` : ''}; reconnecting\n`),
         });
@@ -113,7 +119,9 @@ function parseLocalSince(text: string): { seq?: number; time?: Date } {
   } catch {
     // Said below, in this command's terms.
   }
-  throw new Error(`--since takes a seq (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got ${JSON.stringify(text)}`);
+  throw new Error(
+    `--since takes a seq (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got ${JSON.stringify(text)}`,
+  );
 }
 
 async function monitorFleet(options: MonitorOptions, natsUrl: string): Promise<number> {
@@ -148,7 +156,9 @@ export function waitCommand(): Command {
     .argument('<type>', `event type (${EVENT_TYPES.join(', ')})`, eventTypeArg)
     .argument('[fields...]', 'opts to match, as key=value')
     .addOption(new Option('--timeout <seconds>', 'give up after this long (exit 4)').argParser(integer(1)))
-    .addOption(new Option('--since <seq>', 'also look at the events after this seq that already happened (from the history)').argParser(integer(0)))
+    .addOption(
+      new Option('--since <seq>', 'also look at the events after this seq that already happened (from the history)').argParser(integer(0)),
+    )
     .option('--json', 'print the raw event line')
     .addOption(eventsSocketOption())
     .addHelpText(
@@ -164,31 +174,33 @@ Filters are checked against the schema: a field or value that can never match is
 Exit codes: 0 seen, 1 refused or the daemon went away, 2 usage, 3 daemon not reachable, 4 timed out.`,
     )
     .action(
-      clientAction(async (type: EventType, fields: string[], options: { timeout?: number; since?: number; json?: boolean; eventsSocket: string }) => {
-        const subscription = subscribe({ ...filters([type], fields), since: options.since, eventsSocket: options.eventsSocket });
-        let timedOut = false;
-        const timer =
-          options.timeout === undefined
-            ? undefined
-            : setTimeout(() => {
-                timedOut = true;
-                subscription.close();
-              }, options.timeout * 1000);
-        try {
-          for await (const event of subscription) {
-            print(event, options.json ?? false);
-            subscription.close();
-            return EXIT.ok;
+      clientAction(
+        async (type: EventType, fields: string[], options: { timeout?: number; since?: number; json?: boolean; eventsSocket: string }) => {
+          const subscription = subscribe({ ...filters([type], fields), since: options.since, eventsSocket: options.eventsSocket });
+          let timedOut = false;
+          const timer =
+            options.timeout === undefined
+              ? undefined
+              : setTimeout(() => {
+                  timedOut = true;
+                  subscription.close();
+                }, options.timeout * 1000);
+          try {
+            for await (const event of subscription) {
+              print(event, options.json ?? false);
+              subscription.close();
+              return EXIT.ok;
+            }
+          } finally {
+            clearTimeout(timer);
           }
-        } finally {
-          clearTimeout(timer);
-        }
-        if (timedOut) {
-          process.stderr.write(`eventd: no matching ${type} event within ${options.timeout} s\n`);
-          return EXIT.timeout;
-        }
-        process.stderr.write('eventd: the daemon closed the connection before a matching event\n');
-        return EXIT.rejected;
-      }),
+          if (timedOut) {
+            process.stderr.write(`eventd: no matching ${type} event within ${options.timeout} s\n`);
+            return EXIT.timeout;
+          }
+          process.stderr.write('eventd: the daemon closed the connection before a matching event\n');
+          return EXIT.rejected;
+        },
+      ),
     );
 }

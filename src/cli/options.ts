@@ -26,11 +26,15 @@ export const EXIT = { ok: 0, rejected: 1, usage: 2, unreachable: 3, timeout: 4 }
 // The defaults come from $EVENTD_REPORT_SOCKET / $EVENTD_EVENTS_SOCKET when set (and not empty),
 // else from where a daemon is found (client/connect.ts).
 export function reportSocketOption(): Option {
-  return new Option('--report-socket <path>', "the daemon's report socket (or $EVENTD_REPORT_SOCKET)").default(defaultSocketPaths().reportSocket);
+  return new Option('--report-socket <path>', "the daemon's report socket (or $EVENTD_REPORT_SOCKET)").default(
+    defaultSocketPaths().reportSocket,
+  );
 }
 
 export function eventsSocketOption(): Option {
-  return new Option('--events-socket <path>', "the daemon's events socket (or $EVENTD_EVENTS_SOCKET)").default(defaultSocketPaths().eventsSocket);
+  return new Option('--events-socket <path>', "the daemon's events socket (or $EVENTD_EVENTS_SOCKET)").default(
+    defaultSocketPaths().eventsSocket,
+  );
 }
 
 /** A value parser whose errors are usage errors (exit 2, commander names the option). */
@@ -65,6 +69,7 @@ export function clientAction<A extends unknown[]>(action: (...args: A) => Promis
 
 /** An event type argument; anything else is a usage error listing the known types. */
 export function eventTypeArg(value: string): EventType {
-  if (!isEventType(value)) throw new InvalidArgumentError(`unknown event type ${JSON.stringify(value)}; known types: ${EVENT_TYPES.join(', ')}`);
+  if (!isEventType(value))
+    throw new InvalidArgumentError(`unknown event type ${JSON.stringify(value)}; known types: ${EVENT_TYPES.join(', ')}`);
   return value;
 }

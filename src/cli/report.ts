@@ -32,9 +32,12 @@ Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reacha
     .action(
       clientAction(async (type: string | undefined, fields: string[], options: { json?: string; reportSocket: string }) => {
         if (options.json !== undefined && type !== undefined) {
-          throw new InvalidArgumentError(`give either --json or a type with key=value fields, not both (got --json and ${JSON.stringify(type)})`);
+          throw new InvalidArgumentError(
+            `give either --json or a type with key=value fields, not both (got --json and ${JSON.stringify(type)})`,
+          );
         }
-        const reports = options.json !== undefined ? [parseJsonArgument(options.json)] : type === '-' ? undefined : [fromWords(type, fields)];
+        const reports =
+          options.json !== undefined ? [parseJsonArgument(options.json)] : type === '-' ? undefined : [fromWords(type, fields)];
         const reporter = await Reporter.connect({ reportSocket: options.reportSocket });
         try {
           return reports ? await sendAll(reporter, reports) : await sendStdin(reporter);
@@ -54,7 +57,8 @@ function parseJsonArgument(text: string): unknown {
 }
 
 function fromWords(type: string | undefined, fields: string[]): unknown {
-  if (type === undefined) throw new InvalidArgumentError('say what to report: a type with key=value fields, --json, or - for stdin (see eventd report --help)');
+  if (type === undefined)
+    throw new InvalidArgumentError('say what to report: a type with key=value fields, --json, or - for stdin (see eventd report --help)');
   return { type, opts: reportOpts(eventTypeArg(type), fields) };
 }
 

@@ -12,54 +12,77 @@ const EXIT_DEADLINE_MS = 4500;
 
 export function serveCommand(): Command {
   const defaults = defaultConfig();
-  return new Command('serve')
-    .description('run the event daemon: producers report on one socket, subscribers receive on the other')
-    // $EVENTD_*_SOCKET set but empty counts as unset (commander's .env() would take the empty string).
-    .addOption(new Option('--report-socket <path>', 'where producers connect (or $EVENTD_REPORT_SOCKET)').default(process.env.EVENTD_REPORT_SOCKET || defaults.reportSocket))
-    .addOption(new Option('--events-socket <path>', 'where subscribers connect (or $EVENTD_EVENTS_SOCKET)').default(process.env.EVENTD_EVENTS_SOCKET || defaults.eventsSocket))
-    .addOption(
-      new Option('--osctld-socket <path>', "also serve events to osctld's clients (osctl monitor) on this socket (or $EVENTD_OSCTLD_SOCKET); off by default").default(
-        process.env.EVENTD_OSCTLD_SOCKET || undefined,
-      ),
-    )
-    .addOption(new Option('--report-mode <mode>', 'file mode of the report socket').argParser(fileMode).default(DEFAULTS.reportMode, '0660'))
-    .addOption(new Option('--events-mode <mode>', 'file mode of the events socket').argParser(fileMode).default(DEFAULTS.eventsMode, '0660'))
-    .addOption(new Option('--osctld-mode <mode>', 'file mode of the osctld-compatible socket').argParser(fileMode).default(DEFAULTS.osctldMode, '0660'))
-    .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns the sockets'))
-    .addOption(new Option('--workers <n>', 'worker threads serving subscribers').argParser(integer(1, 256)).default(defaults.workers))
-    .addOption(new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history))
-    .addOption(
-      new Option('--history-bytes <n>', 'most bytes of events kept for `since` replay (the oldest go first)')
-        .argParser(integer(1024 * 1024))
-        .default(DEFAULTS.historyBytes),
-    )
-    .addOption(
-      new Option('--max-line-bytes <n>', 'longest line a client may send').argParser(integer(64, 64 * 1024 * 1024)).default(DEFAULTS.maxLineBytes),
-    )
-    .addOption(
-      new Option('--max-pending-bytes <n>', 'bytes queued for one subscriber before it is dropped as too slow')
-        .argParser(integer(1024))
-        .default(DEFAULTS.maxPendingBytes),
-    )
-    .addOption(
-      new Option('--line-timeout <seconds>', 'a client must finish a line this long after its first byte, or is disconnected')
-        .argParser(integer(1, 86_400))
-        .default(DEFAULTS.lineTimeoutMs / 1000),
-    )
-    .addOption(
-      new Option('--max-connections <n>', 'connections each socket takes at once; more are refused with an error line')
-        .argParser(integer(1, 1_000_000))
-        .default(DEFAULTS.maxConnections),
-    )
-    .addOption(
-      new Option('--metrics-listen <host:port>', 'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)').argParser(
-        usageErrors(parseListenAddress),
-      ),
-    )
-    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(DEFAULTS.logLevel))
-    .addHelpText(
-      'after',
-      `
+  return (
+    new Command('serve')
+      .description('run the event daemon: producers report on one socket, subscribers receive on the other')
+      // $EVENTD_*_SOCKET set but empty counts as unset (commander's .env() would take the empty string).
+      .addOption(
+        new Option('--report-socket <path>', 'where producers connect (or $EVENTD_REPORT_SOCKET)').default(
+          process.env.EVENTD_REPORT_SOCKET || defaults.reportSocket,
+        ),
+      )
+      .addOption(
+        new Option('--events-socket <path>', 'where subscribers connect (or $EVENTD_EVENTS_SOCKET)').default(
+          process.env.EVENTD_EVENTS_SOCKET || defaults.eventsSocket,
+        ),
+      )
+      .addOption(
+        new Option(
+          '--osctld-socket <path>',
+          "also serve events to osctld's clients (osctl monitor) on this socket (or $EVENTD_OSCTLD_SOCKET); off by default",
+        ).default(process.env.EVENTD_OSCTLD_SOCKET || undefined),
+      )
+      .addOption(
+        new Option('--report-mode <mode>', 'file mode of the report socket').argParser(fileMode).default(DEFAULTS.reportMode, '0660'),
+      )
+      .addOption(
+        new Option('--events-mode <mode>', 'file mode of the events socket').argParser(fileMode).default(DEFAULTS.eventsMode, '0660'),
+      )
+      .addOption(
+        new Option('--osctld-mode <mode>', 'file mode of the osctld-compatible socket')
+          .argParser(fileMode)
+          .default(DEFAULTS.osctldMode, '0660'),
+      )
+      .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns the sockets'))
+      .addOption(new Option('--workers <n>', 'worker threads serving subscribers').argParser(integer(1, 256)).default(defaults.workers))
+      .addOption(
+        new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history),
+      )
+      .addOption(
+        new Option('--history-bytes <n>', 'most bytes of events kept for `since` replay (the oldest go first)')
+          .argParser(integer(1024 * 1024))
+          .default(DEFAULTS.historyBytes),
+      )
+      .addOption(
+        new Option('--max-line-bytes <n>', 'longest line a client may send')
+          .argParser(integer(64, 64 * 1024 * 1024))
+          .default(DEFAULTS.maxLineBytes),
+      )
+      .addOption(
+        new Option('--max-pending-bytes <n>', 'bytes queued for one subscriber before it is dropped as too slow')
+          .argParser(integer(1024))
+          .default(DEFAULTS.maxPendingBytes),
+      )
+      .addOption(
+        new Option('--line-timeout <seconds>', 'a client must finish a line this long after its first byte, or is disconnected')
+          .argParser(integer(1, 86_400))
+          .default(DEFAULTS.lineTimeoutMs / 1000),
+      )
+      .addOption(
+        new Option('--max-connections <n>', 'connections each socket takes at once; more are refused with an error line')
+          .argParser(integer(1, 1_000_000))
+          .default(DEFAULTS.maxConnections),
+      )
+      .addOption(
+        new Option(
+          '--metrics-listen <host:port>',
+          'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)',
+        ).argParser(usageErrors(parseListenAddress)),
+      )
+      .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(DEFAULTS.logLevel))
+      .addHelpText(
+        'after',
+        `
 Logs go to stdout: readable lines on a terminal, JSON lines otherwise (journald);
 EVENTD_LOG_FORMAT=json or pretty chooses. Under systemd socket activation (LISTEN_FDS with the
 names "report", "events" and optionally "osctld") the sockets systemd passes are used instead of
@@ -78,12 +101,13 @@ Examples:
 
 Exit codes: 0 stopped by a signal (SIGTERM, SIGINT, SIGQUIT, SIGUSR2, SIGTRAP), 1 could not start
 or stop cleanly, 2 usage.`,
-    )
-    .action(async (options: Record<string, unknown>) => {
-      const { lineTimeout, ...rest } = options as Partial<DaemonConfig> & { lineTimeout: number };
-      const config: DaemonConfig = { ...defaults, ...rest, lineTimeoutMs: lineTimeout * 1000 };
-      await serve(config);
-    });
+      )
+      .action(async (options: Record<string, unknown>) => {
+        const { lineTimeout, ...rest } = options as Partial<DaemonConfig> & { lineTimeout: number };
+        const config: DaemonConfig = { ...defaults, ...rest, lineTimeoutMs: lineTimeout * 1000 };
+        await serve(config);
+      })
+  );
 }
 
 async function serve(config: DaemonConfig): Promise<void> {

@@ -14,14 +14,20 @@ function table(stats: DaemonStats): string {
     ['pid', stats.pid],
     ['uptime', `${stats.uptime_seconds} s`],
     ['events published', stats.events_published],
-    ['lines rejected', rejected.length === 0 ? 0 : `${stats.lines_rejected} (${rejected.map(([reason, n]) => `${reason} ${n}`).join(', ')})`],
+    [
+      'lines rejected',
+      rejected.length === 0 ? 0 : `${stats.lines_rejected} (${rejected.map(([reason, n]) => `${reason} ${n}`).join(', ')})`,
+    ],
     ['producers', stats.producers],
     // The connection asking is one of them: say so rather than count it as a subscriber.
     ['subscribers', `${stats.subscribers - 1} (besides this stats connection)`],
     ['dropped as slow', stats.subscribers_dropped_slow],
     ['producers paused', `${plural(stats.producers_paused, 'time')}, ${stats.producers_paused_seconds.toFixed(1)} s in all`],
     ['history', `${stats.history.retained}/${stats.history.capacity} (seq ${stats.history.first_seq}..${stats.history.last_seq})`],
-    ...stats.workers.map((w): [string, string] => [`worker ${w.worker}`, `${plural(w.subscribers, 'connection')}, ${plural(w.restarts, 'restart')}`]),
+    ...stats.workers.map((w): [string, string] => [
+      `worker ${w.worker}`,
+      `${plural(w.subscribers, 'connection')}, ${plural(w.restarts, 'restart')}`,
+    ]),
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');

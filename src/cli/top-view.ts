@@ -58,27 +58,42 @@ function countRows(frame: Frame, counts: (stats: DaemonStats) => Record<string, 
 }
 
 function columns(rows: string[][], widths: number[]): string[] {
-  return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The whole screen, cut to `height` lines of at most `width` characters. */
 export function renderScreen(frame: Frame, width: number, height: number): string[] {
   const s = frame.current.stats;
-  const rejected = Object.entries(s.lines_rejected_by_reason).filter(([, n]) => n > 0);
+  const perSecond = (read: (stats: DaemonStats) => number) => showRate(rate(frame, read));
+  const rejected = Object.entries(s.lines_rejected_by_reason)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`);
+  const history = `${s.history.retained}/${s.history.capacity} events, ${bytes(s.history.bytes)}`;
+  const paused = `${plural(s.producers_paused, 'time')} (${s.producers_paused_seconds.toFixed(1)} s)`;
   const head = [
     `eventd top  ${frame.socket}  pid ${s.pid}  up ${duration(s.uptime_seconds)}  v${s.version}`.padEnd(width - 9) + clock(frame.now),
     frame.problem ? `!! ${frame.problem}` : '',
-    `events     ${showRate(rate(frame, (x) => x.events_published))}/s   seq ${s.events_published}   history ${s.history.retained}/${s.history.capacity} events, ${bytes(s.history.bytes)}`,
-    `producers  ${s.producers} connected   paused ${plural(s.producers_paused, 'time')} (${s.producers_paused_seconds.toFixed(1)} s)   ${showRate(rate(frame, (x) => x.producers_connected))} connects/s`,
-    `rejected   ${showRate(rate(frame, (x) => x.lines_rejected))}/s   ${s.lines_rejected} in all${rejected.length ? ` (${rejected.map(([r, n]) => `${r} ${n}`).join(', ')})` : ''}`,
+    `events     ${perSecond((x) => x.events_published)}/s   seq ${s.events_published}   history ${history}`,
+    `producers  ${s.producers} connected   paused ${paused}   ${perSecond((x) => x.producers_connected)} connects/s`,
+    `rejected   ${perSecond((x) => x.lines_rejected)}/s   ${s.lines_rejected} in all${rejected.length ? ` (${rejected.join(', ')})` : ''}`,
     // The connection top asks on is one of the daemon's subscribers: not counted here.
-    `subscribers ${s.subscribers - 1}   dropped as slow ${s.subscribers_dropped_slow} (${showRate(rate(frame, (x) => x.subscribers_dropped_slow))}/s)   refused ${s.connections_refused}   replays ${s.replays}`,
+    `subscribers ${s.subscribers - 1}   dropped as slow ${s.subscribers_dropped_slow} (${perSecond((x) => x.subscribers_dropped_slow)}/s)` +
+      `   refused ${s.connections_refused}   replays ${s.replays}`,
     '',
   ].filter((line, i) => i !== 1 || line !== '');
-  const workers = ['WORKER  CONNECTIONS  PENDING  RESTARTS', ...columns(
-    s.workers.map((w) => [String(w.worker), String(w.subscribers), bytes(w.pending_bytes), String(w.restarts)]),
-    [6, 11, 7, 8],
-  ), ''];
+  const workers = [
+    'WORKER  CONNECTIONS  PENDING  RESTARTS',
+    ...columns(
+      s.workers.map((w) => [String(w.worker), String(w.subscribers), bytes(w.pending_bytes), String(w.restarts)]),
+      [6, 11, 7, 8],
+    ),
+    '',
+  ];
   const types = columns([['TYPE', 'EVENTS/s', 'TOTAL'], ...countRows(frame, (x) => x.events_by_type)], [16, 9, 10]);
   const pools = columns([['POOL', 'EVENTS/s', 'TOTAL'], ...countRows(frame, (x) => x.events_by_pool)], [16, 9, 10]);
   // Types and pools side by side when there is room, else one under the other.

@@ -60,7 +60,9 @@ function checkFilter(key: string, value: Scalar, types: readonly EventType[]): v
   if (allowed.some((values) => values === null)) return;
   const union = new Set(allowed.flatMap((values) => [...values!]));
   if (!union.has(value)) {
-    throw new InvalidArgumentError(`${key} must be one of ${[...union].map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`);
+    throw new InvalidArgumentError(
+      `${key} must be one of ${[...union].map((v) => JSON.stringify(v)).join(', ')} (got ${JSON.stringify(value)})`,
+    );
   }
 }
 
@@ -101,7 +103,9 @@ export function filterOpts(words: string[], types: readonly EventType[] = EVENT_
   const filter: Record<string, Scalar[]> = {};
   for (const word of words) {
     const [key, raw] = splitPair(word);
-    const integer = types.some((type) => FIELD_TYPES.get(type)!.get(key)?.has('integer') && !FIELD_TYPES.get(type)!.get(key)?.has('string'));
+    const integer = types.some(
+      (type) => FIELD_TYPES.get(type)!.get(key)?.has('integer') && !FIELD_TYPES.get(type)!.get(key)?.has('string'),
+    );
     const value = integer && /^-?\d+$/.test(raw) ? Number(raw) : raw;
     checkFilter(key, value, types);
     (filter[key] ??= []).push(value);

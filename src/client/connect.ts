@@ -71,7 +71,8 @@ function explain(error: NodeJS.ErrnoException, path: string): string {
       } catch {
         // The directory itself may be closed to us: the plain message says enough.
       }
-      return `permission denied on ${path}${detail}: join the socket's group or ask for --socket-group / --events-mode / --report-mode to be set`;
+      const fix = "join the socket's group or ask for --socket-group / --events-mode / --report-mode to be set";
+      return `permission denied on ${path}${detail}: ${fix}`;
     }
     default:
       return `cannot connect to ${path}: ${error.message}`;

@@ -63,7 +63,8 @@ export class StatsConnection {
 
   private async reply(): Promise<unknown> {
     for (;;) {
-      const line = (await this.reader.next()) as { status?: boolean; response?: unknown; message?: string; type?: string; opts?: unknown } | undefined;
+      const line = (await this.reader.next()) as
+        { status?: boolean; response?: unknown; message?: string; type?: string; opts?: unknown } | undefined;
       if (line === undefined) throw new Error('eventd closed the connection');
       if (isDaemonShutdown(line)) throw new Error('eventd is shutting down');
       if (line.status === true) return line.response;

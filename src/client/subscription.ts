@@ -99,7 +99,9 @@ export class Subscription implements AsyncIterable<Event> {
         const first = (await reader.next()) as Event | undefined;
         if (first === undefined) break;
         // A reconnect may replay what was already handed out.
-        const batch = [first, ...(reader.takeBuffered() as Event[])].filter((event) => this.lastSeq === undefined || event.seq > this.lastSeq);
+        const batch = [first, ...(reader.takeBuffered() as Event[])].filter(
+          (event) => this.lastSeq === undefined || event.seq > this.lastSeq,
+        );
         if (batch.length === 0) continue;
         this.lastSeq = batch[batch.length - 1]!.seq;
         yield batch;

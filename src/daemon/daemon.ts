@@ -10,13 +10,21 @@ import type { DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
 import { errorLine } from '../protocol/wire.js';
-import { bindSocket, removeSocketFile, resolveGroup, systemdSockets, type BoundSocket, type SocketName, type SocketSpec } from './listeners.js';
+import {
+  bindSocket,
+  removeSocketFile,
+  resolveGroup,
+  systemdSockets,
+  type BoundSocket,
+  type SocketName,
+  type SocketSpec,
+} from './listeners.js';
 import { ProducerConnection, type ProducerCounters } from './producer.js';
 import { Publisher, UnpublishableError } from './publisher.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES } from '../protocol/events.js';
-import { CLOSE_REASONS, REJECT_REASONS, type CloseReason, type DaemonStats } from '../protocol/stats.js';
+import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats } from '../protocol/stats.js';
 import type { StatsFormat } from '../ipc/messages.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import type { Server as HttpServer } from 'node:http';
@@ -130,7 +138,9 @@ export class Daemon {
       subscribers: this.pool.subscriberCount,
       producers: this.producers.size,
       events_published: this.publisher.lastSeq,
-      events_by_type: Object.fromEntries(EVENT_TYPES.map((type, code) => [type, this.publisher.byType[code]!])) as DaemonStats['events_by_type'],
+      events_by_type: Object.fromEntries(
+        EVENT_TYPES.map((type, code) => [type, this.publisher.byType[code]!]),
+      ) as DaemonStats['events_by_type'],
       events_by_pool: Object.fromEntries(this.publisher.byPool),
       lines_rejected: REJECT_REASONS.reduce((sum, reason) => sum + rejected[reason], 0),
       lines_rejected_by_reason: { ...rejected },
@@ -250,7 +260,10 @@ export class Daemon {
       this.log.warn({ socket: name, max_connections: max }, 'connection refused: the socket has all the connections it takes');
     }
     socket.on('error', () => {});
-    socket.end(errorLine(`eventd has ${max} connections on its ${name} socket, the most it takes (--max-connections); try again later`), () => socket.destroy());
+    socket.end(
+      errorLine(`eventd has ${max} connections on its ${name} socket, the most it takes (--max-connections); try again later`),
+      () => socket.destroy(),
+    );
   }
 
   private watchFds(socket: net.Socket): void {
@@ -264,7 +277,13 @@ export class Daemon {
     const producer = new ProducerConnection(
       id,
       socket,
-      { publisher: this.publisher, maxLineBytes: this.config.maxLineBytes, lineTimeoutMs: this.config.lineTimeoutMs, counters: this.counters, log: this.log },
+      {
+        publisher: this.publisher,
+        maxLineBytes: this.config.maxLineBytes,
+        lineTimeoutMs: this.config.lineTimeoutMs,
+        counters: this.counters,
+        log: this.log,
+      },
       this.pool.throttled,
     );
     this.producers.set(id, producer);

@@ -31,6 +31,9 @@ export class FdLimitWatch {
     const now = Date.now();
     if (now - this.lastWarning < WARN_EVERY_MS) return;
     this.lastWarning = now;
-    this.log.warn({ fd, limit: this.limit }, 'close to the open-files limit: new connections are being refused (raise LimitNOFILE / ulimit -n)');
+    this.log.warn(
+      { fd, limit: this.limit },
+      'close to the open-files limit: new connections are being refused (raise LimitNOFILE / ulimit -n)',
+    );
   }
 }

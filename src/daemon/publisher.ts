@@ -57,7 +57,9 @@ export class Publisher {
     if (line.length - 1 > this.maxLineBytes / 3) {
       const bytes = Buffer.byteLength(line) - 1;
       if (bytes > this.maxLineBytes) {
-        throw new UnpublishableError(`the event would be ${bytes} bytes with its seq and time, over the line limit of ${this.maxLineBytes}`);
+        throw new UnpublishableError(
+          `the event would be ${bytes} bytes with its seq and time, over the line limit of ${this.maxLineBytes}`,
+        );
       }
     }
     const seq = ++this.seq;

@@ -10,7 +10,14 @@ import { FleetError } from './settings.js';
  */
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
   try {
-    return await connect({ servers: url.split(','), name, timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true });
+    return await connect({
+      servers: url.split(','),
+      name,
+      timeout: 5000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      noAsyncTraces: true,
+    });
   } catch (error) {
     throw new FleetError(`cannot reach NATS at ${url}: ${(error as Error).message}`, 'nats-unreachable');
   }

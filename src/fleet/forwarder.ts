@@ -85,7 +85,19 @@ export class Forwarder {
     this.log = options.log;
     this.window = options.window ?? 256;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
-    this.stats = { host: options.host, stream: options.stream.name, run: undefined, last_seq: 0, forwarded: 0, duplicates: 0, gaps: 0, missed: 0, sessions: 0, nats_disconnects: 0, nats_reconnects: 0 };
+    this.stats = {
+      host: options.host,
+      stream: options.stream.name,
+      run: undefined,
+      last_seq: 0,
+      forwarded: 0,
+      duplicates: 0,
+      gaps: 0,
+      missed: 0,
+      sessions: 0,
+      nats_disconnects: 0,
+      nats_reconnects: 0,
+    };
   }
 
   /**
@@ -104,7 +116,10 @@ export class Forwarder {
         throw error instanceof FleetError ? error : new FleetError(error.message, 'stream');
       });
       // The logger already names the stream (its child bindings): no second `stream` key.
-      options.log.info({ created, max_age_s: info.config.max_age / 1e9, max_bytes: info.config.max_bytes }, created ? 'stream created' : 'stream found');
+      options.log.info(
+        { created, max_age_s: info.config.max_age / 1e9, max_bytes: info.config.max_bytes },
+        created ? 'stream created' : 'stream found',
+      );
       await fetchStats(options.eventsSocket).catch((error: Error) => {
         throw new FleetError(error.message, 'daemon-unreachable');
       });
@@ -166,13 +181,19 @@ export class Forwarder {
     } else if (stored?.daemonShutdown) {
       // The old run's last event was its own shutdown announcement (not a producer's
       // osctld_shutdown, which any producer may report): everything of it was forwarded.
-      this.log.info({ stored_run: stored.run, stored_seq: stored.seq, run }, 'the daemon restarted after a clean shutdown; nothing was missed');
+      this.log.info(
+        { stored_run: stored.run, stored_seq: stored.seq, run },
+        'the daemon restarted after a clean shutdown; nothing was missed',
+      );
     } else if (stored && this.restartReportedAfter !== `${stored.run}:${stored.seq}`) {
       // The daemon went away without announcing it (or before its announcement was forwarded):
       // what it published after the last event stored, if anything, is gone with it.
       this.restartReportedAfter = `${stored.run}:${stored.seq}`;
       this.stats.gaps++;
-      this.log.warn({ stored_run: stored.run, stored_seq: stored.seq, run, gaps: this.stats.gaps }, 'the daemon restarted since the last forwarded event; events it published after that, if any, are lost');
+      this.log.warn(
+        { stored_run: stored.run, stored_seq: stored.seq, run, gaps: this.stats.gaps },
+        'the daemon restarted since the last forwarded event; events it published after that, if any, are lost',
+      );
     }
     this.stats.run = run;
     this.stats.last_seq = since;
@@ -225,7 +246,11 @@ export class Forwarder {
     h.set(HOST_HEADER, host);
     h.set(RUN_HEADER, run);
     return this.js
-      .publish(eventSubject(host, event.type), JSON.stringify(event), { msgID: messageId(host, run, event.seq), headers: h, timeout: PUBLISH_TIMEOUT_MS })
+      .publish(eventSubject(host, event.type), JSON.stringify(event), {
+        msgID: messageId(host, run, event.seq),
+        headers: h,
+        timeout: PUBLISH_TIMEOUT_MS,
+      })
       .then(
         (ack) => {
           if (ack.duplicate) this.stats.duplicates++;
@@ -251,7 +276,8 @@ export class Forwarder {
     const parsed = id ? parseMessageId(id) : undefined;
     if (!parsed) return undefined;
     // The stored message is the event line as the daemon sent it.
-    const event = parseSubject(message!.subject)?.type === 'osctld_shutdown' ? (message!.json() as { type?: string; opts?: unknown }) : undefined;
+    const event =
+      parseSubject(message!.subject)?.type === 'osctld_shutdown' ? (message!.json() as { type?: string; opts?: unknown }) : undefined;
     return { run: parsed.run, seq: parsed.seq, daemonShutdown: event !== undefined && isDaemonShutdown(event) };
   }
 

@@ -22,7 +22,9 @@ export class StreamConfigError extends Error {
 /** Stream names may not contain whitespace, '.', '*', '>', '/' or '\' (JetStream's rule). */
 export function checkStreamName(name: string): string {
   if (name === '' || /[\s.*>/\\]/.test(name)) {
-    throw new StreamConfigError(`stream name ${JSON.stringify(name)} is not valid: use letters, digits, '-' or '_' (no '.', '*', '>', '/', '\\' or spaces)`);
+    throw new StreamConfigError(
+      `stream name ${JSON.stringify(name)} is not valid: use letters, digits, '-' or '_' (no '.', '*', '>', '/', '\\' or spaces)`,
+    );
   }
   return name;
 }
@@ -59,7 +61,10 @@ export function parseFleetSince(text: string, now = Date.now()): FleetSince {
   if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(text)) return { time: new Date(now - parseDuration(text)) };
   const time = new Date(text);
   if (Number.isNaN(time.getTime())) {
-    throw new Error(`--since takes a stream sequence (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got ${JSON.stringify(text)}`);
+    throw new Error(
+      '--since takes a stream sequence (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), ' +
+        `got ${JSON.stringify(text)}`,
+    );
   }
   return { time };
 }

@@ -23,7 +23,8 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
   if (existing) {
     if (!existing.config.subjects?.includes(ALL_SUBJECTS)) {
       throw new StreamConfigError(
-        `stream ${name} exists but does not take ${ALL_SUBJECTS} (it takes ${JSON.stringify(existing.config.subjects ?? [])}); pick another with --stream`,
+        `stream ${name} exists but does not take ${ALL_SUBJECTS} ` +
+          `(it takes ${JSON.stringify(existing.config.subjects ?? [])}); pick another with --stream`,
       );
     }
     return { info: existing, created: false };

@@ -20,7 +20,8 @@ function load(): NativeBinding {
     return require('../../build/Release/eventd_native.node') as NativeBinding;
   } catch (error) {
     throw new Error(
-      `eventd's native helper is not built (${(error as Error).message.split('\n')[0]}); run \`npm ci\` or \`npm run install\` in the package directory`,
+      `eventd's native helper is not built (${(error as Error).message.split('\n')[0]}); ` +
+        'run `npm ci` or `npm run install` in the package directory',
     );
   }
 }

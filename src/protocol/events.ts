@@ -11,7 +11,17 @@ const container = { pool: name, id: name };
 // osctld/lib, commit 7d64ad8c); docs/protocol.md names the call site behind every value.
 
 /** States osctld reports: LXC's eight, and `error` when osctld cannot read a container's state. */
-export const CONTAINER_STATES = ['stopped', 'starting', 'running', 'stopping', 'aborting', 'freezing', 'frozen', 'thawed', 'error'] as const;
+export const CONTAINER_STATES = [
+  'stopped',
+  'starting',
+  'running',
+  'stopping',
+  'aborting',
+  'freezing',
+  'frozen',
+  'thawed',
+  'error',
+] as const;
 
 /** osctld's DB lists, named as it names them: the object's class name in lower case. */
 export const DB_OBJECTS = ['pool', 'user', 'group', 'container', 'idrange', 'repository'] as const;
@@ -76,10 +86,9 @@ function fieldNames(schema: unknown): string[] {
 }
 
 /** The fields each event type's opts may have, over all its shapes (for error messages). */
-export const OPTS_FIELDS = Object.fromEntries(Object.entries(eventOptsSchemas).map(([type, schema]) => [type, fieldNames(schema)])) as Record<
-  EventType,
-  string[]
->;
+export const OPTS_FIELDS = Object.fromEntries(
+  Object.entries(eventOptsSchemas).map(([type, schema]) => [type, fieldNames(schema)]),
+) as Record<EventType, string[]>;
 export type EventOpts<T extends EventType = EventType> = z.infer<(typeof eventOptsSchemas)[T]>;
 
 /** All event types, in a fixed order: a type's index is its compact code between threads. */

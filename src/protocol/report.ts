@@ -72,7 +72,13 @@ export function validateReport(report: unknown): ReportResult {
   const { type } = report;
   if (type === undefined && Object.hasOwn(report, 'cmd')) {
     const issue = { path: 'cmd', message: 'is a command for the events socket' };
-    return rejected('type', `Commands such as {"cmd":"stats"} go to the events socket; this is the report socket, where each line is a report like {"type":"state","opts":{...}}`, [issue], ack);
+    return rejected(
+      'type',
+      'Commands such as {"cmd":"stats"} go to the events socket; ' +
+        'this is the report socket, where each line is a report like {"type":"state","opts":{...}}',
+      [issue],
+      ack,
+    );
   }
   if (!isEventType(type)) {
     const issue =
@@ -99,9 +105,7 @@ export function validateReport(report: unknown): ReportResult {
     const issue = { path: overflow, message: 'is a number too large to represent' };
     return rejected('schema', summarizeIssues(`Invalid ${type} report`, [issue]), [issue], ack);
   }
-  return ack === undefined
-    ? { ok: true, type, opts: report.opts as EventOpts }
-    : { ok: true, type, opts: report.opts as EventOpts, ack };
+  return ack === undefined ? { ok: true, type, opts: report.opts as EventOpts } : { ok: true, type, opts: report.opts as EventOpts, ack };
 }
 
 /** Where a management report's free-form values (a refused request's cmd, and opts) hold a number too large. */

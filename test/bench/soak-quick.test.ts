@@ -7,7 +7,11 @@ import { expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 it('soaks for 10 s at 2000 events/s to 100 subscribers without loss', { timeout: 90_000 }, () => {
-  const run = spawnSync('npx', ['tsx', 'bench/soak.ts', '--duration', '10', '--subscribers', '100'], { cwd: root, encoding: 'utf8', timeout: 80_000 });
+  const run = spawnSync('npx', ['tsx', 'bench/soak.ts', '--duration', '10', '--subscribers', '100'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 80_000,
+  });
   expect(run.status, run.stderr).toBe(0);
   const result = JSON.parse(run.stdout.trim().split('\n').pop()!);
   expect(result).toMatchObject({ subscribers: 100, lost_or_disordered_subscribers: 0 });

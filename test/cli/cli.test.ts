@@ -43,7 +43,13 @@ describe('eventd report', () => {
 
   it('streams NDJSON from stdin, reports every bad line with its number and exits 1', async () => {
     const sub = await daemon.subscriber();
-    const input = ['{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}', 'oops', '', '{"type":"db","opts":{}}', '{"type":"state","opts":{"pool":"tank","id":"2","state":"stopped"}}'].join('\n');
+    const input = [
+      '{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}',
+      'oops',
+      '',
+      '{"type":"db","opts":{}}',
+      '{"type":"state","opts":{"pool":"tank","id":"2","state":"stopped"}}',
+    ].join('\n');
     const result = await cli(['report', '-'], input);
     expect(result.code).toBe(1);
     const [first, fifth] = result.stdout.trim().split('\n');
@@ -58,37 +64,59 @@ describe('eventd report', () => {
   });
 
   it('exits 2 on usage errors and 3 when the daemon is not there', async () => {
-    expect(await cli(['report', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown event type "nope"; known types: management') });
+    expect(await cli(['report', 'nope'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown event type "nope"; known types: management'),
+    });
     expect(await cli(['report', 'state', 'novalue'])).toMatchObject({ code: 2, stderr: 'eventd: expected key=value, got "novalue"\n' });
     expect(await cli(['report', 'state', 'pool=tank', 'id=1', 'state=running', 'state=stopped'])).toMatchObject({
       code: 2,
       stderr: 'eventd: state is given twice; give each field once\n',
     });
-    expect(await cli(['report', '--json', '{"type":"ct_exit","opts":{"pool":"tank","id":"1","exit_type":"halt"}}', 'state'])).toMatchObject({
-      code: 2,
-      stderr: 'eventd: give either --json or a type with key=value fields, not both (got --json and "state")\n',
-    });
+    expect(await cli(['report', '--json', '{"type":"ct_exit","opts":{"pool":"tank","id":"1","exit_type":"halt"}}', 'state'])).toMatchObject(
+      {
+        code: 2,
+        stderr: 'eventd: give either --json or a type with key=value fields, not both (got --json and "state")\n',
+      },
+    );
     const missing = await runCli(['report', 'state', 'pool=a', 'id=b', 'state=running', '--report-socket', '/nonexistent/report.sock']);
     expect(missing).toMatchObject({
       code: 3,
-      stderr: 'eventd: the daemon is not running: there is no socket at /nonexistent/report.sock (start it with `eventd serve`, or point to the right socket)\n',
+      stderr:
+        'eventd: the daemon is not running: there is no socket at /nonexistent/report.sock (start it with `eventd serve`, or point to the right socket)\n',
     });
   });
 
   it('says every usage error in one line that names the argument or option, exit 2', async () => {
     const types = 'management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit';
-    expect(await cli(['wait', 'stat'])).toEqual({ code: 2, stdout: '', stderr: `eventd: <type>: unknown event type "stat"; known types: ${types} (see \`eventd wait --help\`)\n` });
+    expect(await cli(['wait', 'stat'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `eventd: <type>: unknown event type "stat"; known types: ${types} (see \`eventd wait --help\`)\n`,
+    });
     expect(await cli(['monitor', '--type', 'stat'])).toEqual({
       code: 2,
       stdout: '',
       stderr: `eventd: --type: unknown event type "stat"; known types: ${types} (see \`eventd monitor --help\`)\n`,
     });
-    expect(await cli(['schema', 'bogus'])).toEqual({ code: 2, stdout: '', stderr: `eventd: <type>: unknown event type "bogus"; known types: ${types} (see \`eventd schema --help\`)\n` });
-    expect(await cli(['stats', '--bogus'])).toEqual({ code: 2, stdout: '', stderr: "eventd: unknown option '--bogus' (see `eventd stats --help`)\n" });
-    expect(await cli(['frobnicate'])).toEqual({ code: 2, stdout: '', stderr: "eventd: unknown command 'frobnicate' (see `eventd --help`)\n" });
+    expect(await cli(['schema', 'bogus'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `eventd: <type>: unknown event type "bogus"; known types: ${types} (see \`eventd schema --help\`)\n`,
+    });
+    expect(await cli(['stats', '--bogus'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "eventd: unknown option '--bogus' (see `eventd stats --help`)\n",
+    });
+    expect(await cli(['frobnicate'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "eventd: unknown command 'frobnicate' (see `eventd --help`)\n",
+    });
   });
 
-  it('gives examples and the exit codes in every command\'s help', async () => {
+  it("gives examples and the exit codes in every command's help", async () => {
     for (const command of ['serve', 'report', 'monitor', 'wait', 'stats', 'schema', 'forward']) {
       const help = await cli([command, '--help']);
       expect(help.code, command).toBe(0);
@@ -114,8 +142,14 @@ describe('eventd report', () => {
     expect(result.stderr).toBe(
       `eventd: permission denied on ${daemon.eventsSocket} (mode 0660, owner uid 0, group gid 0): join the socket's group or ask for --socket-group / --events-mode / --report-mode to be set\n`,
     );
-    const report = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], { env, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
-    expect(report).toMatchObject({ code: 3, stderr: expect.stringMatching(/^eventd: permission denied on .*report\.sock \(mode 0660, owner uid 0, group gid 0\)/) });
+    const report = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], {
+      env,
+      prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+    });
+    expect(report).toMatchObject({
+      code: 3,
+      stderr: expect.stringMatching(/^eventd: permission denied on .*report\.sock \(mode 0660, owner uid 0, group gid 0\)/),
+    });
   });
 
   it("a non-root client finds its own daemon, else names every place it looked (never the calling service's RUNTIME_DIRECTORY)", async () => {
@@ -124,7 +158,13 @@ describe('eventd report', () => {
     mkdirSync(home);
     chownSync(home, 65534, 65534);
     const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-    const userEnv = { HOME: home, XDG_RUNTIME_DIR: '', RUNTIME_DIRECTORY: '/srv/some-service', EVENTD_REPORT_SOCKET: '', EVENTD_EVENTS_SOCKET: '' };
+    const userEnv = {
+      HOME: home,
+      XDG_RUNTIME_DIR: '',
+      RUNTIME_DIRECTORY: '/srv/some-service',
+      EVENTD_REPORT_SOCKET: '',
+      EVENTD_EVENTS_SOCKET: '',
+    };
     const missing = await runCli(['stats'], { env: userEnv, prefix: asNobody });
     expect(missing).toMatchObject({
       code: 3,
@@ -194,7 +234,8 @@ describe('eventd monitor, wait, stats', () => {
     expect(await cli(['monitor', '--since', 'yesterday'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'eventd: --since takes a seq (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got "yesterday"\n',
+      stderr:
+        'eventd: --since takes a seq (e.g. 0), a time (e.g. 2026-11-24T22:00) or a duration ago (e.g. 10m, 2h, 1d), got "yesterday"\n',
     });
   });
 
@@ -219,7 +260,11 @@ describe('eventd monitor, wait, stats', () => {
       stdout: '',
       stderr: `eventd: state must be one of ${states} (got "runing")\n`,
     });
-    expect(await cli(['wait', 'state', 'colour=red'])).toEqual({ code: 2, stdout: '', stderr: 'eventd: colour is not a field of state (fields: id, pool, state; see `eventd schema`)\n' });
+    expect(await cli(['wait', 'state', 'colour=red'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'eventd: colour is not a field of state (fields: id, pool, state; see `eventd schema`)\n',
+    });
     expect(await cli(['monitor', '--type', 'db', '--filter', 'object=volume'])).toEqual({
       code: 2,
       stdout: '',

@@ -16,7 +16,8 @@ afterAll(async () => {
 
 /** A tmux server of the test's own (-L), with one window of the given size running `command`. */
 function terminal(name: string, command: string) {
-  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', `eventd-test-${process.pid}-${name}`, ...args], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
+  const tmux = (...args: string[]) =>
+    spawnSync('tmux', ['-L', `eventd-test-${process.pid}-${name}`, ...args], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
   const started = tmux('new-session', '-d', '-x', '100', '-y', '30', command);
   if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`);
   return {
@@ -29,7 +30,10 @@ function terminal(name: string, command: string) {
 describe('eventd top', () => {
   it('draws rates per type and pool, workers and counters on a terminal; q quits with 0', async () => {
     const exitFile = join(daemon.dir, 'top-q.exit');
-    const term = terminal('q', `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`);
+    const term = terminal(
+      'q',
+      `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`,
+    );
     try {
       await expect.poll(term.screen, { timeout: 10_000 }).toMatch(/^eventd top {2}\S+events\.sock {2}pid \d+/m);
       await daemon.report(sampleReports.state, sampleReports.state, { type: 'state', opts: { pool: 'ssd', id: '7', state: 'stopped' } });
@@ -53,7 +57,10 @@ describe('eventd top', () => {
 
   it('quits on Ctrl-C too', async () => {
     const exitFile = join(daemon.dir, 'top-c.exit');
-    const term = terminal('c', `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`);
+    const term = terminal(
+      'c',
+      `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`,
+    );
     try {
       await expect.poll(term.screen, { timeout: 10_000 }).toMatch(/q: quit/);
       term.keys('C-c');
@@ -69,7 +76,9 @@ describe('eventd top', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d {2}events -\/s {2}seq \d+ {2}producers 0 {2}subscribers \d+ {2}rejected 0 {2}dropped 0 {2}paused 0$/);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d {2}events -\/s {2}seq \d+ {2}producers 0 {2}subscribers \d+ {2}rejected 0 {2}dropped 0 {2}paused 0$/,
+    );
     expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}events [\d.]+\/s {2}seq \d+/);
   });
 

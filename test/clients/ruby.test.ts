@@ -45,7 +45,7 @@ function ruby(script: string, args: string[], reportSocket: string): RubyRun {
       new Promise((resolve, reject) => {
         if (lines.some(predicate)) return resolve();
         watchers.push({ predicate, resolve });
-        done.then(({ stderr: err }) => reject(new Error(`ruby exited first; stderr: ${err}`)));
+        void done.then(({ stderr: err }) => reject(new Error(`ruby exited first; stderr: ${err}`)));
       }),
   };
 }
@@ -106,7 +106,9 @@ describe('Ruby producer client', () => {
         type: 'state',
       },
       {
-        rejections: ['Unknown event type "bogus"; known types: management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit'],
+        rejections: [
+          'Unknown event type "bogus"; known types: management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit',
+        ],
         seq: 1,
       },
     ]);

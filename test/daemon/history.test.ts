@@ -7,7 +7,13 @@ function filled(capacity: number, count: number, perBatch = 1): EventHistory {
   const history = new EventHistory(capacity);
   for (let first = 1; first <= count; first += perBatch) {
     const seqs = Array.from({ length: Math.min(perBatch, count - first + 1) }, (_, i) => first + i);
-    history.append(encodeBatch(first, seqs.map((seq) => `line${seq}\n`), seqs.map((seq) => seq % 8)));
+    history.append(
+      encodeBatch(
+        first,
+        seqs.map((seq) => `line${seq}\n`),
+        seqs.map((seq) => seq % 8),
+      ),
+    );
   }
   return history;
 }
@@ -56,7 +62,13 @@ describe('EventHistory', () => {
     for (let round = 0; round < 5000; round++) {
       const size = 1 + ((round * 7919) % 37);
       const seqs = Array.from({ length: size }, (_, i) => next + i);
-      history.append(encodeBatch(next, seqs.map((seq) => `${seq}\n`), seqs.map((seq) => seq % 8)));
+      history.append(
+        encodeBatch(
+          next,
+          seqs.map((seq) => `${seq}\n`),
+          seqs.map((seq) => seq % 8),
+        ),
+      );
       next += size;
     }
     const last = next - 1;
@@ -73,7 +85,13 @@ describe('EventHistory', () => {
     const line = (seq: number) => `${String(seq).padStart(99, '0')}\n`; // 100 bytes
     for (let first = 1; first <= 1000; first += 10) {
       const seqs = Array.from({ length: 10 }, (_, i) => first + i);
-      history.append(encodeBatch(first, seqs.map(line), seqs.map((seq) => seq % 8)));
+      history.append(
+        encodeBatch(
+          first,
+          seqs.map(line),
+          seqs.map((seq) => seq % 8),
+        ),
+      );
     }
     // A batch of 10 events holds 1,000 bytes of lines and 50 of offsets and types.
     expect(history.bytes).toBeLessThanOrEqual(10_000);
@@ -89,7 +107,14 @@ describe('EventHistory', () => {
     const chunk = history.after(10, 20);
     const view = new BatchView(chunk.batch);
     expect(chunk.batch.firstSeq).toBe(11);
-    expect(Array.from({ length: view.count }, (_, i) => view.line(i))).toEqual(['line11\n', 'line12\n', 'line13\n', 'line14\n', 'line15\n', 'line16\n']);
+    expect(Array.from({ length: view.count }, (_, i) => view.line(i))).toEqual([
+      'line11\n',
+      'line12\n',
+      'line13\n',
+      'line14\n',
+      'line15\n',
+      'line16\n',
+    ]);
     let since = 0;
     const seen: string[] = [];
     for (;;) {

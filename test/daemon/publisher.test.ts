@@ -39,15 +39,23 @@ describe('Publisher', () => {
     now.mockReturnValue(Date.UTC(2026, 10, 25, 12, 0, 6));
     pub.publish('osctld_shutdown', {});
     pub.flush();
-    expect(lines(batches).map((event) => event.time)).toEqual(['2026-11-25T12:00:05.000Z', '2026-11-25T12:00:05.000Z', '2026-11-25T12:00:06.000Z']);
+    expect(lines(batches).map((event) => event.time)).toEqual([
+      '2026-11-25T12:00:05.000Z',
+      '2026-11-25T12:00:05.000Z',
+      '2026-11-25T12:00:06.000Z',
+    ]);
   });
 
   it('publishes nothing for opts nested too deeply or an event line over the limit', () => {
     const { publisher: pub, batches } = publisher(200);
     let deep: unknown = 1;
     for (let i = 0; i < 20_000; i++) deep = [deep];
-    expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { deep }, state: 'run' })).toThrow(new UnpublishableError('opts is nested too deeply'));
-    expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { blob: 'é'.repeat(60) }, state: 'run' })).toThrow(/^the event would be 2\d\d bytes with its seq and time, over the line limit of 200$/);
+    expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { deep }, state: 'run' })).toThrow(
+      new UnpublishableError('opts is nested too deeply'),
+    );
+    expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { blob: 'é'.repeat(60) }, state: 'run' })).toThrow(
+      /^the event would be 2\d\d bytes with its seq and time, over the line limit of 200$/,
+    );
     expect(pub.publish('osctld_shutdown', {})).toBe(1);
     pub.flush();
     expect(lines(batches).map((event) => event.seq)).toEqual([1]);

@@ -124,9 +124,14 @@ describe('events socket', () => {
   it('rejects anything but its commands with a clear error and stays open', async () => {
     const client = await LineClient.connect(daemon.eventsSocket);
     const before = (await daemon.stats()).events_published;
-    client.send('{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}\nnot json\n{"cmd":"event_subscribe","opts":{"type":"stat"}}\n{"cmd":"event_subscribe","opts":{"bogus":1}}\n');
+    client.send(
+      '{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}\nnot json\n{"cmd":"event_subscribe","opts":{"type":"stat"}}\n{"cmd":"event_subscribe","opts":{"bogus":1}}\n',
+    );
     expect(await client.takeJson(4)).toEqual([
-      { status: false, message: 'Expected a command (event_subscribe, stats, metrics), got no "cmd" field; the events socket does not accept reports' },
+      {
+        status: false,
+        message: 'Expected a command (event_subscribe, stats, metrics), got no "cmd" field; the events socket does not accept reports',
+      },
       { status: false, message: expect.stringMatching(/^Line is not valid JSON: /) },
       { status: false, message: expect.stringMatching(/^Invalid event_subscribe command: opts\.type /) },
       { status: false, message: 'Invalid event_subscribe command: opts.bogus is not a known field' },

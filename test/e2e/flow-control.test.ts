@@ -21,7 +21,9 @@ it('pauses producers while a worker is stuck, loses nothing, and resumes when it
   const pad = 'x'.repeat(900);
   const producer = await daemon.producer();
   for (let i = 0; i < total; i += 500) {
-    const lines = Array.from({ length: 500 }, (_, j) => JSON.stringify({ type: 'management', opts: { id: i + j + 1, cmd: 'pad', opts: { pad }, state: 'run' } }));
+    const lines = Array.from({ length: 500 }, (_, j) =>
+      JSON.stringify({ type: 'management', opts: { id: i + j + 1, cmd: 'pad', opts: { pad }, state: 'run' } }),
+    );
     producer.send(`${lines.join('\n')}\n`);
   }
 

@@ -1,6 +1,17 @@
 // Start-up, sockets on disk, signals and restarts of the real daemon process.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -60,7 +71,11 @@ describe('daemon lifecycle', () => {
     expect(await sub.nextJson()).toEqual({ seq, time: expect.any(String), type: 'osctld_shutdown', opts: {} });
     const producer = await daemon.producer();
     producer.sendJson({ type: 'osctld_shutdown', opts: { source: 'eventd' }, ack: 1 });
-    expect(await producer.nextJson()).toMatchObject({ status: false, ack: 1, message: 'Invalid osctld_shutdown report: opts.source is not a known field (osctld_shutdown has no fields)' });
+    expect(await producer.nextJson()).toMatchObject({
+      status: false,
+      ack: 1,
+      message: 'Invalid osctld_shutdown report: opts.source is not a known field (osctld_shutdown has no fields)',
+    });
     producer.destroy();
     // The daemon goes on; its own announcement comes only when it stops.
     const [next] = await daemon.report(sampleReports.state);
@@ -92,7 +107,7 @@ describe('daemon lifecycle', () => {
     expect(await sub.nextJson()).toMatchObject({ seq, type: 'state' });
   });
 
-  it("logs socat hints that work when pasted, the report one answered with its ack; connections only at debug", async () => {
+  it('logs socat hints that work when pasted, the report one answered with its ack; connections only at debug', async () => {
     const daemon = await start({ args: ['--log-level', 'info'] });
     const ready = daemon.logs.find((record) => record.msg === 'eventd ready')!;
     const sub = spawn('sh', ['-c', String(ready.subscribe)], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -108,7 +123,10 @@ describe('daemon lifecycle', () => {
 
   it('never opens the Node inspector on SIGUSR1', async () => {
     const daemon = await start();
-    const listening = () => readFileSync(`/proc/${daemon.pid}/net/tcp`, 'utf8').split('\n').some((line) => / 0100007F:240D 00000000:0000 0A /.test(line));
+    const listening = () =>
+      readFileSync(`/proc/${daemon.pid}/net/tcp`, 'utf8')
+        .split('\n')
+        .some((line) => / 0100007F:240D 00000000:0000 0A /.test(line));
     daemon.proc.kill('SIGUSR1');
     await daemon.waitForLog((record) => record.msg === 'ignored: eventd never opens the Node inspector');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -135,7 +153,9 @@ describe('daemon lifecycle', () => {
     const producer = await first.producer();
     const total = 20_000;
     for (let i = 0; i < total; i += 500) {
-      const lines = Array.from({ length: 500 }, (_, j) => JSON.stringify({ type: 'ct_init_pid', opts: { pool: 'tank', id: 'k', init_pid: i + j + 1 }, ack: i + j }));
+      const lines = Array.from({ length: 500 }, (_, j) =>
+        JSON.stringify({ type: 'ct_init_pid', opts: { pool: 'tank', id: 'k', init_pid: i + j + 1 }, ack: i + j }),
+      );
       producer.send(`${lines.join('\n')}\n`);
     }
     // Kill it while the stream is in full flow.
@@ -158,7 +178,11 @@ describe('daemon lifecycle', () => {
     const running = await start();
     const result = refusedStart(['--report-socket', running.reportSocket, '--events-socket', join(running.dir, 'other.sock')]);
     // One line, nothing else: no log record with a stack trace.
-    expect(result).toEqual({ status: 1, stdout: '', stderr: `eventd: ${running.reportSocket} is in use by another process; is eventd already running?\n` });
+    expect(result).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: `eventd: ${running.reportSocket} is in use by another process; is eventd already running?\n`,
+    });
     // The running daemon is untouched.
     expect(await running.report(sampleReports.state)).toEqual([1]);
   });
@@ -169,13 +193,17 @@ describe('daemon lifecycle', () => {
     writeFileSync(file, 'precious');
     let result = refusedStart(['--report-socket', file, '--events-socket', join(dir, 'events.sock')]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toBe(`eventd: ${file} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)\n`);
+    expect(result.stderr).toBe(
+      `eventd: ${file} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)\n`,
+    );
     expect(readFileSync(file, 'utf8')).toBe('precious');
 
     const link = join(dir, 'link.sock');
     symlinkSync(file, link);
     result = refusedStart(['--report-socket', link, '--events-socket', join(dir, 'events.sock')]);
-    expect(result.stderr).toBe(`eventd: ${link} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)\n`);
+    expect(result.stderr).toBe(
+      `eventd: ${link} exists and is not a socket; refusing to replace it (remove it yourself if it is not needed)\n`,
+    );
     expect(readFileSync(file, 'utf8')).toBe('precious');
   });
 
@@ -185,7 +213,9 @@ describe('daemon lifecycle', () => {
     chmodSync(dir, 0o777);
     const result = refusedStart(['--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')]);
     expect(result.status).toBe(1);
-    expect(result.stderr).toBe(`eventd: ${dir} is writable by everyone (mode 0777): another user could replace eventd's sockets there; use a directory of your own\n`);
+    expect(result.stderr).toBe(
+      `eventd: ${dir} is writable by everyone (mode 0777): another user could replace eventd's sockets there; use a directory of your own\n`,
+    );
   });
 
   describe('refuses a socket directory another user could tamper with', () => {
@@ -206,11 +236,15 @@ describe('daemon lifecycle', () => {
       const group = join(tempDir(), 'group');
       mkdirSync(group);
       chmodSync(group, 0o775);
-      expect(refused(group).stderr).toBe(`eventd: ${group} is writable by its group (mode 0775): another user could replace eventd's sockets there; use a directory of your own\n`);
+      expect(refused(group).stderr).toBe(
+        `eventd: ${group} is writable by its group (mode 0775): another user could replace eventd's sockets there; use a directory of your own\n`,
+      );
       const sticky = join(tempDir(), 'sticky');
       mkdirSync(sticky);
       chmodSync(sticky, 0o1777);
-      expect(refused(sticky).stderr).toBe(`eventd: ${sticky} is writable by everyone (mode 1777): another user could replace eventd's sockets there; use a directory of your own\n`);
+      expect(refused(sticky).stderr).toBe(
+        `eventd: ${sticky} is writable by everyone (mode 1777): another user could replace eventd's sockets there; use a directory of your own\n`,
+      );
     });
 
     it('below a directory where another user could rename it', () => {
@@ -218,14 +252,20 @@ describe('daemon lifecycle', () => {
       const dir = join(open, 'eventd');
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       chmodSync(open, 0o777);
-      expect(refused(dir).stderr).toBe(`eventd: ${open}, above ${dir}, is writable by everyone (mode 0777): another user could replace the socket directory; use another one\n`);
+      expect(refused(dir).stderr).toBe(
+        `eventd: ${open}, above ${dir}, is writable by everyone (mode 0777): another user could replace the socket directory; use another one\n`,
+      );
       // Sticky above is fine: there nobody else can rename what is ours.
       chmodSync(open, 0o1777);
-      const daemon = spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], {
-        encoding: 'utf8',
-        timeout: 3000,
-        killSignal: 'SIGTERM',
-      });
+      const daemon = spawnSync(
+        process.execPath,
+        [EVENTD_BIN, 'serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')],
+        {
+          encoding: 'utf8',
+          timeout: 3000,
+          killSignal: 'SIGTERM',
+        },
+      );
       expect(daemon.stdout).toContain('eventd ready');
     });
 
@@ -245,7 +285,10 @@ describe('daemon lifecycle', () => {
       });
       const ready = run.stdout.split('\n').find((line) => line.includes('eventd ready'));
       expect(ready, run.stderr).toBeDefined();
-      expect(JSON.parse(ready!)).toMatchObject({ report_socket: join(home, '.eventd', 'report.sock'), events_socket: join(home, '.eventd', 'events.sock') });
+      expect(JSON.parse(ready!)).toMatchObject({
+        report_socket: join(home, '.eventd', 'report.sock'),
+        events_socket: join(home, '.eventd', 'events.sock'),
+      });
       expect(statSync(join(home, '.eventd')).uid).toBe(65534);
     });
   });
@@ -260,18 +303,36 @@ describe('daemon lifecycle', () => {
     // is the second line of defence) swaps the socket for a symlink the moment it appears.
     const attacker = spawn(
       process.execPath,
-      ['-e', `const fs = require('fs'); const end = Date.now() + 6000;
+      [
+        '-e',
+        `const fs = require('fs'); const end = Date.now() + 6000;
         while (Date.now() < end) { try { if (fs.lstatSync(${JSON.stringify(path)}).isSocket()) {
-          fs.symlinkSync(${JSON.stringify(victim)}, ${JSON.stringify(path)} + '.l'); fs.renameSync(${JSON.stringify(path)} + '.l', ${JSON.stringify(path)}); } } catch {} }`],
+          fs.symlinkSync(${JSON.stringify(victim)}, ${JSON.stringify(path)} + '.l'); fs.renameSync(${JSON.stringify(path)} + '.l', ${JSON.stringify(path)}); } } catch {} }`,
+      ],
       { stdio: 'ignore' },
     );
     const attacked = new Promise((resolve) => attacker.once('exit', resolve));
     for (let i = 0; i < 5; i++) {
       rmSync(path, { force: true });
-      spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--log-level', 'silent', '--report-socket', path, '--events-socket', join(dir, 'e.sock'), '--report-mode', '0666'], {
-        timeout: 800,
-        killSignal: 'SIGKILL',
-      });
+      spawnSync(
+        process.execPath,
+        [
+          EVENTD_BIN,
+          'serve',
+          '--log-level',
+          'silent',
+          '--report-socket',
+          path,
+          '--events-socket',
+          join(dir, 'e.sock'),
+          '--report-mode',
+          '0666',
+        ],
+        {
+          timeout: 800,
+          killSignal: 'SIGKILL',
+        },
+      );
     }
     attacker.kill();
     await attacked;
@@ -290,7 +351,9 @@ describe('daemon lifecycle', () => {
     const daemon = await start();
     expect(statSync(daemon.reportSocket).mode & 0o7777).toBe(0o660);
     expect(statSync(daemon.eventsSocket).mode & 0o7777).toBe(0o660);
-    const group = readFileSync('/etc/group', 'utf8').split('\n').find((line) => line.startsWith('nogroup:') || line.startsWith('daemon:'))!;
+    const group = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith('nogroup:') || line.startsWith('daemon:'))!;
     const [groupName, , gid] = group.split(':');
     const custom = await start({ args: ['--report-mode', '0620', '--events-mode', '640', '--socket-group', groupName!] });
     expect(statSync(custom.reportSocket).mode & 0o7777).toBe(0o620);
@@ -300,8 +363,14 @@ describe('daemon lifecycle', () => {
   });
 
   it('rejects bad options with a one-line error', () => {
-    expect(refusedStart(['--workers', 'many']).stderr).toBe('eventd: --workers: expected a whole number, got "many" (see `eventd serve --help`)\n');
-    expect(refusedStart(['--report-mode', '999']).stderr).toBe('eventd: --report-mode: expected an octal mode such as 0660, got "999" (see `eventd serve --help`)\n');
-    expect(refusedStart(['--socket-group', 'no-such-group-here']).stderr).toBe('eventd: unknown group "no-such-group-here" (not in /etc/group)\n');
+    expect(refusedStart(['--workers', 'many']).stderr).toBe(
+      'eventd: --workers: expected a whole number, got "many" (see `eventd serve --help`)\n',
+    );
+    expect(refusedStart(['--report-mode', '999']).stderr).toBe(
+      'eventd: --report-mode: expected an octal mode such as 0660, got "999" (see `eventd serve --help`)\n',
+    );
+    expect(refusedStart(['--socket-group', 'no-such-group-here']).stderr).toBe(
+      'eventd: unknown group "no-such-group-here" (not in /etc/group)\n',
+    );
   });
 });

@@ -86,8 +86,14 @@ describe('--line-timeout', () => {
     const started = Date.now();
     producer.send('{"type":"state","opts":');
     subscriber.send('{"cmd":"st');
-    expect(await producer.nextJson()).toStrictEqual({ status: false, message: 'Line 1 was not finished within 1 s; closing the connection' });
-    expect(await subscriber.nextJson()).toStrictEqual({ status: false, message: 'Line 2 was not finished within 1 s; closing the connection' });
+    expect(await producer.nextJson()).toStrictEqual({
+      status: false,
+      message: 'Line 1 was not finished within 1 s; closing the connection',
+    });
+    expect(await subscriber.nextJson()).toStrictEqual({
+      status: false,
+      message: 'Line 2 was not finished within 1 s; closing the connection',
+    });
     await producer.closed;
     await subscriber.closed;
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -103,7 +109,9 @@ describe('a storm of one byte per write', () => {
   it('holds one small buffer per connection, and memory comes back near the baseline', { timeout: 90_000 }, async () => {
     const daemon = await start([]);
     const baseline = daemon.rssBytes();
-    const storm = await Promise.all(Array.from({ length: 1000 }, (_, i) => connect(i % 2 === 0 ? daemon.reportSocket : daemon.eventsSocket)));
+    const storm = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => connect(i % 2 === 0 ? daemon.reportSocket : daemon.eventsSocket)),
+    );
     const text = '{"type":"state","opts":{"pool":"tank","id":"101","state":"running"},"ack":"slow'.padEnd(1000, 'x');
     let peak = baseline;
     for (let at = 0; at < text.length; at++) {
@@ -120,7 +128,9 @@ describe('a storm of one byte per write', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const after = daemon.rssBytes();
     const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
-    console.log(`slow-byte storm, 1000 connections x ${text.length} one-byte writes: RSS ${mib(baseline)} -> peak ${mib(peak)} -> ${mib(after)} MiB after close`);
+    console.log(
+      `slow-byte storm, 1000 connections x ${text.length} one-byte writes: RSS ${mib(baseline)} -> peak ${mib(peak)} -> ${mib(after)} MiB after close`,
+    );
     // 1 MB of unfinished lines in all (before this bound: peak +176 MiB, +170 MiB after close).
     expect(peak - baseline).toBeLessThan(120 * 1024 * 1024);
     expect(after - baseline).toBeLessThan(60 * 1024 * 1024);

@@ -51,7 +51,12 @@ describe('osctld-compatible socket', () => {
     const types = await osctlSubscribe({ type: ['db', 'ct_exit'] });
     const pool = await osctlSubscribe({ opts: { pool: 'other' } });
     const everything = await osctlSubscribe({ cli: 'osctl monitor' });
-    const reports: { type: string; opts: Record<string, unknown> }[] = [state('101'), state('102'), { type: 'db', opts: { object: 'idrange', pool: 'tank', id: 'default', action: 'add' } }, state('103', 'error')];
+    const reports: { type: string; opts: Record<string, unknown> }[] = [
+      state('101'),
+      state('102'),
+      { type: 'db', opts: { object: 'idrange', pool: 'tank', id: 'default', action: 'add' } },
+      state('103', 'error'),
+    ];
     reports.push({ type: 'ct_exit', opts: { pool: 'other', id: '9', exit_type: 'halt' } });
     await daemon.report(...reports);
     expect(await ct.takeJson(2)).toStrictEqual([framed(reports[0]!), framed(reports[3]!)]);

@@ -19,7 +19,9 @@ async function fill(daemon: TestDaemon, count: number, size: number): Promise<vo
   const producer = await daemon.producer();
   const blob = 'x'.repeat(size);
   for (let i = 1; i <= count; i++) {
-    producer.send(`${JSON.stringify({ type: 'management', opts: { id: i, cmd: 'fill', opts: { blob }, state: 'done' }, ...(i === count ? { ack: 'last' } : {}) })}\n`);
+    producer.send(
+      `${JSON.stringify({ type: 'management', opts: { id: i, cmd: 'fill', opts: { blob }, state: 'done' }, ...(i === count ? { ack: 'last' } : {}) })}\n`,
+    );
     if (i % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   expect(await producer.nextJson(60_000)).toMatchObject({ status: true, ack: 'last' });
@@ -70,7 +72,9 @@ describe('replaying a large history', () => {
     reader.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
     expect(await reader.nextJson()).toStrictEqual({ status: true, response: 'subscribed', missed: stats.history.first_seq - 1 });
     const replayed = await reader.takeJson<{ seq: number }>(stats.history.retained, 30_000);
-    expect(replayed.map((event) => event.seq)).toStrictEqual(Array.from({ length: stats.history.retained }, (_, i) => stats.history.first_seq + i));
+    expect(replayed.map((event) => event.seq)).toStrictEqual(
+      Array.from({ length: stats.history.retained }, (_, i) => stats.history.first_seq + i),
+    );
     // Live events still flow, to the reader (after its replay) and to a bystander.
     const [seq] = await daemon.report({ type: 'state', opts: { pool: 'tank', id: '1', state: 'running' } });
     expect(await reader.nextJson()).toMatchObject({ seq });
@@ -82,7 +86,9 @@ describe('replaying a large history', () => {
     await expect.poll(async () => (await daemon.stats()).subscribers, { timeout: 10_000 }).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const after = daemon.rssBytes();
-    console.log(`60 KiB events: RSS ${mib(baseline)} MiB, ${mib(filled)} with the history, peak ${mib(during)} with 8 stalled replays, ${mib(after)} after they closed`);
+    console.log(
+      `60 KiB events: RSS ${mib(baseline)} MiB, ${mib(filled)} with the history, peak ${mib(during)} with 8 stalled replays, ${mib(after)} after they closed`,
+    );
     expect(during).toBeLessThan(400 * MiB);
     expect(after - filled).toBeLessThan(64 * MiB);
     expect((await daemon.stats()).workers.map((worker: { restarts: number }) => worker.restarts)).toStrictEqual([0, 0]);

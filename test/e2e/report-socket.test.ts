@@ -82,7 +82,12 @@ describe('report socket', () => {
         message: expect.stringMatching(/^Unknown event type "nope"; known types: management, /),
         issues: [{ path: 'type', message: expect.stringContaining('(got "nope")') }],
       },
-      { status: false, line: 5, message: 'Invalid state report: opts.state is required', issues: [{ path: 'opts.state', message: 'is required' }] },
+      {
+        status: false,
+        line: 5,
+        message: 'Invalid state report: opts.state is required',
+        issues: [{ path: 'opts.state', message: 'is required' }],
+      },
       {
         status: false,
         line: 6,
@@ -129,14 +134,20 @@ describe('report socket', () => {
     const producer = await daemon.producer();
     const sized = (bytes: number, ack: number) => {
       const bare = JSON.stringify({ type: 'management', opts: { id: 1, cmd: 'x', state: 'run', opts: { blob: '' } }, ack });
-      return JSON.stringify({ type: 'management', opts: { id: 1, cmd: 'x', state: 'run', opts: { blob: 'y'.repeat(bytes - bare.length) } }, ack });
+      return JSON.stringify({
+        type: 'management',
+        opts: { id: 1, cmd: 'x', state: 'run', opts: { blob: 'y'.repeat(bytes - bare.length) } },
+        ack,
+      });
     };
     const longest = sized(1024, 1);
     expect(Buffer.byteLength(longest)).toBe(1024);
     producer.send(`${longest}\n`);
     const refused = await producer.nextJson<{ status: boolean; message: string }>();
     expect(refused).toMatchObject({ status: false, ack: 1 });
-    expect(refused.message).toMatch(/^Invalid management report: the event would be 10\d\d bytes with its seq and time, over the line limit of 1024$/);
+    expect(refused.message).toMatch(
+      /^Invalid management report: the event would be 10\d\d bytes with its seq and time, over the line limit of 1024$/,
+    );
     // 100 bytes shorter fits: seq and time add under 100.
     producer.send(`${sized(924, 2)}\n`);
     expect(await producer.nextJson()).toMatchObject({ status: true, ack: 2 });
@@ -154,7 +165,9 @@ describe('report socket', () => {
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
     expect(await producer.nextJson()).toMatchObject({ status: true, ack: 'split' });
-    const many = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ ...sampleReports.ct_scheduled, opts: { ...sampleReports.ct_scheduled.opts, cpu_package_inuse: i }, ack: i })).join('\n');
+    const many = Array.from({ length: 2000 }, (_, i) =>
+      JSON.stringify({ ...sampleReports.ct_scheduled, opts: { ...sampleReports.ct_scheduled.opts, cpu_package_inuse: i }, ack: i }),
+    ).join('\n');
     producer.send(`${many}\n`);
     const acks = await producer.takeJson<{ ack: number; seq: number }>(2000);
     expect(acks.map((ack) => ack.ack)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
@@ -166,7 +179,9 @@ describe('report socket', () => {
 
   it('after a half-close answers the last line (no newline needed), then closes', async () => {
     const producer = await daemon.producer();
-    producer.send(`${JSON.stringify({ ...sampleReports.state, ack: 1 })}\n{"type":"bad","ack":2}\n${JSON.stringify({ ...sampleReports.db, ack: 3 })}`);
+    producer.send(
+      `${JSON.stringify({ ...sampleReports.state, ack: 1 })}\n{"type":"bad","ack":2}\n${JSON.stringify({ ...sampleReports.db, ack: 3 })}`,
+    );
     producer.end();
     const replies = await producer.takeJson(3);
     expect(replies.map((reply) => [reply.status, reply.ack])).toEqual([
@@ -184,10 +199,14 @@ describe('report socket', () => {
     const producer = net.connect(daemon.reportSocket);
     producer.pause();
     await once(producer, 'connect');
-    producer.write(`${JSON.stringify({ ...sampleReports.db, ack: 1 })}\n{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}`);
+    producer.write(
+      `${JSON.stringify({ ...sampleReports.db, ack: 1 })}\n{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}`,
+    );
     expect(await sub.nextJson()).toMatchObject({ type: 'db' });
     producer.destroy();
-    await daemon.waitForLog((record) => record.msg === 'producer connection error' && (record.err as { code?: string })?.code === 'ECONNRESET');
+    await daemon.waitForLog(
+      (record) => record.msg === 'producer connection error' && (record.err as { code?: string })?.code === 'ECONNRESET',
+    );
     await daemon.report(sampleReports.ct_exit);
     expect(await sub.nextJson()).toMatchObject({ type: 'ct_exit' });
     await sub.expectSilence();

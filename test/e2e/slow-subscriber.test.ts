@@ -13,7 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => daemon.cleanup());
 
-
 it('drops a subscriber that never reads, keeps memory bounded, and delivers everything to the others', async () => {
   // Never reads: created paused, so not even Node's own buffer drains the kernel's.
   const stalled = net.connect(daemon.eventsSocket);
@@ -49,7 +48,8 @@ it('drops a subscriber that never reads, keeps memory bounded, and delivers ever
   });
   for (let i = 0; i < total; i += 100) {
     const lines = [];
-    for (let j = i; j < i + 100; j++) lines.push(JSON.stringify({ type: 'management', opts: { id: j, cmd: 'pad', opts: { pad }, state: 'run' } }));
+    for (let j = i; j < i + 100; j++)
+      lines.push(JSON.stringify({ type: 'management', opts: { id: j, cmd: 'pad', opts: { pad }, state: 'run' } }));
     // The healthy subscriber keeps up (this test process is its only bottleneck); the stalled one never reads.
     const turn = new Promise<void>((resolve) => (caughtUp = resolve));
     sent += lines.length;
@@ -79,7 +79,9 @@ it('delivers a since replay larger than the queue bound instead of dropping the 
   try {
     const pad = 'x'.repeat(1000);
     const producer = await replaying.producer();
-    const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ type: 'management', opts: { id: i + 1, cmd: 'pad', opts: { pad }, state: 'run' }, ack: i + 1 }));
+    const lines = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify({ type: 'management', opts: { id: i + 1, cmd: 'pad', opts: { pad }, state: 'run' }, ack: i + 1 }),
+    );
     producer.send(`${lines.join('\n')}\n`);
     await producer.takeJson(5000);
     // About 5.5 MB of history, five times the 1 MiB bound.

@@ -25,20 +25,33 @@ it('a plain `socat -u` subscriber receives what `printf | socat` reports, with a
     ].join('\n');
     const producer = spawnSync('socat', ['-', `UNIX-CONNECT:${daemon.reportSocket}`], { input, encoding: 'utf8', timeout: 10_000 });
     expect(producer.status).toBe(0);
-    const replies = producer.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    const replies = producer.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(replies).toEqual([
       { status: true, ack: 1, seq: 1 },
       {
         status: false,
         ack: 2,
         line: 2,
-        message: 'Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "sleeping")',
-        issues: [{ path: 'opts.state', message: 'must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "sleeping")' }],
+        message:
+          'Invalid state report: opts.state must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "sleeping")',
+        issues: [
+          {
+            path: 'opts.state',
+            message:
+              'must be one of "stopped", "starting", "running", "stopping", "aborting", "freezing", "frozen", "thawed", "error" (got "sleeping")',
+          },
+        ],
       },
     ]);
 
     await expect.poll(() => received.split('\n').length - 1).toBe(2);
-    const events = received.trim().split('\n').map((line) => JSON.parse(line));
+    const events = received
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(events).toEqual([
       { seq: 1, time: expect.any(String), ...sampleReports.state },
       { seq: 2, time: expect.any(String), ...sampleReports.ct_netif },
@@ -46,7 +59,11 @@ it('a plain `socat -u` subscriber receives what `printf | socat` reports, with a
 
     // `echo '{"cmd":"stats"}' | socat - UNIX-CONNECT:...` gets its answer and the daemon closes.
     const asked = Date.now();
-    const stats = spawnSync('socat', ['-t', '5', '-', `UNIX-CONNECT:${daemon.eventsSocket}`], { input: '{"cmd":"stats"}\n', encoding: 'utf8', timeout: 10_000 });
+    const stats = spawnSync('socat', ['-t', '5', '-', `UNIX-CONNECT:${daemon.eventsSocket}`], {
+      input: '{"cmd":"stats"}\n',
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(JSON.parse(stats.stdout)).toMatchObject({ status: true, response: { events_published: 2, lines_rejected: 1 } });
     // Closed by the daemon, not by socat's 5 s timeout.
     expect(Date.now() - asked).toBeLessThan(4000);

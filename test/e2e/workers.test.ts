@@ -37,7 +37,9 @@ describe('worker pool', () => {
     const total = 2000;
     const pumping = (async () => {
       for (let i = 0; i < total; i += 50) {
-        const lines = Array.from({ length: 50 }, (_, j) => JSON.stringify({ ...sampleReports.ct_init_pid, opts: { ...sampleReports.ct_init_pid.opts, init_pid: i + j + 1 } }));
+        const lines = Array.from({ length: 50 }, (_, j) =>
+          JSON.stringify({ ...sampleReports.ct_init_pid, opts: { ...sampleReports.ct_init_pid.opts, init_pid: i + j + 1 } }),
+        );
         producer.send(`${lines.join('\n')}\n`);
         await new Promise((resolve) => setTimeout(resolve, 2));
       }

@@ -30,7 +30,9 @@ type Cli = ReturnType<typeof startCli>;
 async function startForwarder(nats: TestNats, daemon: TestDaemon, host: string, args: string[] = []): Promise<Cli> {
   const forwarder = startCli(['forward', '--nats', nats.url, '--host', host, '--events-socket', daemon.eventsSocket, ...args]);
   cleanups.push(() => void forwarder.child.kill('SIGKILL'));
-  await expect.poll(() => forwarder.stdout, { timeout: 15_000 }).toMatch(/"msg":"(forwarding from the start of the daemon history|resuming)"/);
+  await expect
+    .poll(() => forwarder.stdout, { timeout: 15_000 })
+    .toMatch(/"msg":"(forwarding from the start of the daemon history|resuming)"/);
   return forwarder;
 }
 
@@ -127,7 +129,9 @@ describe('eventd forward', () => {
     const monitor = startCli(['monitor', '--nats', nats.url, '--since', '0', '--json']);
     cleanups.push(() => void monitor.child.kill());
     await expect.poll(() => monitor.lines().length, { timeout: 15_000 }).toBe(400);
-    const events = monitor.lines().map((line) => JSON.parse(line) as { host: string; run: string; seq: number; opts: { init_pid: number } });
+    const events = monitor
+      .lines()
+      .map((line) => JSON.parse(line) as { host: string; run: string; seq: number; opts: { init_pid: number } });
     const runs = { alpha: (await alpha.stats()).run, 'beta.example.com': (await beta.stats()).run };
     for (const host of ['alpha', 'beta.example.com'] as const) {
       const own = events.filter((event) => event.host === host);
@@ -140,7 +144,9 @@ describe('eventd forward', () => {
     cleanups.push(() => void human.child.kill());
     await expect.poll(() => human.lines().length, { timeout: 15_000 }).toBe(200);
     expect(human.lines()[0]).toMatch(/^beta\.example\.com \d\d:\d\d:\d\d\.\d{3} \d+ ct_init_pid tank:101 init_pid=1$/);
-    expect((await readStream(nats.url)).filter((stored) => stored.host === 'beta.example.com')[0]!.subject).toBe('eventd.beta%2Eexample%2Ecom.ct_init_pid');
+    expect((await readStream(nats.url)).filter((stored) => stored.host === 'beta.example.com')[0]!.subject).toBe(
+      'eventd.beta%2Eexample%2Ecom.ct_init_pid',
+    );
 
     // Without --since, only what happens from now on.
     const consumers = await consumerCount(nats.url);
@@ -150,7 +156,10 @@ describe('eventd forward', () => {
     await report(alpha, 201, 202);
     await report(beta, 201, 202);
     await expect.poll(() => live.lines().length, { timeout: 15_000 }).toBe(2);
-    expect(live.lines().map((line) => line.replace(/\d\d:\d\d:\d\d\.\d{3}/, 'T'))).toEqual(['alpha T 201 ct_init_pid tank:101 init_pid=201', 'alpha T 202 ct_init_pid tank:101 init_pid=202']);
+    expect(live.lines().map((line) => line.replace(/\d\d:\d\d:\d\d\.\d{3}/, 'T'))).toEqual([
+      'alpha T 201 ct_init_pid tank:101 init_pid=201',
+      'alpha T 202 ct_init_pid tank:101 init_pid=202',
+    ]);
   });
 
   it('stores every event exactly once when NATS is killed mid-stream and comes back; a fleet monitor rides it out', async () => {
@@ -253,7 +262,11 @@ describe('eventd forward', () => {
     cleanups.push(() => second.cleanup());
     await report(second, 1, 3);
     await expectStored(nats, 14, 20_000);
-    expect(logs(forwarder).find((record) => record.msg === 'the daemon restarted since the last forwarded event; events it published after that, if any, are lost')).toMatchObject({
+    expect(
+      logs(forwarder).find(
+        (record) => record.msg === 'the daemon restarted since the last forwarded event; events it published after that, if any, are lost',
+      ),
+    ).toMatchObject({
       stored_run: runBefore,
       stored_seq: 11,
       gaps: 1,
@@ -272,7 +285,9 @@ describe('eventd forward', () => {
     forwarder = await startForwarder(nats, daemon, 'node3');
     await expectStored(nats, 15);
     await expect
-      .poll(() => logs(forwarder).find((record) => record.msg === "events were evicted from the daemon's history before they could be forwarded"))
+      .poll(() =>
+        logs(forwarder).find((record) => record.msg === "events were evicted from the daemon's history before they could be forwarded"),
+      )
       .toMatchObject({ missed: 25, gaps: 1, missed_total: 25 });
     const seqs = (await readStream(nats.url)).map((message) => message.event.seq);
     expect(seqs).toEqual([1, 2, 3, 4, 5, ...Array.from({ length: 10 }, (_, i) => 31 + i)]);
@@ -341,7 +356,9 @@ describe('eventd forward', () => {
       await nc.close();
       result = await runCli([...base, '--stream', 'OTHER']);
       expect(result.code).toBe(1);
-      expect(result.stderr).toBe('eventd: stream OTHER exists but does not take eventd.> (it takes ["other.>"]); pick another with --stream\n');
+      expect(result.stderr).toBe(
+        'eventd: stream OTHER exists but does not take eventd.> (it takes ["other.>"]); pick another with --stream\n',
+      );
 
       const monitor = await runCli(['monitor', '--nats', nats.url, '--stream', 'MISSING']);
       expect(monitor.code).toBe(1);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { checkStreamName, parseDuration, parseFleetSince, parseSize } from '../../src/fleet/settings.js';
-import { eventSubject, filterSubject, hostFromToken, hostToken, messageId, parseMessageId, parseSubject } from '../../src/fleet/subjects.js';
+import {
+  eventSubject,
+  filterSubject,
+  hostFromToken,
+  hostToken,
+  messageId,
+  parseMessageId,
+  parseSubject,
+} from '../../src/fleet/subjects.js';
 
 describe('subjects', () => {
   it('escapes a host name into one subject token, reversibly', () => {

@@ -4,8 +4,12 @@ import { sampleReports } from './daemon.js';
 
 /** Valid reports: the samples with random names and a random (free-form) management payload. */
 export const validReport = fc.oneof(
-  fc.record({ pool: fc.string({ minLength: 1, maxLength: 12 }), id: fc.string({ minLength: 1, maxLength: 12 }) }).map(({ pool, id }) => ({ type: 'state', opts: { pool, id, state: 'frozen' } })),
-  fc.jsonValue({ maxDepth: 4 }).map((payload) => ({ type: 'management', opts: { id: 1, cmd: 'fuzz', opts: { payload, __proto__x: 1 }, state: 'done' } })),
+  fc
+    .record({ pool: fc.string({ minLength: 1, maxLength: 12 }), id: fc.string({ minLength: 1, maxLength: 12 }) })
+    .map(({ pool, id }) => ({ type: 'state', opts: { pool, id, state: 'frozen' } })),
+  fc
+    .jsonValue({ maxDepth: 4 })
+    .map((payload) => ({ type: 'management', opts: { id: 1, cmd: 'fuzz', opts: { payload, __proto__x: 1 }, state: 'done' } })),
   fc.constantFrom(...Object.values(sampleReports)),
 );
 
@@ -14,12 +18,23 @@ const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toS
 /** Lines that must be rejected, each as text or bytes. */
 export const invalidLine: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   fc.string({ maxLength: 80 }).filter((text) => !text.includes('\n')),
-  fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)).filter((text) => !/^\{"type":"(state|management|db|osctld_shutdown|ct_\w+)"/.test(text)),
-  fc.record({ type: fc.constantFrom('state', 'db', 'ct_exit', 'nope'), opts: fc.dictionary(fc.oneof(hostileKey, fc.string({ maxLength: 8 })), fc.jsonValue({ maxDepth: 2 })) }).map((value) => JSON.stringify(value)),
+  fc
+    .jsonValue({ maxDepth: 3 })
+    .map((value) => JSON.stringify(value))
+    .filter((text) => !/^\{"type":"(state|management|db|osctld_shutdown|ct_\w+)"/.test(text)),
+  fc
+    .record({
+      type: fc.constantFrom('state', 'db', 'ct_exit', 'nope'),
+      opts: fc.dictionary(fc.oneof(hostileKey, fc.string({ maxLength: 8 })), fc.jsonValue({ maxDepth: 2 })),
+    })
+    .map((value) => JSON.stringify(value)),
   hostileKey.map((key) => `{"type":"state","opts":{"pool":"p","id":"1","state":"running","${key}":{}}}`),
   fc.constant('{"type":"ct_init_pid","opts":{"pool":"p","id":"1","init_pid":1e400}}'),
   fc.constant('{"type":"management","opts":{"id":1,"cmd":"x","state":"run","opts":{"n":-1e999}}}'),
-  fc.uint8Array({ minLength: 1, maxLength: 40 }).map((bytes) => bytes.map((b) => (b === 10 ? 0xff : b))).filter((bytes) => !Buffer.from(bytes).toString('utf8').trim().startsWith('{')),
+  fc
+    .uint8Array({ minLength: 1, maxLength: 40 })
+    .map((bytes) => bytes.map((b) => (b === 10 ? 0xff : b)))
+    .filter((bytes) => !Buffer.from(bytes).toString('utf8').trim().startsWith('{')),
   fc.constant(new Uint8Array([0x7b, 0x00, 0x7d])),
   fc.constant(new Uint8Array([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d])),
 );

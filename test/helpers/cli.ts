@@ -23,7 +23,10 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
 
 /** A long-running command (monitor, wait) whose output can be awaited line by line. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [EVENTD_BIN, ...args], { env: { ...process.env, TZ: 'UTC', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [EVENTD_BIN, ...args], {
+    env: { ...process.env, TZ: 'UTC', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -55,7 +55,7 @@ export class TestDaemon {
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-    this.exited.then(() => {
+    void this.exited.then(() => {
       for (const wake of this.logWaiters.splice(0)) wake();
     });
   }
@@ -105,7 +105,7 @@ export class TestDaemon {
   async waitForLog(predicate: (record: LogRecord) => boolean, timeoutMs = 15_000): Promise<LogRecord> {
     const deadline = Date.now() + timeoutMs;
     let exited = false;
-    this.exited.then(() => (exited = true));
+    void this.exited.then(() => (exited = true));
     for (;;) {
       const found = this.logs.find(predicate);
       if (found) return found;

@@ -38,7 +38,9 @@ export class TestNats {
 
   /** Starts the server (again, on the same port and store), resolving once it is ready. */
   async run(): Promise<void> {
-    const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     let log = '';

@@ -65,7 +65,10 @@ describe('EventdServer', () => {
     ]);
     const state = (await firstState).value as Event;
     expect(state).toMatchObject({ seq: 1, type: 'state' });
-    if (state.type === 'state') expectTypeOf(state.opts.state).toEqualTypeOf<'stopped' | 'starting' | 'running' | 'stopping' | 'aborting' | 'freezing' | 'frozen' | 'thawed' | 'error'>();
+    if (state.type === 'state')
+      expectTypeOf(state.opts.state).toEqualTypeOf<
+        'stopped' | 'starting' | 'running' | 'stopping' | 'aborting' | 'freezing' | 'frozen' | 'thawed' | 'error'
+      >();
 
     // unsubscribe() ends that subscription's iteration; the others go on.
     const extra = server.subscribe({ type: 'db' });
@@ -86,11 +89,18 @@ describe('socket client', () => {
     const { server } = newServer();
     await server.start();
     const reporter = await Reporter.connect({ reportSocket: server.config.reportSocket });
-    expect(await Promise.all([reporter.report('db', { object: 'pool', pool: 'tank', id: 'tank', action: 'add' }), reporter.report('osctld_shutdown', {})])).toEqual([1, 2]);
+    expect(
+      await Promise.all([
+        reporter.report('db', { object: 'pool', pool: 'tank', id: 'tank', action: 'add' }),
+        reporter.report('osctld_shutdown', {}),
+      ]),
+    ).toEqual([1, 2]);
     await expect(reporter.reportJson({ type: 'db', opts: { object: 'volume' } })).rejects.toMatchObject({
       name: 'ReportRejectedError',
       by: 'local',
-      message: expect.stringMatching(/^Invalid db report: opts.object must be one of "pool", "user", "group", "container", "idrange", "repository" \(got "volume"\)/),
+      message: expect.stringMatching(
+        /^Invalid db report: opts.object must be one of "pool", "user", "group", "container", "idrange", "repository" \(got "volume"\)/,
+      ),
     });
     await reporter.close();
   });
@@ -100,7 +110,12 @@ describe('socket client', () => {
     await server.start();
     const config = server.config;
     const gaps: unknown[] = [];
-    const subscription = subscribe({ eventsSocket: server.config.eventsSocket, reconnect: true, type: 'state', onGap: (gap) => gaps.push(gap) });
+    const subscription = subscribe({
+      eventsSocket: server.config.eventsSocket,
+      reconnect: true,
+      type: 'state',
+      onGap: (gap) => gaps.push(gap),
+    });
     await subscription.ready();
     const events = subscription[Symbol.asyncIterator]();
     const first = events.next();

@@ -17,7 +17,19 @@ it('the README library example type-checks in strict mode', { timeout: 60_000 },
     writeFileSync(file, `${readmeBlocks('## As a library')[0]}\nexport {};\n`);
     const tsc = spawnSync(
       process.execPath,
-      [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', file],
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--skipLibCheck',
+        file,
+      ],
       { encoding: 'utf8' },
     );
     expect(tsc.stdout).toBe('');

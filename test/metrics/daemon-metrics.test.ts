@@ -116,7 +116,9 @@ describe('metrics', () => {
     const check = spawnSync('promtool', ['check', 'metrics'], { input: result.stdout, encoding: 'utf8' });
     expect(check.error).toBeUndefined();
     const problems = `${check.stdout}${check.stderr}`.trim().split('\n').filter(Boolean);
-    expect(problems.filter((line) => !/^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(line))).toEqual([]);
+    expect(problems.filter((line) => !/^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(line))).toEqual(
+      [],
+    );
     expect([0, 3]).toContain(check.status);
   });
 
@@ -133,7 +135,9 @@ describe('metrics', () => {
       const daemon = TestDaemon.spawn({ args: ['--metrics-listen', `127.0.0.1:${port}`] });
       daemons.push(daemon);
       expect((await daemon.exited).code).toBe(1);
-      expect(daemon.stderr).toBe(`eventd: cannot serve metrics on 127.0.0.1:${port}: the address is in use (another eventd or exporter?) (--metrics-listen)\n`);
+      expect(daemon.stderr).toBe(
+        `eventd: cannot serve metrics on 127.0.0.1:${port}: the address is in use (another eventd or exporter?) (--metrics-listen)\n`,
+      );
     } finally {
       taken.close();
     }

@@ -108,13 +108,16 @@ describe("osctl's own client", () => {
       const line = human.lines[i]!;
       const opts = event.opts as Record<string, any>;
       if (event.type === 'state') expect(line).toBe(`state ${opts.pool} ${opts.id} ${opts.state}`);
-      else if (event.type === 'management') expect(line).toMatch(new RegExp(`^management id=${opts.id ?? ''} state=${opts.state} command=${opts.cmd ?? ''} opts=`));
+      else if (event.type === 'management')
+        expect(line).toMatch(new RegExp(`^management id=${opts.id ?? ''} state=${opts.state} command=${opts.cmd ?? ''} opts=`));
       else expect(line).toMatch(new RegExp(`^\\{:type=>"${event.type}", :opts=>\\{`));
     });
 
     const states101 = reports.filter((report) => report.type === 'state' && report.opts.id === '101');
     expect(ct.lines).toStrictEqual(states101.map(({ opts }) => `state ${opts.pool} ${opts.id} ${opts.state}`));
-    expect(other.lines.map((line) => JSON.parse(line))).toStrictEqual([{ type: 'state', opts: { pool: 'tank', id: '102', state: 'running' } }]);
+    expect(other.lines.map((line) => JSON.parse(line))).toStrictEqual([
+      { type: 'state', opts: { pool: 'tank', id: '102', state: 'running' } },
+    ]);
   });
 
   it('20 subscriptions made while events flow (one per ms) all succeed and miss nothing after their start', async () => {

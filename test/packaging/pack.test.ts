@@ -29,16 +29,28 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
   expect(help.status).toBe(0);
   expect(help.stdout).toMatch(/^Usage: eventd \[options\] \[command\]/);
   // The native helper was built on install and the library loads from the package name.
-  const library = spawnSync(process.execPath, ['--input-type=module', '-e', "const e = await import('eventd'); console.log(typeof e.EventdServer, e.EVENT_TYPES.length)"], {
-    cwd: project,
-    encoding: 'utf8',
-  });
+  const library = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', "const e = await import('eventd'); console.log(typeof e.EventdServer, e.EVENT_TYPES.length)"],
+    {
+      cwd: project,
+      encoding: 'utf8',
+    },
+  );
   expect(library.stdout.trim()).toBe('function 8');
   // The fleet side is a subpath of its own, with the NATS client installed as a dependency.
-  const fleet = spawnSync(process.execPath, ['--input-type=module', '-e', "const f = await import('eventd/fleet'); console.log(typeof f.Forwarder, typeof f.watchFleet, f.hostToken('a.b'))"], {
-    cwd: project,
-    encoding: 'utf8',
-  });
+  const fleet = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "const f = await import('eventd/fleet'); console.log(typeof f.Forwarder, typeof f.watchFleet, f.hostToken('a.b'))",
+    ],
+    {
+      cwd: project,
+      encoding: 'utf8',
+    },
+  );
   expect(fleet.stdout.trim()).toBe('function function a%2Eb');
   const schema = spawnSync(join(project, 'node_modules', '.bin', 'eventd'), ['schema', 'ct_exit'], { encoding: 'utf8' });
   expect(JSON.parse(schema.stdout).properties.type).toEqual({ type: 'string', const: 'ct_exit' });
@@ -62,7 +74,12 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
   const stats = spawnSync(bin, ['stats', '--events-socket', join(dir, 'none.sock')], { encoding: 'utf8' });
   expect(stats.status).toBe(3);
   expect(stats.stderr).toMatch(/^eventd: the daemon is not running: there is no socket at \S+none\.sock/);
-  const serve = spawnSync(bin, ['serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], { encoding: 'utf8', timeout: 20_000 });
+  const serve = spawnSync(bin, ['serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   expect(serve.status).toBe(1);
-  expect(serve.stderr).toMatch(/^eventd: eventd's native helper is not built \(.*\); run `npm ci` or `npm run install` in the package directory\n$/);
+  expect(serve.stderr).toMatch(
+    /^eventd: eventd's native helper is not built \(.*\); run `npm ci` or `npm run install` in the package directory\n$/,
+  );
 });

@@ -28,7 +28,10 @@ describe('filters', () => {
 
   it('are bounded in size, with a clear error', () => {
     const tooMany = { cmd: 'event_subscribe', opts: { opts: { id: Array.from({ length: 1025 }, (_, i) => String(i)) } } };
-    expect(parseCommand(JSON.stringify(tooMany))).toEqual({ ok: false, message: 'Invalid event_subscribe command: opts.opts.id must list at most 1024 values (got an array)' });
+    expect(parseCommand(JSON.stringify(tooMany))).toEqual({
+      ok: false,
+      message: 'Invalid event_subscribe command: opts.opts.id must list at most 1024 values (got an array)',
+    });
     const keys = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v']));
     expect(parseCommand(JSON.stringify({ cmd: 'event_subscribe', opts: { opts: keys } }))).toEqual({
       ok: false,
@@ -65,8 +68,14 @@ describe('parseCommand', () => {
     });
     expect(parseCommand('{"cmd":"debug_crash_worker"}')).toMatchObject({ ok: false });
     expect(parseCommand('{"cmd":"debug_crash_worker"}', true)).toEqual({ ok: true, command: { cmd: 'debug_crash_worker' } });
-    expect(parseCommand('{"cmd":"debug_block_worker","ms":500}', true)).toEqual({ ok: true, command: { cmd: 'debug_block_worker', ms: 500 } });
-    expect(parseCommand('{"cmd":"debug_block_worker"}', true)).toMatchObject({ ok: false, message: 'Invalid debug_block_worker command: ms is required' });
+    expect(parseCommand('{"cmd":"debug_block_worker","ms":500}', true)).toEqual({
+      ok: true,
+      command: { cmd: 'debug_block_worker', ms: 500 },
+    });
+    expect(parseCommand('{"cmd":"debug_block_worker"}', true)).toMatchObject({
+      ok: false,
+      message: 'Invalid debug_block_worker command: ms is required',
+    });
     expect(parseCommand('{"cmd":"debug_block_worker","ms":500}')).toMatchObject({ ok: false });
   });
 });

@@ -31,7 +31,13 @@ describe('framer + validator (property-based)', () => {
   it('answer every line in order: valid reports accepted unchanged, everything else with a specified error', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(validReport.map((report) => ({ valid: true as const, report })), invalidLine.map((line) => ({ valid: false as const, line }))), { maxLength: 25 }),
+        fc.array(
+          fc.oneof(
+            validReport.map((report) => ({ valid: true as const, report })),
+            invalidLine.map((line) => ({ valid: false as const, line })),
+          ),
+          { maxLength: 25 },
+        ),
         fc.array(fc.nat(), { maxLength: 12 }),
         fc.boolean(),
         (items, cuts, crlf) => {
@@ -46,7 +52,11 @@ describe('framer + validator (property-based)', () => {
               expect(outcome).toEqual({ line: i + 1, ok: true, opts: JSON.stringify(item.report.opts) });
             } else {
               expect(outcome.ok).toBe(false);
-              if (!outcome.ok) expect(REJECTION_MESSAGES.some((pattern) => pattern.test(outcome.message)), outcome.message).toBe(true);
+              if (!outcome.ok)
+                expect(
+                  REJECTION_MESSAGES.some((pattern) => pattern.test(outcome.message)),
+                  outcome.message,
+                ).toBe(true);
             }
           });
         },
@@ -64,7 +74,11 @@ describe('framer + validator (property-based)', () => {
         const trailing = input.length > 0 && input[input.length - 1] !== 10 ? 1 : 0;
         expect(outcomes).toHaveLength(newlines + trailing);
         for (const outcome of outcomes) {
-          if (!outcome.ok) expect(REJECTION_MESSAGES.some((pattern) => pattern.test(outcome.message)), outcome.message).toBe(true);
+          if (!outcome.ok)
+            expect(
+              REJECTION_MESSAGES.some((pattern) => pattern.test(outcome.message)),
+              outcome.message,
+            ).toBe(true);
         }
         if (!isUtf8(input)) expect(outcomes.some((outcome) => !outcome.ok)).toBe(true);
       }),
@@ -74,10 +88,17 @@ describe('framer + validator (property-based)', () => {
 
   it('rejects subscriber command lines of any shape with a sentence, never throwing', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.jsonValue().map((value) => JSON.stringify(value))), (text) => {
-        const result = parseCommand(text);
-        if (!result.ok) expect(result.message).toMatch(/^(Line is not valid JSON|A command must be|Expected a command|Invalid \w+ command)/);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.jsonValue().map((value) => JSON.stringify(value)),
+        ),
+        (text) => {
+          const result = parseCommand(text);
+          if (!result.ok)
+            expect(result.message).toMatch(/^(Line is not valid JSON|A command must be|Expected a command|Invalid \w+ command)/);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -85,7 +106,8 @@ describe('framer + validator (property-based)', () => {
 
 describe('hostile inputs', () => {
   it('keeps __proto__, constructor and prototype keys of free-form data as data', () => {
-    const text = '{"type":"management","opts":{"id":1,"cmd":"x","state":"run","opts":{"__proto__":{"admin":true},"constructor":{"prototype":1}}}}';
+    const text =
+      '{"type":"management","opts":{"id":1,"cmd":"x","state":"run","opts":{"__proto__":{"admin":true},"constructor":{"prototype":1}}}}';
     const report = parseReport(text);
     expect(report.ok).toBe(true);
     if (!report.ok) return;
@@ -124,6 +146,9 @@ describe('hostile inputs', () => {
     expect(report.ok).toBe(true);
     if (!report.ok) return;
     expect(() => eventLine(1, '2026-01-01T00:00:00.000Z', report.type, report.opts)).toThrow(RangeError);
-    expect(parseReport(`${'['.repeat(50_000)}${']'.repeat(50_000)}`)).toMatchObject({ ok: false, message: expect.stringMatching(/^A report must be a JSON object/) });
+    expect(parseReport(`${'['.repeat(50_000)}${']'.repeat(50_000)}`)).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^A report must be a JSON object/),
+    });
   });
 });

@@ -33,9 +33,19 @@ describe('parseReport', () => {
       'unknown type',
       { type: 'stat', opts: {} },
       'Unknown event type "stat"; known types: management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit',
-      [{ path: 'type', message: 'must be one of management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit (got "stat")' }],
+      [
+        {
+          path: 'type',
+          message: 'must be one of management, osctld_shutdown, state, db, ct_scheduled, ct_init_pid, ct_netif, ct_exit (got "stat")',
+        },
+      ],
     ],
-    ['missing field', { type: 'state', opts: { pool: 'tank', state: 'running' } }, 'Invalid state report: opts.id is required', [{ path: 'opts.id', message: 'is required' }]],
+    [
+      'missing field',
+      { type: 'state', opts: { pool: 'tank', state: 'running' } },
+      'Invalid state report: opts.id is required',
+      [{ path: 'opts.id', message: 'is required' }],
+    ],
     [
       'extra field',
       { type: 'state', opts: { pool: 'tank', id: '1', state: 'running', extra: 1 } },
@@ -72,7 +82,12 @@ describe('parseReport', () => {
       'Invalid ct_exit report: opts.exit_type must be one of "halt", "reboot" (got "poweroff")',
       [{ path: 'opts.exit_type', message: 'must be one of "halt", "reboot" (got "poweroff")' }],
     ],
-    ['empty name', { type: 'state', opts: { pool: '', id: '1', state: 'running' } }, 'Invalid state report: opts.pool must not be empty', [{ path: 'opts.pool', message: 'must not be empty' }]],
+    [
+      'empty name',
+      { type: 'state', opts: { pool: '', id: '1', state: 'running' } },
+      'Invalid state report: opts.pool must not be empty',
+      [{ path: 'opts.pool', message: 'must not be empty' }],
+    ],
     [
       'number below minimum',
       { type: 'ct_init_pid', opts: { pool: 'tank', id: '1', init_pid: 0 } },
@@ -130,11 +145,14 @@ describe('parseReport', () => {
   });
 
   it('keeps free-form management opts unchanged, __proto__ keys included', () => {
-    const text = '{"type":"management","opts":{"id":"1","cmd":"user_passwd","opts":{"__proto__":{"x":1},"constructor":"c","n":1e3},"state":"done"}}';
+    const text =
+      '{"type":"management","opts":{"id":"1","cmd":"user_passwd","opts":{"__proto__":{"x":1},"constructor":"c","n":1e3},"state":"done"}}';
     const result = parseReport(text);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(JSON.stringify(result.opts)).toBe('{"id":"1","cmd":"user_passwd","opts":{"__proto__":{"x":1},"constructor":"c","n":1000},"state":"done"}');
+    expect(JSON.stringify(result.opts)).toBe(
+      '{"id":"1","cmd":"user_passwd","opts":{"__proto__":{"x":1},"constructor":"c","n":1000},"state":"done"}',
+    );
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 
@@ -157,7 +175,9 @@ describe("osctld's real reports (protocol 1.1)", () => {
 
   it('still accepts protocol 1.0 reports: veth on every ct_netif action', () => {
     for (const action of ['add', 'remove', 'down']) {
-      expect(parseReport(JSON.stringify({ type: 'ct_netif', opts: { pool: 't', id: '1', action, name: 'eth0', veth: 'v' } })).ok).toBe(true);
+      expect(parseReport(JSON.stringify({ type: 'ct_netif', opts: { pool: 't', id: '1', action, name: 'eth0', veth: 'v' } })).ok).toBe(
+        true,
+      );
     }
   });
 
@@ -171,11 +191,27 @@ describe("osctld's real reports (protocol 1.1)", () => {
       { type: 'management', opts: { id: null, cmd: 'ct_start', opts: {}, state: 'run' } },
       'opts.state must be "failed" when id is null (osctld refused the request before giving it an id) (got "run")',
     ],
-    ['management with an id but no cmd', { type: 'management', opts: { id: 4, cmd: null, opts: null, state: 'done' } }, 'opts.cmd must be a string (got null)'],
-    ['management with an id and array opts', { type: 'management', opts: { id: 4, cmd: 'ct_start', opts: [1], state: 'run' } }, 'opts.opts must be an object (got an array)'],
+    [
+      'management with an id but no cmd',
+      { type: 'management', opts: { id: 4, cmd: null, opts: null, state: 'done' } },
+      'opts.cmd must be a string (got null)',
+    ],
+    [
+      'management with an id and array opts',
+      { type: 'management', opts: { id: 4, cmd: 'ct_start', opts: [1], state: 'run' } },
+      'opts.opts must be an object (got an array)',
+    ],
     ['management without the cmd key', { type: 'management', opts: { id: null, opts: null, state: 'failed' } }, 'opts.cmd is required'],
-    ['management with an unknown key', { type: 'management', opts: { id: null, cmd: 'x', opts: null, state: 'failed', cli: 'x' } }, 'opts.cli is not a known field'],
-    ['management with a boolean id', { type: 'management', opts: { id: true, cmd: 'x', opts: {}, state: 'run' } }, 'opts.id must be a string or a number (got true)'],
+    [
+      'management with an unknown key',
+      { type: 'management', opts: { id: null, cmd: 'x', opts: null, state: 'failed', cli: 'x' } },
+      'opts.cli is not a known field',
+    ],
+    [
+      'management with a boolean id',
+      { type: 'management', opts: { id: true, cmd: 'x', opts: {}, state: 'run' } },
+      'opts.id must be a string or a number (got true)',
+    ],
   ];
   for (const [name, report, problem] of refused) {
     it(`still refuses ${name}`, () => {
@@ -187,8 +223,14 @@ describe("osctld's real reports (protocol 1.1)", () => {
 
   it('refuses a number JSON cannot hold anywhere in a management report', () => {
     const text = '{"type":"management","opts":{"id":null,"cmd":1e400,"opts":null,"state":"failed"}}';
-    expect(parseReport(text)).toMatchObject({ ok: false, message: 'Invalid management report: opts.cmd is a number too large to represent' });
+    expect(parseReport(text)).toMatchObject({
+      ok: false,
+      message: 'Invalid management report: opts.cmd is a number too large to represent',
+    });
     const nested = '{"type":"management","opts":{"id":null,"cmd":{"a":[1e400]},"opts":null,"state":"failed"}}';
-    expect(parseReport(nested)).toMatchObject({ ok: false, message: 'Invalid management report: opts.cmd.a.0 is a number too large to represent' });
+    expect(parseReport(nested)).toMatchObject({
+      ok: false,
+      message: 'Invalid management report: opts.cmd.a.0 is a number too large to represent',
+    });
   });
 });

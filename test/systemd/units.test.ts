@@ -25,15 +25,22 @@ describe('systemd units', () => {
   it('pass systemd-analyze verify', () => {
     const dir = tempDir();
     // verify checks that ExecStart exists: point it at this checkout's binary.
-    writeFileSync(join(dir, 'eventd.service'), unit('eventd.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`));
+    writeFileSync(
+      join(dir, 'eventd.service'),
+      unit('eventd.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`),
+    );
     for (const socket of SOCKET_UNITS) writeFileSync(join(dir, socket), unit(socket));
     writeFileSync(
       join(dir, 'eventd-forward.service'),
-      unit('eventd-forward.service').replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`).replace('/etc/eventd/forward.env', join(dir, 'forward.env')),
+      unit('eventd-forward.service')
+        .replace('ExecStart=/usr/bin/eventd', `ExecStart=${process.execPath} ${EVENTD_BIN}`)
+        .replace('/etc/eventd/forward.env', join(dir, 'forward.env')),
     );
     writeFileSync(join(dir, 'forward.env'), 'EVENTD_NATS_URL=nats://127.0.0.1:4222\n');
     for (const name of ['eventd-metrics.service', 'eventd-metrics.timer']) writeFileSync(join(dir, name), unit(name));
-    const units = [...SOCKET_UNITS, 'eventd.service', 'eventd-forward.service', 'eventd-metrics.timer', 'eventd-metrics.service'].map((name) => join(dir, name));
+    const units = [...SOCKET_UNITS, 'eventd.service', 'eventd-forward.service', 'eventd-metrics.timer', 'eventd-metrics.service'].map(
+      (name) => join(dir, name),
+    );
     const result = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -51,12 +58,28 @@ describe('systemd units', () => {
     }
     expect(unit('eventd.socket')).toMatch(/^Also=eventd-events\.socket$/m);
     const service = unit('eventd.service');
-    for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=AF_UNIX', 'RuntimeDirectory=eventd', 'SystemCallFilter=@system-service', 'Restart=on-failure', 'Type=exec']) {
+    for (const line of [
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'RestrictAddressFamilies=AF_UNIX',
+      'RuntimeDirectory=eventd',
+      'SystemCallFilter=@system-service',
+      'Restart=on-failure',
+      'Type=exec',
+    ]) {
       expect(service).toContain(`\n${line}\n`);
     }
     expect(service).toMatch(/^MemoryMax=\d+M$/m);
     const forward = unit('eventd-forward.service');
-    for (const line of ['After=eventd-events.socket network-online.target', 'Restart=always', 'ExecStart=/usr/bin/eventd forward $EVENTD_FORWARD_ARGS', 'NoNewPrivileges=yes', 'ProtectSystem=strict']) {
+    for (const line of [
+      'After=eventd-events.socket network-online.target',
+      'Restart=always',
+      'ExecStart=/usr/bin/eventd forward $EVENTD_FORWARD_ARGS',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+    ]) {
       expect(forward).toContain(`\n${line}\n`);
     }
   });
@@ -67,7 +90,20 @@ describe('systemd units', () => {
     const events = join(dir, 'events.sock');
     const activator = spawn(
       'systemd-socket-activate',
-      ['-l', report, '-l', events, '--fdname=report:events', process.execPath, EVENTD_BIN, 'serve', '--report-socket', join(dir, 'x.sock'), '--events-socket', join(dir, 'y.sock')],
+      [
+        '-l',
+        report,
+        '-l',
+        events,
+        '--fdname=report:events',
+        process.execPath,
+        EVENTD_BIN,
+        'serve',
+        '--report-socket',
+        join(dir, 'x.sock'),
+        '--events-socket',
+        join(dir, 'y.sock'),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -103,7 +139,17 @@ describe('systemd units', () => {
     const sockets = ['report', 'events', 'osctld'].map((name) => join(dir, `${name}.sock`));
     const activator = spawn(
       'systemd-socket-activate',
-      [...sockets.flatMap((path) => ['-l', path]), '--fdname=report:events:osctld', process.execPath, EVENTD_BIN, 'serve', '--report-socket', join(dir, 'x.sock'), '--events-socket', join(dir, 'y.sock')],
+      [
+        ...sockets.flatMap((path) => ['-l', path]),
+        '--fdname=report:events:osctld',
+        process.execPath,
+        EVENTD_BIN,
+        'serve',
+        '--report-socket',
+        join(dir, 'x.sock'),
+        '--events-socket',
+        join(dir, 'y.sock'),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
