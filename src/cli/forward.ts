@@ -118,7 +118,7 @@ Exit codes: 0 stopped by SIGTERM/SIGINT, 1 the stream cannot be created or used,
         } catch (error) {
           process.stderr.write(`eventd: ${(error as Error).message}\n`);
           await forwarder.stop();
-          process.exit(EXIT.rejected);
+          process.exit(EXIT.failed);
         }
       }
       log.info({ nats: options.nats, events_socket: options.eventsSocket, ...(metrics ? { metrics } : {}) }, 'forwarding');

@@ -43,7 +43,7 @@ Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVE
       .configureOutput({
         outputError: (text, write) => write(usageLine(text, command === program ? 'eventd' : `eventd ${command.name()}`)),
       })
-      .exitOverride((error) => process.exit(NOT_ERRORS.has(error.code) ? 0 : EXIT.usage));
+      .exitOverride((error) => process.exit(NOT_ERRORS.has(error.code) ? EXIT.ok : EXIT.usage));
   }
   return program;
 }

@@ -1,8 +1,7 @@
 // Parsers for command-line values: each failure is a one-line error naming the option.
 import { InvalidArgumentError, Option } from 'commander';
-import { ConnectError, defaultSocketPaths } from '../client/connect.js';
-import { FleetError } from '../fleet/settings.js';
-import { HostNameError } from '../fleet/subjects.js';
+import { defaultSocketPaths } from '../client/connect.js';
+import { EventdError, type EventdErrorCode } from '../errors.js';
 import { EVENT_TYPES, isEventType, type EventType } from '../protocol/events.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -20,8 +19,17 @@ export function fileMode(value: string): number {
   return parseInt(value, 8);
 }
 
-/** Exit codes of the client commands (documented in `eventd --help`). */
-export const EXIT = { ok: 0, rejected: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
+/** Exit codes of the commands (documented in `eventd --help` and docs/operations.md). */
+export const EXIT = { ok: 0, rejected: 1, failed: 1, usage: 2, unreachable: 3, timeout: 4 } as const;
+
+/** What each EventdError code exits with. */
+const EXIT_FOR_CODE: Record<EventdErrorCode, number> = {
+  EVENTD_UNREACHABLE: EXIT.unreachable,
+  EVENTD_NATS_UNREACHABLE: EXIT.unreachable,
+  EVENTD_REPORT_REJECTED: EXIT.rejected,
+  EVENTD_STREAM: EXIT.failed,
+  EVENTD_INVALID_SETTING: EXIT.usage,
+};
 
 // The defaults come from $EVENTD_REPORT_SOCKET / $EVENTD_EVENTS_SOCKET when set (and not empty),
 // else from where a daemon is found (client/connect.ts).
@@ -48,11 +56,11 @@ export function usageErrors<T>(parse: (value: string) => T) {
   };
 }
 
-/** The exit code for a client command's error: unreachable 3, usage 2, anything else refused (1). */
+/** The exit code for a command's error: by its EventdError code, 2 for a usage error, else 1. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConnectError || (error instanceof FleetError && error.kind !== 'stream')) return EXIT.unreachable;
-  if (error instanceof InvalidArgumentError || error instanceof HostNameError) return EXIT.usage;
-  return EXIT.rejected;
+  if (error instanceof EventdError) return EXIT_FOR_CODE[error.code];
+  if (error instanceof InvalidArgumentError) return EXIT.usage;
+  return EXIT.failed;
 }
 
 /** Runs a client command: a daemon that cannot be reached is one line on stderr and exit 3. */

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
 import { createLogger, LOG_LEVELS } from '../log.js';
-import { fileMode, integer, usageErrors } from './options.js';
+import { EXIT, fileMode, integer, usageErrors } from './options.js';
 import { formatListenAddress, parseListenAddress } from '../metrics/address.js';
 import { handleSignals } from './signals.js';
 
@@ -114,26 +114,26 @@ async function serve(config: DaemonConfig): Promise<void> {
   const log = createLogger(config.logLevel);
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, 'uncaught exception; exiting');
-    process.exit(1);
+    process.exit(EXIT.failed);
   });
   const server = new EventdServer({ ...config, logger: log });
   let started = false;
   // Handlers first: a signal that comes with the ready line must not find the default action.
   handleSignals(log, (signal) => {
     log.info({ signal }, 'shutting down');
-    if (!started) process.exit(0);
+    if (!started) process.exit(EXIT.ok);
     setTimeout(() => {
       log.error('shutdown took too long; exiting anyway');
-      process.exit(1);
+      process.exit(EXIT.failed);
     }, EXIT_DEADLINE_MS).unref();
     server.shutdown().then(
       () => {
         log.info('stopped');
-        process.exit(0);
+        process.exit(EXIT.ok);
       },
       (error: unknown) => {
         log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        process.exit(EXIT.failed);
       },
     );
   });
@@ -142,7 +142,7 @@ async function serve(config: DaemonConfig): Promise<void> {
   } catch (error) {
     // One line, on stderr (journald keeps it too): the message says what to do; a stack would not.
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
-    process.exit(1);
+    process.exit(EXIT.failed);
   }
   started = true;
   const [report, events, osctld] = server.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);

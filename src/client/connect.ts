@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import net from 'node:net';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { EventdError } from '../errors.js';
 
 /**
  * Where a client looks for a daemon, in order: the user's own (where `eventd serve` puts its
@@ -43,13 +44,16 @@ function placesTried(path: string): string[] {
   return candidates.includes(path) ? candidates : [path];
 }
 
-export class ConnectError extends Error {
+/** The daemon's socket could not be reached (code EVENTD_UNREACHABLE); the message says why and what to do. */
+export class ConnectError extends EventdError {
   constructor(
     message: string,
-    readonly code: string | undefined,
+    /** The socket's path, and the system's reason (ENOENT, ECONNREFUSED, EACCES…). */
     readonly path: string,
+    readonly reason: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super('EVENTD_UNREACHABLE', message, options);
     this.name = 'ConnectError';
   }
 }
@@ -86,7 +90,7 @@ export function connect(path: string): Promise<net.Socket> {
       socket.off('error', onError);
       resolve(socket);
     });
-    const onError = (error: NodeJS.ErrnoException) => reject(new ConnectError(explain(error, path), error.code, path));
+    const onError = (error: NodeJS.ErrnoException) => reject(new ConnectError(explain(error, path), path, error.code, { cause: error }));
     socket.once('error', onError);
   });
 }

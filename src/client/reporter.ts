@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { EventOpts, EventType } from '../protocol/events.js';
 import type { WireIssue } from '../protocol/issues.js';
 import { parseReport, ReportRejectedError, type ReportResult } from '../protocol/report.js';
+import { EventdError } from '../errors.js';
 import { connect, defaultSocketPaths } from './connect.js';
 import { JsonLineReader } from './lines.js';
 
@@ -26,14 +27,19 @@ export class Reporter {
       for (;;) {
         const reply = (await reader.next().catch(() => undefined)) as Reply | undefined;
         if (reply === undefined) break;
-        const waiter = typeof reply.ack === 'number' ? this.pending.get(reply.ack) : undefined;
+        // Every line sent carries an ack and gets one reply, in line order: a reply without a
+        // readable ack (a line too long for the daemon, which it discards unread) is the oldest's.
+        const ack = typeof reply.ack === 'number' && this.pending.has(reply.ack) ? reply.ack : this.pending.keys().next().value;
+        const waiter = ack === undefined ? undefined : this.pending.get(ack);
         if (!waiter) continue;
-        this.pending.delete(reply.ack!);
+        this.pending.delete(ack!);
         if (reply.status) waiter.resolve(reply.seq!);
         else waiter.reject(new ReportRejectedError(reply.message ?? 'rejected', reply.issues ?? [], 'daemon'));
       }
       this.closed = true;
-      for (const waiter of this.pending.values()) waiter.reject(new Error('eventd closed the connection before acknowledging the report'));
+      for (const waiter of this.pending.values()) {
+        waiter.reject(new EventdError('EVENTD_UNREACHABLE', 'eventd closed the connection before acknowledging the report'));
+      }
       this.pending.clear();
     })();
   }
@@ -63,7 +69,7 @@ export class Reporter {
 
   private send(local: ReportResult): Promise<number> {
     if (!local.ok) return Promise.reject(new ReportRejectedError(local.message, local.issues, 'local'));
-    if (this.closed) return Promise.reject(new Error('the connection to eventd is closed'));
+    if (this.closed) return Promise.reject(new EventdError('EVENTD_UNREACHABLE', 'the connection to eventd is closed'));
     const ack = this.nextAck++;
     return new Promise((resolve, reject) => {
       this.pending.set(ack, { resolve, reject });

@@ -1,6 +1,6 @@
 // The NATS connection of the fleet commands.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { FleetError } from './settings.js';
+import { EventdError } from '../errors.js';
 
 /**
  * A connection that, once made, reconnects for ever (NATS restarts and fails over); the first
@@ -19,6 +19,6 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
       noAsyncTraces: true,
     });
   } catch (error) {
-    throw new FleetError(`cannot reach NATS at ${url}: ${(error as Error).message}`, 'nats-unreachable');
+    throw new EventdError('EVENTD_NATS_UNREACHABLE', `cannot reach NATS at ${url}: ${(error as Error).message}`, { cause: error });
   }
 }

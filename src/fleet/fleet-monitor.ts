@@ -1,13 +1,15 @@
 // Watching the whole fleet: every forwarded event from JetStream, through an ordered consumer
 // (gap-free and in stream order, so each host's events come in their seq order), from now on or
 // replayed from a time or a stream sequence.
-import { DeliverPolicy, jetstream, type ConsumerMessages, type OrderedConsumerOptions } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, JetStreamApiCodes, type ConsumerMessages, type OrderedConsumerOptions } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SubscribeOptions } from '../client/subscription.js';
 import type { Event, EventType } from '../protocol/events.js';
 import { compileFilter, matchesOpts, matchesType } from '../protocol/filter.js';
 import { connectNats } from './connection.js';
-import { FleetError, type FleetSince } from './settings.js';
+import { EventdError } from '../errors.js';
+import type { FleetSince } from './settings.js';
+import { isJetStreamError } from './stream.js';
 import { filterSubject, HOST_HEADER, parseSubject, RUN_HEADER } from './subjects.js';
 
 export interface FleetWatchOptions {
@@ -58,8 +60,10 @@ export async function* watchFleet(options: FleetWatchOptions): AsyncGenerator<Fl
     const consumer = await js.consumers
       .get(options.stream, { filter_subjects: filterSubject(options.hosts, options.types), ...deliverFrom(options.since) })
       .catch((error: Error) => {
-        const hint = /stream not found/i.test(error.message) ? ' (no forwarder has created it yet: see eventd forward)' : '';
-        throw new FleetError(`cannot read stream ${options.stream} at ${options.natsUrl}: ${error.message}${hint}`, 'stream');
+        const missing = isJetStreamError(error, JetStreamApiCodes.StreamNotFound);
+        const hint = missing ? ' (no forwarder has created it yet: see eventd forward)' : '';
+        const message = `cannot read stream ${options.stream} at ${options.natsUrl}: ${error.message}${hint}`;
+        throw new EventdError('EVENTD_STREAM', message, { cause: error });
       });
     const hosts = new Set(options.hosts);
     const filter = compileFilter({ type: options.types.length > 0 ? options.types : undefined, opts: options.opts });

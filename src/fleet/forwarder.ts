@@ -8,15 +8,15 @@
 // so nothing is skipped and nothing already stored is sent twice (and a retry inside JetStream's
 // duplicate window is dropped by the message id anyway). It is only a subscriber to the daemon:
 // if it stalls, the daemon drops it like any slow subscriber and it resumes from history.
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, JetStreamApiCodes, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { fetchStats } from '../client/stats.js';
 import { Subscription } from '../client/subscription.js';
 import type { Logger } from '../log.js';
 import { isDaemonShutdown, type Event } from '../protocol/events.js';
 import { connectNats } from './connection.js';
-import { FleetError } from './settings.js';
-import { ensureStream, type StreamSettings } from './stream.js';
+import { EventdError } from '../errors.js';
+import { ensureStream, isJetStreamError, type StreamSettings } from './stream.js';
 import { eventSubject, HOST_HEADER, hostToken, messageId, parseMessageId, parseSubject, RUN_HEADER, SUBJECT_PREFIX } from './subjects.js';
 
 export interface ForwarderOptions {
@@ -102,7 +102,7 @@ export class Forwarder {
 
   /**
    * Connects to NATS, creates or checks the stream and checks that the daemon answers. Each of
-   * these failing at start is a FleetError with a readable message: the caller exits (and
+   * these failing at start is an EventdError with a readable message: the caller exits (and
    * systemd retries), rather than a misconfigured forwarder retrying quietly for ever.
    */
   static async start(options: ForwarderOptions): Promise<Forwarder> {
@@ -110,10 +110,11 @@ export class Forwarder {
     const nc = await connectNats(options.natsUrl, `eventd forward (${options.host})`);
     try {
       const jsm = await jetstreamManager(nc).catch((error: Error) => {
-        throw new FleetError(`NATS at ${options.natsUrl} has no JetStream (start nats-server with -js): ${error.message}`, 'stream');
+        const message = `NATS at ${options.natsUrl} has no JetStream (start nats-server with -js): ${error.message}`;
+        throw new EventdError('EVENTD_STREAM', message, { cause: error });
       });
       const { created, info } = await ensureStream(jsm, options.stream).catch((error: Error) => {
-        throw error instanceof FleetError ? error : new FleetError(error.message, 'stream');
+        throw error instanceof EventdError ? error : new EventdError('EVENTD_STREAM', error.message, { cause: error });
       });
       // The logger already names the stream (its child bindings): no second `stream` key.
       options.log.info(
@@ -121,7 +122,7 @@ export class Forwarder {
         created ? 'stream created' : 'stream found',
       );
       await fetchStats(options.eventsSocket).catch((error: Error) => {
-        throw new FleetError(error.message, 'daemon-unreachable');
+        throw error instanceof EventdError ? error : new EventdError('EVENTD_UNREACHABLE', error.message, { cause: error });
       });
       const forwarder = new Forwarder(options, nc, jsm, jetstream(nc));
       forwarder.watchConnection();
@@ -269,7 +270,7 @@ export class Forwarder {
     try {
       message = await this.jsm.streams.getMessage(this.options.stream.name, { last_by_subj: subject });
     } catch (error) {
-      if (/no message found/i.test((error as Error).message)) return undefined;
+      if (isJetStreamError(error, JetStreamApiCodes.NoMessageFound)) return undefined;
       throw error;
     }
     const id = message?.header.get('Nats-Msg-Id');

@@ -1,28 +1,17 @@
 // What the fleet commands take from their options, checked without loading the NATS client: the
 // daemon and the other commands never load it, the fleet commands only once they run.
-
-export class FleetError extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'nats-unreachable' | 'daemon-unreachable' | 'stream',
-  ) {
-    super(message);
-    this.name = 'FleetError';
-  }
-}
+import { EventdError } from '../errors.js';
 
 export const DEFAULT_STREAM = 'EVENTD';
-export class StreamConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StreamConfigError';
-  }
+/** A fleet setting that can never work (EVENTD_INVALID_SETTING: a usage error in the CLI). */
+function invalid(message: string): EventdError {
+  return new EventdError('EVENTD_INVALID_SETTING', message);
 }
 
 /** Stream names may not contain whitespace, '.', '*', '>', '/' or '\' (JetStream's rule). */
 export function checkStreamName(name: string): string {
   if (name === '' || /[\s.*>/\\]/.test(name)) {
-    throw new StreamConfigError(
+    throw invalid(
       `stream name ${JSON.stringify(name)} is not valid: use letters, digits, '-' or '_' (no '.', '*', '>', '/', '\\' or spaces)`,
     );
   }
@@ -34,9 +23,9 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3
 /** `90s`, `15m`, `12h`, `7d` (or `0`: no limit) in ms. */
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new StreamConfigError(`expected a duration such as 90s, 15m, 12h or 7d, got ${JSON.stringify(text)}`);
+  if (!match) throw invalid(`expected a duration such as 90s, 15m, 12h or 7d, got ${JSON.stringify(text)}`);
   const value = Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!;
-  if (value !== 0 && match[2] === undefined) throw new StreamConfigError(`say the unit of ${JSON.stringify(text)}: 90s, 15m, 12h or 7d`);
+  if (value !== 0 && match[2] === undefined) throw invalid(`say the unit of ${JSON.stringify(text)}: 90s, 15m, 12h or 7d`);
   return value;
 }
 
@@ -46,9 +35,9 @@ const SIZE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2
 export function parseSize(text: string): number {
   if (text.trim() === '-1') return -1;
   const match = /^(\d+)\s*([kmgt]?)i?b?$/i.exec(text.trim());
-  if (!match) throw new StreamConfigError(`expected a size such as 500M or 10G (or -1 for no limit), got ${JSON.stringify(text)}`);
+  if (!match) throw invalid(`expected a size such as 500M or 10G (or -1 for no limit), got ${JSON.stringify(text)}`);
   const value = Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!;
-  if (value === 0) throw new StreamConfigError('a stream of 0 bytes cannot hold anything: give a size, or -1 for no limit');
+  if (value === 0) throw invalid('a stream of 0 bytes cannot hold anything: give a size, or -1 for no limit');
   return value;
 }
 

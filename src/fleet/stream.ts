@@ -1,6 +1,15 @@
 // The JetStream stream that holds every host's events: created when missing, checked when present.
-import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
-import { checkStreamName, StreamConfigError } from './settings.js';
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import { EventdError } from '../errors.js';
+import { checkStreamName } from './settings.js';
 import { ALL_SUBJECTS } from './subjects.js';
 
 export interface StreamSettings {
@@ -22,7 +31,8 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
   const existing = await streamInfo(jsm, name);
   if (existing) {
     if (!existing.config.subjects?.includes(ALL_SUBJECTS)) {
-      throw new StreamConfigError(
+      throw new EventdError(
+        'EVENTD_STREAM',
         `stream ${name} exists but does not take ${ALL_SUBJECTS} ` +
           `(it takes ${JSON.stringify(existing.config.subjects ?? [])}); pick another with --stream`,
       );
@@ -43,7 +53,7 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
     });
     return { info, created: true };
   } catch (error) {
-    throw new StreamConfigError(`cannot create stream ${name}: ${(error as Error).message}`);
+    throw new EventdError('EVENTD_STREAM', `cannot create stream ${name}: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -51,7 +61,12 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   try {
     return await jsm.streams.info(name);
   } catch (error) {
-    if (/stream not found/i.test((error as Error).message)) return undefined;
+    if (isJetStreamError(error, JetStreamApiCodes.StreamNotFound)) return undefined;
     throw error;
   }
+}
+
+/** Whether a NATS client error is JetStream's API error with this code (JetStreamApiCodes). */
+export function isJetStreamError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
 }

@@ -2,6 +2,7 @@
 // `<host>:<run>:<seq>`. A host name becomes one subject token: every character other than
 // letters, digits, `-` and `_` is %-escaped (UTF-8), so `web-1.example.com` is
 // `web-1%2Eexample%2Ecom` and can never add a token or a wildcard.
+import { EventdError } from '../errors.js';
 import { isEventType, type EventType } from '../protocol/events.js';
 
 export const SUBJECT_PREFIX = 'eventd';
@@ -12,19 +13,16 @@ export const RUN_HEADER = 'Eventd-Run';
 /** Longest host name taken (DNS allows 253). */
 const MAX_HOST_LENGTH = 253;
 
-export class HostNameError extends Error {
-  constructor(host: string, why: string) {
-    super(`host name ${JSON.stringify(host)} cannot be used: ${why}`);
-    this.name = 'HostNameError';
-  }
+function badHostName(host: string, why: string): EventdError {
+  return new EventdError('EVENTD_INVALID_SETTING', `host name ${JSON.stringify(host)} cannot be used: ${why}`);
 }
 
 /** Rejects names that are not host names at all; everything else can be escaped. */
 export function checkHostName(host: string): string {
-  if (host === '') throw new HostNameError(host, 'it is empty');
-  if (host.length > MAX_HOST_LENGTH) throw new HostNameError(host, `it is longer than ${MAX_HOST_LENGTH} characters`);
+  if (host === '') throw badHostName(host, 'it is empty');
+  if (host.length > MAX_HOST_LENGTH) throw badHostName(host, `it is longer than ${MAX_HOST_LENGTH} characters`);
   // Whitespace and control characters end or split a NATS subject, and no host name has them.
-  if (/[\s\p{Cc}]/u.test(host)) throw new HostNameError(host, 'it contains whitespace or control characters');
+  if (/[\s\p{Cc}]/u.test(host)) throw badHostName(host, 'it contains whitespace or control characters');
   return host;
 }
 

@@ -1,5 +1,6 @@
 // Validates one report line from a producer. Validation only decides; what is published is the
 // producer's own parsed value, so free-form data (management opts) reaches subscribers unchanged.
+import { EventdError } from '../errors.js';
 import { EVENT_TYPES, OPTS_FIELDS, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
 import { summarizeIssues, toWireIssues, type WireIssue } from './issues.js';
 import type { RejectReason } from './stats.js';
@@ -23,14 +24,14 @@ export interface RejectedReport {
 
 export type ReportResult = AcceptedReport | RejectedReport;
 
-/** A report refused by the schema (checked locally, before sending) or by the daemon. */
-export class ReportRejectedError extends Error {
+/** A report refused by the schema (checked locally, before sending) or by the daemon (code EVENTD_REPORT_REJECTED). */
+export class ReportRejectedError extends EventdError {
   constructor(
     message: string,
     readonly issues: WireIssue[],
     readonly by: 'local' | 'daemon',
   ) {
-    super(message);
+    super('EVENTD_REPORT_REJECTED', message);
     this.name = 'ReportRejectedError';
   }
 }
