@@ -3,6 +3,7 @@
 // Exits 1 if any subscriber missed an event or got one out of order.
 import { parseArgs } from 'node:util';
 import { connect, cpuSeconds, MIX, rssMiB, startDaemon } from './lib.js';
+import { LineSplitter } from '../src/client/lines.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,17 +20,13 @@ const daemon = await startDaemon();
 const pid = daemon.proc.pid!;
 try {
   // Each subscriber checks that seqs arrive without gap, duplicate or reordering.
-  const state = Array.from({ length: S }, () => ({ last: 0, broken: false, buffer: '' }));
+  const state = Array.from({ length: S }, () => ({ last: 0, broken: false, lines: new LineSplitter() }));
   const sockets = await Promise.all(
     state.map(async (sub) => {
       const socket = await connect(daemon.eventsSocket);
       socket.setEncoding('utf8');
       socket.on('data', (chunk: string) => {
-        sub.buffer += chunk;
-        let newline;
-        while ((newline = sub.buffer.indexOf('\n')) !== -1) {
-          const line = sub.buffer.slice(0, newline);
-          sub.buffer = sub.buffer.slice(newline + 1);
+        for (const line of sub.lines.push(chunk)) {
           const seq = Number(/"seq":(\d+)/.exec(line)?.[1]);
           if (seq !== sub.last + 1) sub.broken = true;
           sub.last = seq;

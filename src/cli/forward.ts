@@ -2,22 +2,22 @@
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Forwarder } from '../fleet/forwarder.js';
-import { checkStreamName, DEFAULT_STREAM, parseDuration, parseSize } from '../fleet/settings.js';
+import { FLEET_DEFAULTS, parseDuration, parseSize } from '../fleet/settings.js';
 import { checkHostName } from '../fleet/subjects.js';
-import { createLogger, LOG_LEVELS } from '../log.js';
-import { eventsSocketOption, EXIT, exitCodeFor, integer, usageErrors } from './options.js';
+import { createLogger } from '../log.js';
+import {
+  eventsSocketOption,
+  EXIT,
+  exitCodeFor,
+  integer,
+  logLevelOption,
+  metricsListenOption,
+  natsOption,
+  streamOption,
+  usageErrors,
+} from './options.js';
 import { handleSignals } from './signals.js';
-import { formatListenAddress, parseListenAddress, type ListenAddress } from '../metrics/address.js';
-
-export function natsOption(): Option {
-  return new Option('--nats <url>', 'NATS server(s), e.g. nats://nats1:4222 (comma-separated for a cluster)').env('EVENTD_NATS_URL');
-}
-
-export function streamOption(): Option {
-  return new Option('--stream <name>', 'JetStream stream holding the events')
-    .argParser(usageErrors(checkStreamName))
-    .default(DEFAULT_STREAM);
-}
+import { formatListenAddress, type ListenAddress } from '../metrics/address.js';
 
 interface ForwardOptions {
   nats: string;
@@ -54,24 +54,21 @@ export function forwardCommand(): Command {
     .addOption(
       new Option('--max-age <duration>', 'when creating the stream: drop events older than this (0: no limit)')
         .argParser(usageErrors(parseDuration))
-        .default(7 * 86_400_000, '7d'),
+        .default(FLEET_DEFAULTS.maxAgeMs, '7d'),
     )
     .addOption(
       new Option('--max-bytes <size>', 'when creating the stream: keep at most this much (-1: no limit)')
         .argParser(usageErrors(parseSize))
-        .default(10 * 2 ** 30, '10G'),
+        .default(FLEET_DEFAULTS.maxBytes, '10G'),
     )
     .addOption(
-      new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster').argParser(integer(1, 5)).default(1),
+      new Option('--replicas <n>', 'when creating the stream: copies kept by the NATS cluster')
+        .argParser(integer(1, 5))
+        .default(FLEET_DEFAULTS.replicas),
     )
     .addOption(eventsSocketOption())
-    .addOption(
-      new Option(
-        '--metrics-listen <host:port>',
-        'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)',
-      ).argParser(usageErrors(parseListenAddress)),
-    )
-    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default('info'))
+    .addOption(metricsListenOption())
+    .addOption(logLevelOption('info'))
     .addHelpText(
       'after',
       `

@@ -5,9 +5,8 @@ import type { FleetEvent } from '../fleet/fleet-monitor.js';
 import { parseFleetSince } from '../fleet/settings.js';
 import { checkHostName } from '../fleet/subjects.js';
 import { EVENT_TYPES, type Event, type EventType } from '../protocol/events.js';
-import { natsOption, streamOption } from './forward.js';
 import { formatEvent } from './format.js';
-import { clientAction, eventsSocketOption, eventTypeArg, EXIT, integer, usageErrors } from './options.js';
+import { clientAction, eventsSocketOption, eventTypeArg, EXIT, integer, natsOption, streamOption, usageErrors } from './options.js';
 import { filterOpts } from './values.js';
 
 function eventTypes(value: string, previous: EventType[] = []): EventType[] {

@@ -2,6 +2,9 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { defaultSocketPaths } from '../client/connect.js';
 import { EventdError, type EventdErrorCode } from '../errors.js';
+import { checkStreamName, FLEET_DEFAULTS } from '../fleet/settings.js';
+import { LOG_LEVELS } from '../log.js';
+import { parseListenAddress } from '../metrics/address.js';
 import { EVENT_TYPES, isEventType, type EventType } from '../protocol/events.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -80,4 +83,25 @@ export function eventTypeArg(value: string): EventType {
   if (!isEventType(value))
     throw new InvalidArgumentError(`unknown event type ${JSON.stringify(value)}; known types: ${EVENT_TYPES.join(', ')}`);
   return value;
+}
+
+export function logLevelOption(defaultLevel: string): Option {
+  return new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(defaultLevel);
+}
+
+export function metricsListenOption(): Option {
+  return new Option(
+    '--metrics-listen <host:port>',
+    'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)',
+  ).argParser(usageErrors(parseListenAddress));
+}
+
+export function natsOption(): Option {
+  return new Option('--nats <url>', 'NATS server(s), e.g. nats://nats1:4222 (comma-separated for a cluster)').env('EVENTD_NATS_URL');
+}
+
+export function streamOption(): Option {
+  return new Option('--stream <name>', 'JetStream stream holding the events')
+    .argParser(usageErrors(checkStreamName))
+    .default(FLEET_DEFAULTS.stream);
 }

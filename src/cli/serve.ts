@@ -2,9 +2,9 @@
 import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
-import { createLogger, LOG_LEVELS } from '../log.js';
-import { EXIT, fileMode, integer, usageErrors } from './options.js';
-import { formatListenAddress, parseListenAddress } from '../metrics/address.js';
+import { createLogger } from '../log.js';
+import { EXIT, fileMode, integer, logLevelOption, metricsListenOption } from './options.js';
+import { formatListenAddress } from '../metrics/address.js';
 import { handleSignals } from './signals.js';
 
 /** systemd's default stop timeout is far longer; we promise 5 s. */
@@ -73,13 +73,8 @@ export function serveCommand(): Command {
           .argParser(integer(1, 1_000_000))
           .default(DEFAULTS.maxConnections),
       )
-      .addOption(
-        new Option(
-          '--metrics-listen <host:port>',
-          'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)',
-        ).argParser(usageErrors(parseListenAddress)),
-      )
-      .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).env('EVENTD_LOG_LEVEL').default(DEFAULTS.logLevel))
+      .addOption(metricsListenOption())
+      .addOption(logLevelOption(DEFAULTS.logLevel))
       .addHelpText(
         'after',
         `

@@ -3,6 +3,7 @@
 import { InvalidArgumentError } from 'commander';
 import { EVENT_TYPES, type EventType } from '../protocol/events.js';
 import { reportJsonSchema } from '../protocol/json-schema.js';
+import type { FilterValue } from '../protocol/commands.js';
 
 type JsonSchema = {
   type?: string;
@@ -96,7 +97,8 @@ export function reportOpts(type: EventType, words: string[]): Record<string, unk
   return opts;
 }
 
-type Scalar = string | number;
+/** What a key=value word on the command line becomes: a string, or a number where the schema says integer. */
+type Scalar = Extract<FilterValue, string | number>;
 
 /** `key=value` filters; a key given twice matches either value. Numbers where a schema says integer. */
 export function filterOpts(words: string[], types: readonly EventType[] = EVENT_TYPES): Record<string, Scalar | Scalar[]> {

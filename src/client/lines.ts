@@ -6,8 +6,25 @@ import type { Socket } from 'node:net';
 const PAUSE_AT = 10_000;
 const RESUME_AT = 1_000;
 
+/** Splits text that arrives in chunks into lines: each push returns the lines it completed. */
+export class LineSplitter {
+  private partial = '';
+
+  push(chunk: string): string[] {
+    const lines: string[] = [];
+    const text = this.partial + chunk;
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      lines.push(text.slice(start, newline));
+      start = newline + 1;
+    }
+    this.partial = text.slice(start);
+    return lines;
+  }
+}
+
 export class JsonLineReader {
-  private buffer = '';
+  private readonly splitter = new LineSplitter();
   private readonly values: unknown[] = [];
   private waiting: (() => void) | null = null;
   private ended = false;
@@ -17,11 +34,7 @@ export class JsonLineReader {
   constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let newline;
-      while ((newline = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, newline);
-        this.buffer = this.buffer.slice(newline + 1);
+      for (const line of this.splitter.push(chunk)) {
         try {
           this.values.push(JSON.parse(line));
         } catch {

@@ -1,16 +1,15 @@
 // A subscription as an async iterable of events that, if asked to, survives daemon restarts and
 // slow-subscriber disconnects by reconnecting and resuming with `since`.
 import type { Socket } from 'node:net';
-import type { SubscribeOpts } from '../protocol/commands.js';
+import type { FilterValue, SubscribeOpts } from '../protocol/commands.js';
 import type { Event, EventType } from '../protocol/events.js';
+import { Backoff } from './backoff.js';
 import { connect, defaultSocketPaths } from './connect.js';
 import { JsonLineReader } from './lines.js';
 
-type Scalar = string | number | boolean | null;
-
 export interface SubscribeOptions {
   type?: EventType | EventType[];
-  opts?: Record<string, Scalar | Scalar[]>;
+  opts?: Record<string, FilterValue | FilterValue[]>;
   /** Replay retained events with seq > since first. */
   since?: number;
   /** Keep going across disconnects and daemon restarts (default false: the iteration ends). */
@@ -79,20 +78,19 @@ export class Subscription implements AsyncIterable<Event> {
    * somewhere (eventd forward) can write a whole array at once.
    */
   async *batches(): AsyncGenerator<Event[]> {
-    let delay = 100;
+    const backoff = new Backoff(100, MAX_RETRY_DELAY_MS);
     while (!this.closed) {
       let reader: JsonLineReader;
       try {
         reader = await (this.opened ?? this.open());
         this.opened = undefined;
-        delay = 100;
+        backoff.reset();
       } catch (error) {
         this.opened = undefined;
         this.socket?.destroy();
         if (!this.options.reconnect || this.closed) throw error;
         this.options.onDisconnect?.(error as Error);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
         continue;
       }
       for (;;) {

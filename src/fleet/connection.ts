@@ -22,3 +22,13 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
     throw new EventdError('EVENTD_NATS_UNREACHABLE', `cannot reach NATS at ${url}: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/** Tells when the connection to NATS is lost and when the client has it back (it reconnects by itself). */
+export function watchConnection(nc: NatsConnection, on: { lost(): void; back(): void }): void {
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') on.lost();
+      else if (status.type === 'reconnect') on.back();
+    }
+  })();
+}

@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { SubscribeOptions } from '../client/subscription.js';
 import type { Event, EventType } from '../protocol/events.js';
 import { compileFilter, matchesOpts, matchesType } from '../protocol/filter.js';
-import { connectNats } from './connection.js';
+import { connectNats, watchConnection } from './connection.js';
 import { EventdError } from '../errors.js';
 import type { FleetSince } from './settings.js';
 import { isJetStreamError } from './stream.js';
@@ -40,12 +40,7 @@ function deliverFrom(since: FleetSince | undefined): Partial<OrderedConsumerOpti
 }
 
 function tellConnection(nc: NatsConnection, messages: ConsumerMessages, tell: (message: string) => void): void {
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === 'disconnect') tell('connection to NATS lost; reconnecting');
-      else if (status.type === 'reconnect') tell('connection to NATS back');
-    }
-  })();
+  watchConnection(nc, { lost: () => tell('connection to NATS lost; reconnecting'), back: () => tell('connection to NATS back') });
   void (async () => {
     for await (const status of messages.status()) {
       if (status.type === 'ordered_consumer_recreated') tell('reading the stream again where it left off');

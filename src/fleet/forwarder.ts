@@ -10,12 +10,14 @@
 // if it stalls, the daemon drops it like any slow subscriber and it resumes from history.
 import { jetstream, JetStreamApiCodes, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { Backoff } from '../client/backoff.js';
 import { fetchStats } from '../client/stats.js';
 import { Subscription } from '../client/subscription.js';
 import type { Logger } from '../log.js';
 import { isDaemonShutdown, type Event } from '../protocol/events.js';
-import { connectNats } from './connection.js';
+import { connectNats, watchConnection } from './connection.js';
 import { EventdError } from '../errors.js';
+import { FLEET_DEFAULTS } from './settings.js';
 import { ensureStream, isJetStreamError, type StreamSettings } from './stream.js';
 import { eventSubject, HOST_HEADER, hostToken, messageId, parseMessageId, parseSubject, RUN_HEADER, SUBJECT_PREFIX } from './subjects.js';
 
@@ -83,8 +85,8 @@ export class Forwarder {
     private js: JetStreamClient,
   ) {
     this.log = options.log;
-    this.window = options.window ?? 256;
-    this.maxBackoffMs = options.maxBackoffMs ?? 5000;
+    this.window = options.window ?? FLEET_DEFAULTS.window;
+    this.maxBackoffMs = options.maxBackoffMs ?? FLEET_DEFAULTS.maxBackoffMs;
     this.stats = {
       host: options.host,
       stream: options.stream.name,
@@ -155,7 +157,7 @@ export class Forwarder {
   }
 
   private async loop(): Promise<void> {
-    let backoff = 100;
+    const backoff = new Backoff(100, this.maxBackoffMs);
     while (!this.stopped) {
       const before = this.stats.forwarded;
       try {
@@ -165,8 +167,9 @@ export class Forwarder {
         this.log.warn({ err: error, ...this.counters() }, 'forwarding interrupted; resuming from what JetStream has');
       }
       if (this.stopped) break;
-      backoff = this.stats.forwarded > before ? 100 : Math.min(backoff * 2, this.maxBackoffMs);
-      await this.sleep(backoff);
+      // A session that moved forward was not a failure to back off from.
+      if (this.stats.forwarded > before) backoff.reset();
+      await this.sleep(backoff.next());
     }
   }
 
@@ -291,18 +294,16 @@ export class Forwarder {
   }
 
   private watchConnection(): void {
-    const nc = this.nc;
-    void (async () => {
-      for await (const status of nc.status()) {
-        if (status.type === 'disconnect') {
-          this.stats.nats_disconnects++;
-          this.log.warn({ server: this.options.natsUrl }, 'NATS connection lost; reconnecting');
-        } else if (status.type === 'reconnect') {
-          this.stats.nats_reconnects++;
-          this.log.info({ server: this.options.natsUrl }, 'NATS connection back');
-        }
-      }
-    })();
+    watchConnection(this.nc, {
+      lost: () => {
+        this.stats.nats_disconnects++;
+        this.log.warn({ server: this.options.natsUrl }, 'NATS connection lost; reconnecting');
+      },
+      back: () => {
+        this.stats.nats_reconnects++;
+        this.log.info({ server: this.options.natsUrl }, 'NATS connection back');
+      },
+    });
   }
 
   private sleep(ms: number): Promise<void> {

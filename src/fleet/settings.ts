@@ -2,7 +2,20 @@
 // daemon and the other commands never load it, the fleet commands only once they run.
 import { EventdError } from '../errors.js';
 
-export const DEFAULT_STREAM = 'EVENTD';
+/** The fleet side's defaults, in one place (what `eventd forward --help` shows comes from here). */
+export const FLEET_DEFAULTS = {
+  stream: 'EVENTD',
+  /** When creating the stream: events older than this are dropped (7 days). */
+  maxAgeMs: 7 * 86_400_000,
+  /** When creating the stream: at most this many bytes are kept (10 GiB). */
+  maxBytes: 10 * 2 ** 30,
+  /** When creating the stream: copies kept by a NATS cluster. */
+  replicas: 1,
+  /** Publishes a forwarder keeps in flight before it waits for JetStream's acks. */
+  window: 256,
+  /** Longest wait between two attempts after a failure (ms). */
+  maxBackoffMs: 5000,
+} as const;
 /** A fleet setting that can never work (EVENTD_INVALID_SETTING: a usage error in the CLI). */
 function invalid(message: string): EventdError {
   return new EventdError('EVENTD_INVALID_SETTING', message);

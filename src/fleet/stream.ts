@@ -9,7 +9,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { EventdError } from '../errors.js';
-import { checkStreamName } from './settings.js';
+import { checkStreamName, FLEET_DEFAULTS } from './settings.js';
 import { ALL_SUBJECTS } from './subjects.js';
 
 export interface StreamSettings {
@@ -48,7 +48,7 @@ export async function ensureStream(jsm: JetStreamManager, settings: StreamSettin
       discard: DiscardPolicy.Old,
       max_age: settings.maxAgeMs * 1e6,
       max_bytes: settings.maxBytes,
-      num_replicas: settings.replicas ?? 1,
+      num_replicas: settings.replicas ?? FLEET_DEFAULTS.replicas,
       duplicate_window: Math.min(DUPLICATE_WINDOW_MS, settings.maxAgeMs || DUPLICATE_WINDOW_MS) * 1e6,
     });
     return { info, created: true };

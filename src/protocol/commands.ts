@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { EVENT_TYPES } from './events.js';
 import { summarizeIssues, toWireIssues } from './issues.js';
-import { isPlainObject, parseJson } from './report.js';
+import { isPlainObject, parseJson } from './json.js';
 
 const eventTypeSchema = z.enum(EVENT_TYPES as [string, ...string[]]);
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -44,6 +44,8 @@ export const faultCommandSchemas = {
 } as const;
 
 export type SubscribeOpts = z.infer<typeof subscribeOptsSchema>;
+/** One value a filter key may match (a list of them matches any). */
+export type FilterValue = z.infer<typeof filterValue>;
 export type FaultCommand = z.infer<(typeof faultCommandSchemas)[keyof typeof faultCommandSchemas]>;
 export type Command = z.infer<(typeof commandSchemas)[keyof typeof commandSchemas]> | FaultCommand;
 

@@ -2,15 +2,13 @@
 // `opts` must equal the event's value, or be one of a list of values. Compiled once into Sets:
 // a check costs the same for a list of one value as for a list of a thousand.
 import type { EventType } from './events.js';
-import type { SubscribeOpts } from './commands.js';
-
-type Scalar = string | number | boolean | null;
+import type { FilterValue, SubscribeOpts } from './commands.js';
 
 export interface Filter {
   /** null: every type. */
   readonly types: ReadonlySet<string> | null;
   /** null: no condition on opts. */
-  readonly opts: ReadonlyArray<readonly [key: string, allowed: ReadonlySet<Scalar>]> | null;
+  readonly opts: ReadonlyArray<readonly [key: string, allowed: ReadonlySet<FilterValue>]> | null;
 }
 
 export const MATCH_ALL: Filter = { types: null, opts: null };
@@ -33,7 +31,7 @@ export function matchesType(filter: Filter, type: EventType): boolean {
 export function matchesOpts(filter: Filter, opts: Record<string, unknown>): boolean {
   if (filter.opts === null) return true;
   for (const [key, allowed] of filter.opts) {
-    if (!Object.hasOwn(opts, key) || !allowed.has(opts[key] as Scalar)) return false;
+    if (!Object.hasOwn(opts, key) || !allowed.has(opts[key] as FilterValue)) return false;
   }
   return true;
 }

@@ -1,6 +1,7 @@
 // Validates one report line from a producer. Validation only decides; what is published is the
 // producer's own parsed value, so free-form data (management opts) reaches subscribers unchanged.
 import { EventdError } from '../errors.js';
+import { isPlainObject, parseJson } from './json.js';
 import { EVENT_TYPES, OPTS_FIELDS, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
 import { summarizeIssues, toWireIssues, type WireIssue } from './issues.js';
 import type { RejectReason } from './stats.js';
@@ -43,19 +44,6 @@ export const MAX_WIRE_ISSUES = 20;
 
 export function rejected(reason: RejectReason, message: string, issues: WireIssue[] = [], ack?: Ack): RejectedReport {
   return ack === undefined ? { ok: false, reason, message, issues } : { ok: false, reason, ack, message, issues };
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Parses JSON without throwing; the error says where the text went wrong. */
-export function parseJson(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (error) {
-    return { ok: false, message: (error as Error).message };
-  }
 }
 
 export function parseReport(text: string): ReportResult {

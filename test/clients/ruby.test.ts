@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LineSplitter } from '../../src/client/lines.js';
 import { OSCTLD_CALL_SITES } from '../fixtures/osctld-call-sites.js';
 import type { LineClient } from '../helpers/client.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -23,13 +24,10 @@ function ruby(script: string, args: string[], reportSocket: string): RubyRun {
   });
   const lines: Record<string, any>[] = [];
   const watchers: { predicate: (line: Record<string, any>) => boolean; resolve: () => void }[] = [];
-  let partial = '';
+  const splitter = new LineSplitter();
   let stderr = '';
   proc.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    partial += chunk;
-    for (let nl = partial.indexOf('\n'); nl !== -1; nl = partial.indexOf('\n')) {
-      const text = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
+    for (const text of splitter.push(chunk)) {
       const line = text.startsWith('{') ? (JSON.parse(text) as Record<string, any>) : { text };
       lines.push(line);
       for (const watcher of watchers) if (watcher.predicate(line)) watcher.resolve();

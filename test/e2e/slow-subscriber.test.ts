@@ -2,6 +2,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { LineSplitter } from '../../src/client/lines.js';
 import { LineClient } from '../helpers/client.js';
 import { TestDaemon } from '../helpers/daemon.js';
 
@@ -32,14 +33,11 @@ it('drops a subscriber that never reads, keeps memory bounded, and delivers ever
   let caughtUp: (() => void) | null = null;
   let sent = 0;
   const done = new Promise<void>((resolve) => {
-    let buffer = '';
+    const splitter = new LineSplitter();
     healthy.socket.removeAllListeners('data');
     healthy.socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf('\n')) !== -1) {
-        const event = JSON.parse(buffer.slice(0, newline)) as { opts: { id: number } };
-        buffer = buffer.slice(newline + 1);
+      for (const line of splitter.push(chunk)) {
+        const event = JSON.parse(line) as { opts: { id: number } };
         if (event.opts.id !== expectedId++) ordered = false;
         if (++received === total) resolve();
       }

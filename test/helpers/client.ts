@@ -1,8 +1,9 @@
 // A newline-delimited JSON client over a real Unix socket, for tests.
 import net from 'node:net';
+import { LineSplitter } from '../../src/client/lines.js';
 
 export class LineClient {
-  private buffer = '';
+  private readonly splitter = new LineSplitter();
   private readonly lines: string[] = [];
   private waiter: (() => void) | null = null;
   readonly closed: Promise<void>;
@@ -11,12 +12,7 @@ export class LineClient {
   private constructor(readonly socket: net.Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let newline;
-      while ((newline = this.buffer.indexOf('\n')) !== -1) {
-        this.lines.push(this.buffer.slice(0, newline));
-        this.buffer = this.buffer.slice(newline + 1);
-      }
+      this.lines.push(...this.splitter.push(chunk));
       this.wake();
     });
     // The daemon is done with us when it ends its side (we may still have ours open).

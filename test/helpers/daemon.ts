@@ -1,9 +1,11 @@
 // Starts the real daemon (the compiled `bin/eventd.js`, as users run it) in a temp directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, rssMiB } from '../../bench/lib.js';
+import { LineSplitter } from '../../src/client/lines.js';
 import { LineClient } from './client.js';
 
 export const EVENTD_BIN = fileURLToPath(new URL('../../bin/eventd.js', import.meta.url));
@@ -36,14 +38,10 @@ export class TestDaemon {
     readonly proc: ChildProcess,
     readonly dir: string,
   ) {
-    let partial = '';
+    const splitter = new LineSplitter();
     proc.stdout!.setEncoding('utf8');
     proc.stdout!.on('data', (chunk: string) => {
-      partial += chunk;
-      let newline;
-      while ((newline = partial.indexOf('\n')) !== -1) {
-        const line = partial.slice(0, newline);
-        partial = partial.slice(newline + 1);
+      for (const line of splitter.push(chunk)) {
         try {
           this.logs.push(JSON.parse(line) as LogRecord);
         } catch {
@@ -178,13 +176,12 @@ export class TestDaemon {
   }
 
   rssBytes(): number {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))![1]) * 1024;
+    return rssMiB(this.pid) * 1024 * 1024;
   }
 
   /** utime + stime of the daemon, in seconds. */
   cpuSeconds(): number {
-    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSeconds(this.pid);
   }
 
   async cleanup(): Promise<void> {
