@@ -1,7 +1,8 @@
 // The publisher in-process: seq, time that never goes back, batches, and what cannot be published.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventHistory } from '../../src/daemon/history.js';
-import { Publisher, UnpublishableError } from '../../src/daemon/publisher.js';
+import { OTHER_POOLS, Publisher, UnpublishableError } from '../../src/daemon/publisher.js';
+import { eventTypeCode } from '../../src/protocol/events.js';
 import { BatchView, type EventBatch } from '../../src/ipc/batch.js';
 
 afterEach(() => vi.restoreAllMocks());
@@ -59,5 +60,21 @@ describe('Publisher', () => {
     expect(pub.publish('osctld_shutdown', {})).toBe(1);
     pub.flush();
     expect(lines(batches).map((event) => event.seq)).toEqual([1]);
+  });
+
+  it('counts events per type and per pool (bounded: past 256 pools the rest are "(other)"), and nothing it refused', () => {
+    const { publisher: pub } = publisher(200);
+    for (let i = 0; i < 300; i++) pub.publish('state', { pool: `p${i}`, id: '1', state: 'running' });
+    pub.publish('state', { pool: 'p0', id: '2', state: 'stopped' });
+    pub.publish('osctld_shutdown', {});
+    expect(() => pub.publish('management', { id: 1, cmd: 'x'.repeat(300), opts: null, state: 'run' })).toThrow(UnpublishableError);
+    expect(pub.byType[eventTypeCode('state')]).toBe(301);
+    expect(pub.byType[eventTypeCode('osctld_shutdown')]).toBe(1);
+    expect(pub.byType[eventTypeCode('management')]).toBe(0);
+    expect(pub.byPool.get('p0')).toBe(2);
+    expect(pub.byPool.get('p255')).toBe(1);
+    expect(pub.byPool.has('p256')).toBe(false);
+    expect(pub.byPool.get(OTHER_POOLS)).toBe(44);
+    expect(pub.byPool.size).toBe(257);
   });
 });

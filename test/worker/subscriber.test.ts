@@ -1,0 +1,136 @@
+// Subscriber.replay in-process, over a real Unix socket pair: the `since` history arrives chunk by
+// chunk while live events keep coming, and the client sees the reply, then every event once, in
+// seq order. The host stands in for the worker and the main thread (history, messages).
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventHistory } from '../../src/daemon/history.js';
+import { BatchView, encodeBatch } from '../../src/ipc/batch.js';
+import { eventTypeCode } from '../../src/protocol/events.js';
+import { eventLine } from '../../src/protocol/wire.js';
+import { Subscriber, type SubscriberHost } from '../../src/worker/subscriber.js';
+import { LineClient } from '../helpers/client.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+/** A connected pair of real Unix sockets: the daemon's end and a client. */
+async function socketPair(): Promise<{ server: net.Socket; client: LineClient }> {
+  const dir = mkdtempSync(join(tmpdir(), 'eventd-sub-'));
+  const path = join(dir, 's.sock');
+  const listener = net.createServer();
+  await new Promise<void>((resolve) => listener.listen(path, resolve));
+  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+  const client = await LineClient.connect(path);
+  const server = await accepted;
+  cleanups.push(() => {
+    client.destroy();
+    server.destroy();
+    listener.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { server, client };
+}
+
+/** The events seq..seq+count-1 as one batch. */
+function events(firstSeq: number, count: number) {
+  const lines = Array.from({ length: count }, (_, i) =>
+    eventLine(firstSeq + i, '2026-11-29T12:00:00.000Z', 'ct_init_pid', { pool: 'tank', id: '1', init_pid: firstSeq + i }),
+  );
+  return encodeBatch(
+    firstSeq,
+    lines,
+    lines.map(() => eventTypeCode('ct_init_pid')),
+  );
+}
+
+/** A host whose replies come a turn later, as the main thread's messages do; chunks of `chunkBytes`. */
+function host(history: EventHistory, chunkBytes: number, onReplayRequest: (since: number, first: boolean) => void = () => {}) {
+  const requests: { since: number; first: boolean }[] = [];
+  const closed: string[] = [];
+  const h: SubscriberHost = {
+    maxLineBytes: 65536,
+    lineTimeoutMs: 60_000,
+    maxPendingBytes: 8 * 1024 * 1024,
+    faultInjection: false,
+    version: 'test',
+    requestReplay(subscriber, since, first) {
+      requests.push({ since, first });
+      onReplayRequest(since, first);
+      setImmediate(() => {
+        const { batch, missed } = history.after(since, chunkBytes);
+        subscriber.replay(new BatchView(batch), history.lastSeq, missed);
+      });
+    },
+    requestStats: () => {},
+    crash: () => {},
+    block: () => {},
+    closed: (_subscriber, reason) => closed.push(reason),
+  };
+  return { host: h, requests, closed };
+}
+
+describe('Subscriber.replay', () => {
+  it('replays in chunks while live events arrive: the reply, then every event once, in order', async () => {
+    const history = new EventHistory(10_000);
+    for (let seq = 1; seq <= 200; seq += 10) history.append(events(seq, 10));
+    let subscriber: Subscriber | undefined;
+    let live = 201;
+    // While each chunk is on its way, two more batches are published and delivered live.
+    const { host: h, requests } = host(history, 1500, () => {
+      for (let i = 0; i < 2; i++) {
+        const batch = events(live, 3);
+        live += 3;
+        history.append(batch);
+        subscriber!.deliver(new BatchView(batch));
+      }
+    });
+    const { server, client } = await socketPair();
+    subscriber = new Subscriber(1, server, h);
+    client.sendJson({ cmd: 'event_subscribe', opts: { since: 50 } });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
+    // Everything after 50 that exists by the time the replay catches up, then live.
+    const seqs: number[] = [];
+    while (seqs.length < 150 || seqs.at(-1)! < live - 1) seqs.push((await client.nextJson<{ seq: number }>()).seq);
+    const last = live - 1;
+    const more = events(live, 2);
+    subscriber.deliver(new BatchView(more));
+    seqs.push((await client.nextJson<{ seq: number }>()).seq, (await client.nextJson<{ seq: number }>()).seq);
+    expect(seqs).toEqual(Array.from({ length: last + 2 - 50 }, (_, i) => 51 + i));
+    expect(requests.length).toBeGreaterThan(3);
+    expect(requests[0]).toEqual({ since: 50, first: true });
+    expect(requests.slice(1).every((request) => !request.first)).toBe(true);
+  });
+
+  it('says how many were evicted before it could replay them', async () => {
+    const history = new EventHistory(20);
+    for (let seq = 1; seq <= 100; seq += 10) history.append(events(seq, 10));
+    const { host: h } = host(history, 64 * 1024);
+    const { server, client } = await socketPair();
+    new Subscriber(1, server, h);
+    client.sendJson({ cmd: 'event_subscribe', opts: { since: 30 } });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed', missed: 50 });
+    const seqs = await client.takeJson<{ seq: number }>(20);
+    expect(seqs.map((event) => event.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 81 + i));
+  });
+
+  it('drops a subscriber so slow that the history moved past what it had not read', async () => {
+    const history = new EventHistory(30);
+    for (let seq = 1; seq <= 30; seq += 10) history.append(events(seq, 10));
+    let chunks = 0;
+    // After the first chunk, 100 more events evict the rest of what it was to replay.
+    const { host: h, closed } = host(history, 500, () => {
+      if (chunks++ === 1) for (let seq = 31; seq <= 130; seq += 10) history.append(events(seq, 10));
+    });
+    const { server, client } = await socketPair();
+    new Subscriber(1, server, h);
+    client.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
+    await client.closed;
+    expect(closed).toEqual(['slow']);
+  });
+});
