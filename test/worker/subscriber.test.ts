@@ -78,7 +78,7 @@ describe('Subscriber.replay', () => {
   it('replays in chunks while live events arrive: the reply, then every event once, in order', async () => {
     const history = new EventHistory(10_000);
     for (let seq = 1; seq <= 200; seq += 10) history.append(events(seq, 10));
-    let subscriber: Subscriber | undefined;
+    const made: { subscriber?: Subscriber } = {};
     let live = 201;
     // While each chunk is on its way, two more batches are published and delivered live.
     const { host: h, requests } = host(history, 1500, () => {
@@ -86,11 +86,12 @@ describe('Subscriber.replay', () => {
         const batch = events(live, 3);
         live += 3;
         history.append(batch);
-        subscriber!.deliver(new BatchView(batch));
+        made.subscriber!.deliver(new BatchView(batch));
       }
     });
     const { server, client } = await socketPair();
-    subscriber = new Subscriber(1, server, h);
+    const subscriber = new Subscriber(1, server, h);
+    made.subscriber = subscriber;
     client.sendJson({ cmd: 'event_subscribe', opts: { since: 50 } });
     expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
     // Everything after 50 that exists by the time the replay catches up, then live.
