@@ -106,133 +106,178 @@ class SubscriberProcess {
 export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
   const { subscribers: S, producers: P, events: N } = params;
   const daemon = await startTarget(params.target, params.workers);
-  const redis = params.target === 'redis';
-  const frame = redis ? frameRedis : frameLine;
+  const frame = params.target === 'redis' ? frameRedis : frameLine;
   const sockets: net.Socket[] = [];
   const subscribers = new SubscriberProcess({
     socket: daemon.eventsSocket,
     count: S,
-    wire: redis ? 'redis' : 'lines',
+    wire: params.target === 'redis' ? 'redis' : 'lines',
     samplers: params.rate > 0 ? LATENCY_SAMPLERS : 0,
     orderCheckers: params.target === 'eventd' ? ORDER_CHECKERS : 0,
   });
   try {
-    // Live check: probe until every subscriber has had a line (a connection the daemon has not
-    // accepted yet misses what is published before), let stragglers land, then start counting.
     const probe = await connect(daemon.reportSocket);
     sockets.push(probe);
-    let live = false;
-    const allLive = subscribers.next('live').then(() => (live = true));
-    while (!live) {
-      probe.write(frame(JSON.stringify(MIX[0])));
-      await Promise.race([allLive, new Promise((resolve) => setTimeout(resolve, 100))]);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await untilLive(probe, subscribers, frame);
     subscribers.send({ t: 'start', perSocket: N });
     const distributed = subscribers.next('done');
-
-    // eventd gets reports; the others, which only pass bytes on, get lines shaped like what
-    // eventd delivers for them, so every server delivers the same bytes per event (see SAME_BYTES).
-    const shaped = params.target === 'eventd' ? MIX : MIX.map(asDelivered);
-    const lines = shaped.map((report) => frame(JSON.stringify(report)));
-    const ackedLines = shaped.map((report) => frame(JSON.stringify({ ...report, ack: 0 })));
-    const lastLine = frame(JSON.stringify({ ...shaped[0], ack: 'last' }));
     const producers = await Promise.all(Array.from({ length: P }, () => connect(daemon.reportSocket)));
     sockets.push(...producers);
     const pid = daemon.proc.pid!;
     // Let the subscriber process see its start message before the first event.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    let sentTotal = 0;
+    const load = new Load(params, subscribers, frame);
     const cpuBefore = cpuSeconds(pid);
     const startedAt = nowMs();
-    const started = performance.now();
-    const acked = producers.map(
-      (producer, p) =>
-        new Promise<void>((resolve) => {
-          const share = Math.floor(N / P) + (p < N % P ? 1 : 0);
-          // Redis answers every PUBLISH: count the answers. The line servers answer the last
-          // report ("ack":"last"), which may straddle two reads.
-          let tail = '';
-          let answers = 0;
-          producer.on('data', (chunk: Buffer) => {
-            if (redis) {
-              for (const byte of chunk) if (byte === 58) answers++; // ':'
-              if (answers >= share) resolve();
-              return;
-            }
-            const text = tail + chunk.toString('latin1');
-            if (text.includes('"ack":"last"')) resolve();
-            tail = text.slice(-16);
-          });
-          let sent = 0;
-          const next = () => (ackWanted(params, sent) ? ackedLines : lines)[sent % lines.length]!;
-          if (params.rate > 0) {
-            // Fixed rate, in 1 ms ticks; every event carries its send time.
-            const perProducer = params.rate / P;
-            const tick = () => {
-              const due = Math.min(share, Math.floor(((performance.now() - started) / 1000) * perProducer));
-              let batch = '';
-              for (; sent < due; sent++) {
-                const report = { type: 'management', opts: { id: sent, cmd: 'bench', opts: { sent_ms: nowMs() }, state: 'run' } };
-                batch += frame(JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report));
-              }
-              if (batch) producer.write(batch);
-              if (sent < share) setTimeout(tick, 1);
-            };
-            tick();
-            return;
-          }
-          const pump = () => {
-            while (sent < share) {
-              if (sentTotal - subscribers.progress >= WINDOW) return void subscribers.changed().then(pump);
-              let batch = '';
-              const before = sent;
-              for (let i = 0; i < 256 && sent < share - 1; i++, sent++) batch += next();
-              if (sent === share - 1) {
-                batch += lastLine;
-                sent++;
-              }
-              sentTotal += sent - before;
-              if (!producer.write(batch)) return void producer.once('drain', pump);
-            }
-          };
-          pump();
-        }),
-    );
-    await Promise.all(acked);
-    const ingestSeconds = (performance.now() - started) / 1000;
+    await Promise.all(producers.map((producer, p) => load.produce(producer, Math.floor(N / P) + (p < N % P ? 1 : 0))));
+    const ingestSeconds = (performance.now() - load.started) / 1000;
     const done = await distributed;
-    const totalSeconds = Math.max((done.doneAt - startedAt) / 1000, ingestSeconds);
-    const cpu = cpuSeconds(pid) - cpuBefore;
-    const sorted = done.latencies.sort((a, b) => a - b);
-    const { delivered } = done;
-    if (done.outOfOrder > 0) console.error(`${done.outOfOrder} events out of order`);
     return {
       ...params,
-      ingest_events_per_s: Math.round(N / ingestSeconds),
-      deliveries_per_s: Math.round(delivered / totalSeconds),
-      end_to_end_events_per_s: Math.round(N / totalSeconds),
-      daemon_cpu_s: Number(cpu.toFixed(2)),
-      daemon_cpu_s_per_million_deliveries: Number(((cpu * 1e6) / Math.max(delivered, 1)).toFixed(3)),
-      daemon_peak_rss_mib: peakRssMiB(pid),
-      ...(params.rate > 0
-        ? {
-            latency_ms: {
-              p50: round(percentile(sorted, 50)),
-              p99: round(percentile(sorted, 99)),
-              max: round(sorted[sorted.length - 1] ?? 0),
-            },
-          }
-        : {}),
+      ...figures(params, done, {
+        ingestSeconds,
+        totalSeconds: Math.max((done.doneAt - startedAt) / 1000, ingestSeconds),
+        cpu: cpuSeconds(pid) - cpuBefore,
+        peakRss: peakRssMiB(pid),
+      }),
       ...(params.target === 'eventd' ? { subscribers_per_worker: await daemon.spread() } : {}),
-      // Out-of-order deliveries count as lost: the run fails either way.
-      lost: S * N - delivered + done.outOfOrder,
     };
   } finally {
     subscribers.stop();
     for (const socket of sockets) socket.destroy();
     await daemon.stop();
   }
+}
+
+/**
+ * Probes until every subscriber has had a line (a connection the server has not accepted yet
+ * misses what is published before), then lets stragglers land.
+ */
+async function untilLive(probe: net.Socket, subscribers: SubscriberProcess, frame: (json: string) => string): Promise<void> {
+  let live = false;
+  const allLive = subscribers.next('live').then(() => (live = true));
+  while (!live) {
+    probe.write(frame(JSON.stringify(MIX[0])));
+    await Promise.race([allLive, new Promise((resolve) => setTimeout(resolve, 100))]);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+/** The producers' side of one run: closed loop (at most WINDOW ahead of the slowest subscriber), or a fixed rate. */
+class Load {
+  readonly started = performance.now();
+  private sentTotal = 0;
+  private readonly lines: string[];
+  private readonly ackedLines: string[];
+  private readonly lastLine: string;
+
+  constructor(
+    private readonly params: FanoutParams,
+    private readonly subscribers: SubscriberProcess,
+    private readonly frame: (json: string) => string,
+  ) {
+    // eventd gets reports; the others, which only pass bytes on, get lines shaped like what
+    // eventd delivers for them, so every server delivers the same bytes per event (see SAME_BYTES).
+    const shaped = params.target === 'eventd' ? MIX : MIX.map(asDelivered);
+    this.lines = shaped.map((report) => frame(JSON.stringify(report)));
+    this.ackedLines = shaped.map((report) => frame(JSON.stringify({ ...report, ack: 0 })));
+    this.lastLine = frame(JSON.stringify({ ...shaped[0], ack: 'last' }));
+  }
+
+  /** Sends `share` events on one producer connection; resolves once the server answered the last. */
+  produce(producer: net.Socket, share: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.onLastAnswer(producer, share, resolve);
+      if (this.params.rate > 0) this.atRate(producer, share);
+      else this.closedLoop(producer, share);
+    });
+  }
+
+  /** Redis answers every PUBLISH: count the answers. The line servers answer the last report ("ack":"last"), which may straddle two reads. */
+  private onLastAnswer(producer: net.Socket, share: number, resolve: () => void): void {
+    let tail = '';
+    let answers = 0;
+    producer.on('data', (chunk: Buffer) => {
+      if (this.params.target === 'redis') {
+        for (const byte of chunk) if (byte === 58) answers++; // ':'
+        if (answers >= share) resolve();
+        return;
+      }
+      const text = tail + chunk.toString('latin1');
+      if (text.includes('"ack":"last"')) resolve();
+      tail = text.slice(-16);
+    });
+  }
+
+  /** Fixed rate, in 1 ms ticks; every event carries its send time. */
+  private atRate(producer: net.Socket, share: number): void {
+    const perProducer = this.params.rate / this.params.producers;
+    let sent = 0;
+    const tick = () => {
+      const due = Math.min(share, Math.floor(((performance.now() - this.started) / 1000) * perProducer));
+      let batch = '';
+      for (; sent < due; sent++) {
+        const report = { type: 'management', opts: { id: sent, cmd: 'bench', opts: { sent_ms: nowMs() }, state: 'run' } };
+        batch += this.frame(JSON.stringify(sent === share - 1 ? { ...report, ack: 'last' } : report));
+      }
+      if (batch) producer.write(batch);
+      if (sent < share) setTimeout(tick, 1);
+    };
+    tick();
+  }
+
+  /** As fast as the server takes it, but never more than WINDOW events ahead of the slowest subscriber. */
+  private closedLoop(producer: net.Socket, share: number): void {
+    let sent = 0;
+    const next = () => (ackWanted(this.params, sent) ? this.ackedLines : this.lines)[sent % this.lines.length]!;
+    const pump = () => {
+      while (sent < share) {
+        if (this.sentTotal - this.subscribers.progress >= WINDOW) return void this.subscribers.changed().then(pump);
+        let batch = '';
+        const before = sent;
+        for (let i = 0; i < 256 && sent < share - 1; i++, sent++) batch += next();
+        if (sent === share - 1) {
+          batch += this.lastLine;
+          sent++;
+        }
+        this.sentTotal += sent - before;
+        if (!producer.write(batch)) return void producer.once('drain', pump);
+      }
+    };
+    pump();
+  }
+}
+
+/** A run's figures from what the subscriber process saw and the server's CPU and memory. */
+function figures(
+  params: FanoutParams,
+  done: Extract<FromSubscribers, { t: 'done' }>,
+  measured: { ingestSeconds: number; totalSeconds: number; cpu: number; peakRss: number },
+): Omit<FanoutResult, keyof FanoutParams> {
+  const { events: N, subscribers: S } = params;
+  const { ingestSeconds, totalSeconds, cpu } = measured;
+  const sorted = done.latencies.sort((a, b) => a - b);
+  const { delivered } = done;
+  if (done.outOfOrder > 0) console.error(`${done.outOfOrder} events out of order`);
+  return {
+    ingest_events_per_s: Math.round(N / ingestSeconds),
+    deliveries_per_s: Math.round(delivered / totalSeconds),
+    end_to_end_events_per_s: Math.round(N / totalSeconds),
+    daemon_cpu_s: Number(cpu.toFixed(2)),
+    daemon_cpu_s_per_million_deliveries: Number(((cpu * 1e6) / Math.max(delivered, 1)).toFixed(3)),
+    daemon_peak_rss_mib: measured.peakRss,
+    ...(params.rate > 0
+      ? {
+          latency_ms: {
+            p50: round(percentile(sorted, 50)),
+            p99: round(percentile(sorted, 99)),
+            max: round(sorted[sorted.length - 1] ?? 0),
+          },
+        }
+      : {}),
+    // Out-of-order deliveries count as lost: the run fails either way.
+    lost: S * N - delivered + done.outOfOrder,
+  };
 }
 
 /**

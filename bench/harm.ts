@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, cpuSeconds, nowMs, rssMiB, startDaemon, type BenchDaemon } from './lib.js';
+import { connect, cpuSeconds, nowMs, rssMiB, startDaemon, tableHead, tableRow, type BenchDaemon } from './lib.js';
 
 /** What each attacker does, on its own connections, until it is killed. */
 const ATTACKS = {
@@ -177,15 +177,31 @@ export async function runHarm(seconds = 3): Promise<HarmResult[]> {
 
 export function harmTable(results: HarmResult[]): string {
   const quiet = results[0]!;
-  const rows = results.map(
-    (r) =>
-      `| ${r.phase} | ${r.p50_ms} | ${r.p99_ms} | ${r.max_ms} | ${(r.p99_ms / quiet.p99_ms).toFixed(2)}× | ${r.events} | ${r.daemon_cpu_pct}% | ${r.attacker_cpu_pct}% | ${r.daemon_rss_mib} |`,
+  const head = [
+    'misbehaving client',
+    'bystander p50 ms',
+    'p99 ms',
+    'max ms',
+    'p99 / quiet',
+    'events',
+    'daemon CPU',
+    'attacker CPU',
+    'daemon RSS MiB',
+  ];
+  const rows = results.map((r) =>
+    tableRow([
+      r.phase,
+      r.p50_ms,
+      r.p99_ms,
+      r.max_ms,
+      `${(r.p99_ms / quiet.p99_ms).toFixed(2)}×`,
+      r.events,
+      `${r.daemon_cpu_pct}%`,
+      `${r.attacker_cpu_pct}%`,
+      r.daemon_rss_mib,
+    ]),
   );
-  return [
-    '| misbehaving client | bystander p50 ms | p99 ms | max ms | p99 / quiet | events | daemon CPU | attacker CPU | daemon RSS MiB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows,
-  ].join('\n');
+  return [tableHead(head), ...rows].join('\n');
 }
 
 if (process.argv[2] === 'attack') {

@@ -153,3 +153,12 @@ export const MIX = [
   { type: 'management', opts: { id: 7, cmd: 'ct_start', opts: { id: '105', wait: true }, state: 'done' } },
   { type: 'ct_exit', opts: { pool: 'tank', id: '106', exit_type: 'reboot' } },
 ];
+
+/** A Markdown table's header and separator lines; rows follow with tableRow, as results come. */
+export function tableHead(columns: readonly string[]): string {
+  return `${tableRow(columns)}\n${tableRow(columns.map(() => '---'))}`;
+}
+
+export function tableRow(cells: readonly (string | number)[]): string {
+  return `| ${cells.join(' | ')} |`;
+}

@@ -6,7 +6,7 @@
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget } from './lib.js';
+import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget, tableHead, tableRow } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 import { natsInstalled, runForward, type ForwardResult } from './forward.js';
 import { harmTable, runHarm } from './harm.js';
@@ -72,9 +72,21 @@ async function fanoutMatrix(): Promise<void> {
   const W = QUICK ? [2] : [1, 2, 4];
   console.log('\n### Fan-out and ingest (medians)\n');
   console.log(
-    '| S | P | server | W | ingest ev/s (acked) | deliveries/s | × raw | CPU s / 10⁶ deliveries | × raw | peak RSS MiB | spread | lost |',
+    tableHead([
+      'S',
+      'P',
+      'server',
+      'W',
+      'ingest ev/s (acked)',
+      'deliveries/s',
+      '× raw',
+      'CPU s / 10⁶ deliveries',
+      '× raw',
+      'peak RSS MiB',
+      'spread',
+      'lost',
+    ]),
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const subscribers of S) {
     for (const producers of P) {
       const base = { subscribers, producers, events: eventsFor(subscribers), ackEvery: 0, rate: 0 };
@@ -84,16 +96,23 @@ async function fanoutMatrix(): Promise<void> {
         ...W.map((workers) => ({ ...base, target: 'eventd' as const, workers })),
       ];
       const [raw, ...others] = await mediansOf(configs);
-      console.log(
-        `| ${subscribers} | ${producers} | raw | – | ${fmt(raw!.ingest_events_per_s)} | ${fmt(raw!.deliveries_per_s)} | 1 | ${raw!.daemon_cpu_s_per_million_deliveries} | 1 | ${raw!.daemon_peak_rss_mib} | – | ${raw!.lost} |`,
-      );
-      for (const r of others) {
-        const speed = (r.deliveries_per_s / raw!.deliveries_per_s).toFixed(2);
-        const cpu = (r.daemon_cpu_s_per_million_deliveries / raw!.daemon_cpu_s_per_million_deliveries).toFixed(1);
-        const workers = r.target === 'eventd' ? String(r.workers) : '–';
-        const spread = r.target === 'eventd' ? r.subscribers_per_worker?.join('/') : '–';
+      for (const r of [raw!, ...others]) {
+        const eventd = r.target === 'eventd';
         console.log(
-          `| ${subscribers} | ${producers} | ${r.target} | ${workers} | ${fmt(r.ingest_events_per_s)} | ${fmt(r.deliveries_per_s)} | ${speed} | ${r.daemon_cpu_s_per_million_deliveries} | ${cpu} | ${r.daemon_peak_rss_mib} | ${spread} | ${r.lost} |`,
+          tableRow([
+            subscribers,
+            producers,
+            r.target,
+            eventd ? r.workers : '–',
+            fmt(r.ingest_events_per_s),
+            fmt(r.deliveries_per_s),
+            r === raw ? 1 : (r.deliveries_per_s / raw!.deliveries_per_s).toFixed(2),
+            r.daemon_cpu_s_per_million_deliveries,
+            r === raw ? 1 : (r.daemon_cpu_s_per_million_deliveries / raw!.daemon_cpu_s_per_million_deliveries).toFixed(1),
+            r.daemon_peak_rss_mib,
+            eventd ? (r.subscribers_per_worker?.join('/') ?? '–') : '–',
+            r.lost,
+          ]),
         );
       }
     }
@@ -118,12 +137,11 @@ async function workerScaling(): Promise<void> {
   }));
   const [one, two] = await mediansOf(configs, pinned);
   console.log('\n### Workers, with the load generator held to one CPU (medians)\n');
-  console.log('| S | W | deliveries/s | × W = 1 | CPU s / 10⁶ deliveries | spread | lost |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log(tableHead(['S', 'W', 'deliveries/s', '× W = 1', 'CPU s / 10⁶ deliveries', 'spread', 'lost']));
   for (const r of [one!, two!]) {
-    console.log(
-      `| 1000 | ${r.workers} | ${fmt(r.deliveries_per_s)} | ${(r.deliveries_per_s / one!.deliveries_per_s).toFixed(2)} | ${r.daemon_cpu_s_per_million_deliveries} | ${r.subscribers_per_worker?.join('/')} | ${r.lost} |`,
-    );
+    const ratio = (r.deliveries_per_s / one!.deliveries_per_s).toFixed(2);
+    const spread = r.subscribers_per_worker?.join('/') ?? '–';
+    console.log(tableRow([1000, r.workers, fmt(r.deliveries_per_s), ratio, r.daemon_cpu_s_per_million_deliveries, spread, r.lost]));
   }
 }
 
@@ -154,8 +172,7 @@ function runPinned(params: FanoutParams, generatorCpus: string, serverCpus: stri
 async function latency(): Promise<void> {
   const rates = QUICK ? [250] : [250, 10_000];
   console.log('\n### Latency at a fixed rate, 100 subscribers (medians; sampled on 10 subscribers)\n');
-  console.log('| rate ev/s | server | p50 ms | p99 ms | p99 × raw | max ms | lost |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  console.log(tableHead(['rate ev/s', 'server', 'p50 ms', 'p99 ms', 'p99 × raw', 'max ms', 'lost']));
   for (const rate of rates) {
     const events = QUICK ? 500 : rate === 250 ? 2_500 : 50_000;
     const targets = REDIS ? (['raw', 'redis', 'eventd'] as const) : (['raw', 'eventd'] as const);
@@ -164,9 +181,8 @@ async function latency(): Promise<void> {
     );
     const rawP99 = results[0]!.latency_ms!.p99;
     for (const r of results) {
-      console.log(
-        `| ${fmt(rate)} | ${r.target} | ${r.latency_ms!.p50} | ${r.latency_ms!.p99} | ${(r.latency_ms!.p99 / rawP99).toFixed(2)} | ${r.latency_ms!.max} | ${r.lost} |`,
-      );
+      const { p50, p99, max } = r.latency_ms!;
+      console.log(tableRow([fmt(rate), r.target, p50, p99, (p99 / rawP99).toFixed(2), max, r.lost]));
     }
   }
 }
@@ -247,12 +263,28 @@ async function forwarding(): Promise<void> {
   for (let i = 0; i < RUNS; i++) results.push(await runForward(events));
   if (results.some((r) => r.lost !== 0 || r.duplicated !== 0)) lostAnything = true;
   const pick = (key: keyof ForwardResult) => median(results.map((r) => r[key]));
+  const worst = (key: 'lost' | 'duplicated') => Math.max(...results.map((r) => r[key]));
   console.log(
-    '| events | forwarded ev/s (stored in JetStream) | daemon ingest ev/s, same run | forwarder CPU s | nats-server CPU s | lost | duplicated |',
+    tableHead([
+      'events',
+      'forwarded ev/s (stored in JetStream)',
+      'daemon ingest ev/s, same run',
+      'forwarder CPU s',
+      'nats-server CPU s',
+      'lost',
+      'duplicated',
+    ]),
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   console.log(
-    `| ${fmt(events)} | ${fmt(pick('forwarded_events_per_s'))} | ${fmt(pick('daemon_ingest_events_per_s'))} | ${pick('forwarder_cpu_s')} | ${pick('nats_cpu_s')} | ${Math.max(...results.map((r) => r.lost))} | ${Math.max(...results.map((r) => r.duplicated))} |`,
+    tableRow([
+      fmt(events),
+      fmt(pick('forwarded_events_per_s')),
+      fmt(pick('daemon_ingest_events_per_s')),
+      pick('forwarder_cpu_s'),
+      pick('nats_cpu_s'),
+      worst('lost'),
+      worst('duplicated'),
+    ]),
   );
 }
 
