@@ -14,6 +14,16 @@ afterAll(async () => {
   await daemon.cleanup();
 });
 
+/** `eventd top` in a terminal of its own; `exited()` is what it exited with, once it has ('' before). */
+function topInTerminal(name: string) {
+  const exitFile = join(daemon.dir, `top-${name}.exit`);
+  const term = terminal(
+    name,
+    `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`,
+  );
+  return { ...term, exited: () => (existsSync(exitFile) ? readFileSync(exitFile, 'utf8') : '') };
+}
+
 /** A tmux server of the test's own (-L), with one window of the given size running `command`. */
 function terminal(name: string, command: string) {
   const tmux = (...args: string[]) =>
@@ -29,11 +39,7 @@ function terminal(name: string, command: string) {
 
 describe('eventd top', () => {
   it('draws rates per type and pool, workers and counters on a terminal; q quits with 0', async () => {
-    const exitFile = join(daemon.dir, 'top-q.exit');
-    const term = terminal(
-      'q',
-      `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`,
-    );
+    const term = topInTerminal('q');
     try {
       await expect.poll(term.screen, { timeout: 10_000 }).toMatch(/^eventd top {2}\S+events\.sock {2}pid \d+/m);
       await daemon.report(sampleReports.state, sampleReports.state, { type: 'state', opts: { pool: 'ssd', id: '7', state: 'stopped' } });
@@ -47,7 +53,7 @@ describe('eventd top', () => {
       expect(screen).toMatch(/^1\s+\d+\s+0 B\s+0$/m);
       expect(screen).toMatch(/^q: quit$/m);
       term.keys('q');
-      await expect.poll(() => existsSync(exitFile) && readFileSync(exitFile, 'utf8'), { timeout: 5000 }).toBe('exit 0\n');
+      await expect.poll(term.exited, { timeout: 5000 }).toBe('exit 0\n');
       // The alternate screen is left: top's screen is gone.
       expect(term.screen()).not.toMatch(/q: quit/);
     } finally {
@@ -56,15 +62,11 @@ describe('eventd top', () => {
   });
 
   it('quits on Ctrl-C too', async () => {
-    const exitFile = join(daemon.dir, 'top-c.exit');
-    const term = terminal(
-      'c',
-      `${process.execPath} ${EVENTD_BIN} top --events-socket ${daemon.eventsSocket}; echo "exit $?" > ${exitFile}; sleep 30`,
-    );
+    const term = topInTerminal('c');
     try {
       await expect.poll(term.screen, { timeout: 10_000 }).toMatch(/q: quit/);
       term.keys('C-c');
-      await expect.poll(() => existsSync(exitFile) && readFileSync(exitFile, 'utf8'), { timeout: 5000 }).toBe('exit 0\n');
+      await expect.poll(term.exited, { timeout: 5000 }).toBe('exit 0\n');
     } finally {
       term.kill();
     }

@@ -18,6 +18,40 @@ function tempDir(): string {
   return dir;
 }
 
+/**
+ * The daemon under systemd's own socket activator, listening on `sockets` (named by their keys);
+ * its --*-socket options point elsewhere, so only the passed sockets can serve. `out` is its output.
+ */
+function socketActivated(dir: string, sockets: Record<string, string>) {
+  const activator = spawn(
+    'systemd-socket-activate',
+    [
+      ...Object.values(sockets).flatMap((path) => ['-l', path]),
+      `--fdname=${Object.keys(sockets).join(':')}`,
+      process.execPath,
+      EVENTD_BIN,
+      'serve',
+      '--report-socket',
+      join(dir, 'x.sock'),
+      '--events-socket',
+      join(dir, 'y.sock'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  activator.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  activator.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  return {
+    get out() {
+      return out;
+    },
+    async stop() {
+      activator.kill('SIGTERM');
+      await new Promise((resolve) => activator.once('exit', resolve));
+    },
+  };
+}
+
 const SOCKET_UNITS = ['eventd.socket', 'eventd-events.socket', 'eventd-osctld.socket'];
 const unit = (name: string) => readFileSync(new URL(`../../systemd/${name}`, import.meta.url), 'utf8');
 
@@ -88,29 +122,9 @@ describe('systemd units', () => {
     const dir = tempDir();
     const report = join(dir, 'report.sock');
     const events = join(dir, 'events.sock');
-    const activator = spawn(
-      'systemd-socket-activate',
-      [
-        '-l',
-        report,
-        '-l',
-        events,
-        '--fdname=report:events',
-        process.execPath,
-        EVENTD_BIN,
-        'serve',
-        '--report-socket',
-        join(dir, 'x.sock'),
-        '--events-socket',
-        join(dir, 'y.sock'),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    activator.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    activator.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const activator = socketActivated(dir, { report, events });
     try {
-      await expect.poll(() => out.includes('Listening on'), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => activator.out.includes('Listening on'), { timeout: 10_000 }).toBe(true);
       // The daemon starts on this first connection; the kernel queues it meanwhile.
       const sub = await LineClient.connect(events);
       sub.sendJson({ cmd: 'event_subscribe', opts: { type: 'ct_netif' } });
@@ -119,7 +133,7 @@ describe('systemd units', () => {
       producer.sendJson({ ...sampleReports.ct_netif, ack: 'sa' });
       expect(await producer.nextJson()).toEqual({ status: true, ack: 'sa', seq: 1 });
       expect(await sub.nextJson()).toMatchObject({ seq: 1, ...sampleReports.ct_netif });
-      const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
+      const ready = JSON.parse(activator.out.split('\n').find((line) => line.includes('eventd ready'))!);
       // The real paths of the sockets systemd passed (not the --*-socket options), with the hints.
       expect(ready).toMatchObject({
         socket_activated: true,
@@ -129,34 +143,16 @@ describe('systemd units', () => {
         report: expect.stringMatching(new RegExp(`^echo '\\{.*"ack":1\\}' \\| socat - UNIX-CONNECT:${report}$`)),
       });
     } finally {
-      activator.kill('SIGTERM');
-      await new Promise((resolve) => activator.once('exit', resolve));
+      await activator.stop();
     }
   });
 
   it('serves the osctld-compatible socket when systemd passes one named "osctld"', async () => {
     const dir = tempDir();
     const sockets = ['report', 'events', 'osctld'].map((name) => join(dir, `${name}.sock`));
-    const activator = spawn(
-      'systemd-socket-activate',
-      [
-        ...sockets.flatMap((path) => ['-l', path]),
-        '--fdname=report:events:osctld',
-        process.execPath,
-        EVENTD_BIN,
-        'serve',
-        '--report-socket',
-        join(dir, 'x.sock'),
-        '--events-socket',
-        join(dir, 'y.sock'),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    activator.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    activator.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const activator = socketActivated(dir, { report: sockets[0]!, events: sockets[1]!, osctld: sockets[2]! });
     try {
-      await expect.poll(() => out.split('Listening on').length - 1, { timeout: 10_000 }).toBe(3);
+      await expect.poll(() => activator.out.split('Listening on').length - 1, { timeout: 10_000 }).toBe(3);
       const osctl = await LineClient.connect(sockets[2]!);
       expect(await osctl.nextJson()).toHaveProperty('version');
       osctl.sendJson({ cmd: 'event_subscribe', opts: { type: 'ct_netif' } });
@@ -165,11 +161,10 @@ describe('systemd units', () => {
       producer.sendJson({ ...sampleReports.ct_netif, ack: 1 });
       expect(await producer.nextJson()).toEqual({ status: true, ack: 1, seq: 1 });
       expect(await osctl.nextJson()).toEqual({ status: true, response: sampleReports.ct_netif });
-      const ready = JSON.parse(out.split('\n').find((line) => line.includes('eventd ready'))!);
+      const ready = JSON.parse(activator.out.split('\n').find((line) => line.includes('eventd ready'))!);
       expect(ready).toMatchObject({ socket_activated: true, osctld_socket: sockets[2] });
     } finally {
-      activator.kill('SIGTERM');
-      await new Promise((resolve) => activator.once('exit', resolve));
+      await activator.stop();
     }
   });
 });
