@@ -221,7 +221,10 @@ export class WorkerPool {
       case 'stats':
         this.handlers.stats(message.format).then(
           (stats) => !slot.exited && this.post(slot, { t: 'stats', subscriber: message.subscriber, stats }),
-          (error: unknown) => this.log.error({ err: error }, 'stats failed'),
+          (error: unknown) => {
+            this.log.error({ err: error }, 'stats failed');
+            if (!slot.exited) this.post(slot, { t: 'stats', subscriber: message.subscriber, stats: null, error: (error as Error).message });
+          },
         );
         return;
     }

@@ -23,7 +23,8 @@ export type ToWorker =
   | { t: 'events'; batch: EventBatch }
   /** History for a `since` subscription: the next chunk of what is retained after `since`; lastSeq is the newest event now. */
   | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
-  | { t: 'stats'; subscriber: number; stats: unknown }
+  /** The answer to a stats or metrics command, or why there is none. */
+  | { t: 'stats'; subscriber: number; stats: unknown; error?: string }
   | { t: 'shutdown'; graceMs: number };
 
 export type FromWorker =

@@ -148,8 +148,8 @@ export class Subscriber {
     else this.socket.once('drain', next);
   }
 
-  statsReply(stats: unknown): void {
-    this.send(okLine(stats));
+  statsReply(stats: unknown, error?: string): void {
+    this.send(error === undefined ? okLine(stats) : errorLine(`eventd could not answer: ${error}`));
     this.commandDone();
   }
 

@@ -95,7 +95,7 @@ port.on('message', (message: ToWorker) => {
     case 'replay':
       return subscribers.get(message.subscriber)?.replay(new BatchView(message.batch), message.lastSeq, message.missed);
     case 'stats':
-      return subscribers.get(message.subscriber)?.statsReply(message.stats);
+      return subscribers.get(message.subscriber)?.statsReply(message.stats, message.error);
     case 'shutdown':
       return shutdown(message.graceMs);
   }
