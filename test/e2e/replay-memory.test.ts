@@ -120,8 +120,8 @@ describe('replaying a large history', () => {
     const client = await LineClient.connect(daemon.eventsSocket);
     client.socket.pause();
     client.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
-    // While it does not read, the whole history is replaced.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Once its replay has begun (the daemon counts it), the whole history is replaced while it does not read.
+    await expect.poll(async () => (await daemon.stats()).replays, { timeout: 10_000 }).toBe(1);
     await fill(daemon, 2000, 500);
     client.socket.resume();
     await client.closed;
