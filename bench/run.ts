@@ -6,7 +6,7 @@
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { connect, peakRssMiB, redisInstalled, rssMiB, startTarget, tableHead, tableRow } from './lib.js';
+import { connect, peakRssMiB, redisInstalled, rssMiB, startDaemon, startTarget, tableHead, tableRow } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 import { natsInstalled, runForward, type ForwardResult } from './forward.js';
 import { harmTable, runHarm } from './harm.js';
@@ -189,7 +189,8 @@ async function latency(): Promise<void> {
 
 async function idleSubscribers(): Promise<void> {
   const count = QUICK ? 1000 : 10_000;
-  const daemon = await startTarget('eventd', 2);
+  // Room for the stats connection too: 10,000 is also the default --max-connections.
+  const daemon = await startDaemon(['--workers', '2', '--max-connections', String(count + 10)]);
   const sockets = [];
   try {
     const before = rssMiB(daemon.proc.pid!);
