@@ -32,9 +32,9 @@ export class EventdServer {
     return this.running().sockets;
   }
 
-  /** Where --metrics-listen (metricsListen) serves, with the port it got. */
-  get metricsAddress(): { host: string; port: number } | undefined {
-    return this.running().metricsAddress;
+  /** The URL --metrics-listen (metricsListen) serves, with the port it got; undefined when off. */
+  get metricsUrl(): string | undefined {
+    return this.running().metricsUrl;
   }
 
   /** Publishes an event (type-checked at compile time, validated at run time); returns its seq. */

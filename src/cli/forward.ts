@@ -17,7 +17,7 @@ import {
   usageErrors,
 } from './options.js';
 import { handleSignals } from './signals.js';
-import { formatListenAddress, type ListenAddress } from '../metrics/address.js';
+import { metricsUrl, type ListenAddress } from '../metrics/address.js';
 
 interface ForwardOptions {
   nats: string;
@@ -33,14 +33,14 @@ interface ForwardOptions {
 
 /** Serves the forwarder's metrics; returns the URL (with the port it got). */
 async function exposeMetrics(address: ListenAddress, forwarder: Forwarder): Promise<string> {
-  const [{ createMetrics }, { FORWARDER_METRICS }, { listeningPort, serveMetrics }] = await Promise.all([
+  const [{ createMetrics }, { FORWARDER_METRICS }, { serveMetrics }] = await Promise.all([
     import('../metrics/registry.js'),
     import('../fleet/metrics.js'),
     import('../metrics/http.js'),
   ]);
   const server = await serveMetrics(address, await createMetrics(FORWARDER_METRICS, () => forwarder.stats));
   server.unref();
-  return `http://${formatListenAddress({ host: address.host, port: listeningPort(server) })}/metrics`;
+  return metricsUrl(address, server);
 }
 
 export function forwardCommand(): Command {

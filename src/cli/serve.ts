@@ -4,7 +4,6 @@ import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js'
 import { EventdServer } from '../server.js';
 import { createLogger } from '../log.js';
 import { EXIT, fileMode, integer, logLevelOption, metricsListenOption } from './options.js';
-import { formatListenAddress } from '../metrics/address.js';
 import { handleSignals } from './signals.js';
 
 /** systemd's default stop timeout is far longer; we promise 5 s. */
@@ -153,7 +152,7 @@ async function serve(config: DaemonConfig): Promise<void> {
       report_socket: report,
       events_socket: events,
       ...(osctld === undefined ? {} : { osctld_socket: osctld }),
-      ...(server.metricsAddress ? { metrics: `http://${formatListenAddress(server.metricsAddress)}/metrics` } : {}),
+      ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}),
       socket_activated: server.sockets.some((socket) => socket.activated),
       workers: config.workers,
       ...hints,

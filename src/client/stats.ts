@@ -6,18 +6,27 @@ import type { Socket } from 'node:net';
 import { connect } from './connect.js';
 import { JsonLineReader } from './lines.js';
 
+/**
+ * The daemon's answer to the command just sent. Events before it are passed over (a connection
+ * that has not subscribed receives every event), except the daemon's own shutdown announcement.
+ */
+async function answer(reader: JsonLineReader, cmd: string): Promise<unknown> {
+  for (;;) {
+    const line = (await reader.next()) as
+      { status?: boolean; response?: unknown; message?: string; type?: string; opts?: unknown } | undefined;
+    if (line === undefined) throw new Error(`eventd closed the connection without answering ${cmd}`);
+    if (isDaemonShutdown(line)) throw new Error('eventd is shutting down');
+    if (line.status === true) return line.response;
+    if (line.status === false) throw new Error(`eventd refused ${cmd}: ${line.message}`);
+  }
+}
+
 async function ask(eventsSocket: string, cmd: 'stats' | 'metrics'): Promise<unknown> {
   const socket = await connect(eventsSocket);
-  const reader = new JsonLineReader(socket);
   // Half-close: the daemon answers, then closes.
   socket.end(`${JSON.stringify({ cmd })}\n`);
   try {
-    for (;;) {
-      const line = (await reader.next()) as { status?: boolean; response?: unknown; message?: string } | undefined;
-      if (line === undefined) throw new Error('eventd closed the connection without answering');
-      if (line.status === true) return line.response;
-      if (line.status === false) throw new Error(`eventd refused ${cmd}: ${line.message}`);
-    }
+    return await answer(new JsonLineReader(socket), cmd);
   } finally {
     socket.destroy();
   }
@@ -48,27 +57,21 @@ export class StatsConnection {
     const socket = await connect(eventsSocket);
     const connection = new StatsConnection(socket, new JsonLineReader(socket));
     socket.write(`${JSON.stringify({ cmd: 'event_subscribe', opts: { type: 'osctld_shutdown' } })}\n`);
-    await connection.reply();
+    try {
+      await answer(connection.reader, 'event_subscribe');
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
     return connection;
   }
 
   async stats(): Promise<DaemonStats> {
     this.socket.write('{"cmd":"stats"}\n');
-    return (await this.reply()) as DaemonStats;
+    return (await answer(this.reader, 'stats')) as DaemonStats;
   }
 
   close(): void {
     this.socket.destroy();
-  }
-
-  private async reply(): Promise<unknown> {
-    for (;;) {
-      const line = (await this.reader.next()) as
-        { status?: boolean; response?: unknown; message?: string; type?: string; opts?: unknown } | undefined;
-      if (line === undefined) throw new Error('eventd closed the connection');
-      if (isDaemonShutdown(line)) throw new Error('eventd is shutting down');
-      if (line.status === true) return line.response;
-      if (line.status === false) throw new Error(`eventd refused: ${line.message}`);
-    }
   }
 }

@@ -25,6 +25,7 @@ import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats } from '../protocol/stats.js';
 import type { StatsFormat } from '../ipc/messages.js';
+import { metricsUrl } from '../metrics/address.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
 import type { Server as HttpServer } from 'node:http';
 import { DAEMON_METRICS } from './metrics.js';
@@ -164,16 +165,19 @@ export class Daemon {
 
   /** The stats object, or the same figures as Prometheus text. */
   async statsAs(format: StatsFormat): Promise<DaemonStats | string> {
-    if (format === 'json') return this.stats();
-    this.metrics ??= createMetrics(DAEMON_METRICS, () => this.stats());
-    return (await this.metrics).text();
+    return format === 'json' ? this.stats() : (await this.registry()).text();
   }
 
-  /** Where --metrics-listen serves, with the port it got (for HOST:0). */
-  get metricsAddress(): { host: string; port: number } | undefined {
+  /** The metrics, made (and prom-client loaded) on first use. */
+  private registry(): Promise<Metrics> {
+    this.metrics ??= createMetrics(DAEMON_METRICS, () => this.stats());
+    return this.metrics;
+  }
+
+  /** The URL --metrics-listen serves, with the port it got (for HOST:0); undefined when off. */
+  get metricsUrl(): string | undefined {
     const listen = this.config.metricsListen;
-    const address = this.metricsServer?.address();
-    return listen && typeof address === 'object' && address !== null ? { host: listen.host, port: address.port } : undefined;
+    return listen && this.metricsServer ? metricsUrl(listen, this.metricsServer) : undefined;
   }
 
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
@@ -245,8 +249,7 @@ export class Daemon {
     if (config.metricsListen) {
       // Loaded only here: a daemon without --metrics-listen carries neither HTTP nor prom-client.
       const { serveMetrics } = await import('../metrics/http.js');
-      this.metrics = createMetrics(DAEMON_METRICS, () => this.stats());
-      this.metricsServer = await serveMetrics(config.metricsListen, await this.metrics);
+      this.metricsServer = await serveMetrics(config.metricsListen, await this.registry());
     }
   }
 

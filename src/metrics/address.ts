@@ -1,4 +1,5 @@
 // `--metrics-listen HOST:PORT`: reading and writing the address (no HTTP loaded for it).
+import type { Server } from 'node:net';
 
 export interface ListenAddress {
   host: string;
@@ -17,4 +18,11 @@ export function parseListenAddress(value: string): ListenAddress {
 
 export function formatListenAddress({ host, port }: ListenAddress): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The URL a metrics server listening at `address` serves, with the port it got (for HOST:0). */
+export function metricsUrl(address: ListenAddress, server: Server): string {
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
+  return `http://${formatListenAddress({ host: address.host, port })}/metrics`;
 }

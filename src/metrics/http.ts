@@ -39,9 +39,3 @@ export async function serveMetrics(address: ListenAddress, metrics: Metrics): Pr
   });
   return server;
 }
-
-/** The port actually listened on (for --metrics-listen HOST:0). */
-export function listeningPort(server: Server): number {
-  const address = server.address();
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
