@@ -26,7 +26,7 @@ function table(stats: DaemonStats): string {
     ['history', `${stats.history.retained}/${stats.history.capacity} (seq ${stats.history.first_seq}..${stats.history.last_seq})`],
     ...stats.workers.map((w): [string, string] => [
       `worker ${w.worker}`,
-      `${plural(w.subscribers, 'connection')}, ${plural(w.restarts, 'restart')}`,
+      `${plural(w.subscribers, 'subscriber')}, ${plural(w.producers, 'producer')}, ${plural(w.restarts, 'restart')}`,
     ]),
   ];
   const width = Math.max(...rows.map(([name]) => name.length));

@@ -87,10 +87,10 @@ export function renderScreen(frame: Frame, width: number, height: number): strin
     '',
   ].filter((line, i) => i !== 1 || line !== '');
   const workers = [
-    'WORKER  CONNECTIONS  PENDING  RESTARTS',
+    'WORKER  SUBSCRIBERS  PRODUCERS  PENDING  RESTARTS',
     ...columns(
-      s.workers.map((w) => [String(w.worker), String(w.subscribers), bytes(w.pending_bytes), String(w.restarts)]),
-      [6, 11, 7, 8],
+      s.workers.map((w) => [String(w.worker), String(w.subscribers), String(w.producers), bytes(w.pending_bytes), String(w.restarts)]),
+      [6, 11, 9, 7, 8],
     ),
     '',
   ];

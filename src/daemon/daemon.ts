@@ -1,15 +1,16 @@
-// The daemon: wires the listening sockets, the producers, the publisher, the history and the
-// worker pool together, answers stats, and shuts down in order.
+// The daemon: wires the listening sockets, the publisher (sequencer), the history and the worker
+// pool (which reads producers and writes to subscribers) together, answers stats, and shuts down
+// in order.
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../log.js';
-import { loadNative, socketFd } from '../native/index.js';
+import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, type EventOpts, type EventType } from '../protocol/events.js';
 import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import type { DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
-import { errorLine } from '../protocol/wire.js';
+import { errorLine, UnpublishableError } from '../protocol/wire.js';
 import {
   bindSocket,
   removeSocketFile,
@@ -19,8 +20,7 @@ import {
   type SocketName,
   type SocketSpec,
 } from './listeners.js';
-import { ProducerConnection, type ProducerCounters } from './producer.js';
-import { Publisher, UnpublishableError } from './publisher.js';
+import { Publisher } from './publisher.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats } from '../protocol/stats.js';
@@ -33,13 +33,6 @@ import { DAEMON_METRICS } from './metrics.js';
 /** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
 const REPLAY_CHUNK_BYTES = 64 * 1024;
 
-/**
- * What Node reads ahead from a paused connection. Its default (16 KiB) is counted in bytes, so a
- * client sending one byte per write kept being read a byte at a time while paused; with this a
- * paused connection is left in the kernel after one chunk. It does not slow a flowing one.
- */
-const READ_AHEAD_BYTES = 1;
-
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
 
@@ -47,8 +40,7 @@ export class Daemon {
   private readonly history: EventHistory;
   private readonly publisher: Publisher;
   private readonly pool: WorkerPool;
-  private readonly producers = new Map<number, ProducerConnection>();
-  private readonly counters: ProducerCounters = { rejected: zeros(REJECT_REASONS) };
+  private readonly rejected = zeros(REJECT_REASONS);
   private readonly disconnected = zeros(CLOSE_REASONS);
   private subscribersConnected = 0;
   private producersConnected = 0;
@@ -61,7 +53,6 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private readonly run = randomUUID();
   private bound: BoundSocket[] = [];
-  private nextProducerId = 1;
   private refused = 0;
   private lastRefusalLog = 0;
   private producersPaused = 0;
@@ -86,6 +77,15 @@ export class Daemon {
       },
       log,
       {
+        reports: (reports, pools, sequenced) => {
+          const firstSeq = this.publisher.publishReports(reports, pools);
+          // The acks go out once their events have gone to the workers and the history.
+          this.publisher.afterFlush(() => sequenced(firstSeq));
+        },
+        handedOff: (fd) => this.fdLimit.accepted(fd),
+        rejected: (counts) => {
+          for (const reason of REJECT_REASONS) this.rejected[reason] += counts[reason] ?? 0;
+        },
         replay: (since, first) => {
           if (first) this.replays++;
           return { ...this.history.after(since, REPLAY_CHUNK_BYTES), lastSeq: this.history.lastSeq };
@@ -101,7 +101,7 @@ export class Daemon {
             this.pausedSince = undefined;
           }
           this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
-          for (const producer of this.producers.values()) producer.throttle(full);
+          this.pool.throttleProducers(full);
         },
       },
     );
@@ -127,7 +127,7 @@ export class Daemon {
   }
 
   stats(): DaemonStats {
-    const rejected = this.counters.rejected;
+    const rejected = this.rejected;
     const pausedMs = this.pausedMs + (this.pausedSince === undefined ? 0 : Date.now() - this.pausedSince);
     return {
       run: this.run,
@@ -136,7 +136,7 @@ export class Daemon {
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       workers: this.pool.stats(),
       subscribers: this.pool.subscriberCount,
-      producers: this.producers.size,
+      producers: this.pool.producerCount,
       events_published: this.publisher.lastSeq,
       events_by_type: Object.fromEntries(
         EVENT_TYPES.map((type, code) => [type, this.publisher.byType[code]!]),
@@ -202,7 +202,8 @@ export class Daemon {
       for (const { server } of this.bound) server.close();
       this.metricsServer?.close();
       this.metricsServer?.closeAllConnections();
-      for (const producer of this.producers.values()) producer.close();
+      // Every report read before this is published before the announcement, and answered.
+      await this.pool.stopProducers(SHUTDOWN_GRACE_MS);
       // Marked as the daemon's own: a producer may report osctld_shutdown too (osctld stopping).
       if (announce) this.publisher.publish('osctld_shutdown', DAEMON_SHUTDOWN_OPTS as unknown as EventOpts<'osctld_shutdown'>);
       this.publisher.flush();
@@ -232,8 +233,8 @@ export class Daemon {
       const dialect = spec.name === 'osctld' ? 'osctld' : 'native';
       const server =
         spec.name === 'report'
-          ? net.createServer({ allowHalfOpen: true, highWaterMark: READ_AHEAD_BYTES }, (socket) => {
-              if (this.producers.size >= config.maxConnections) return this.refuse(socket, spec.name);
+          ? net.createServer({ pauseOnConnect: true }, (socket) => {
+              if (this.pool.producerCount >= config.maxConnections) return this.refuse(socket, spec.name);
               this.onProducer(socket);
             })
           : net.createServer({ pauseOnConnect: true }, (socket) => {
@@ -275,21 +276,16 @@ export class Daemon {
   private onProducer(socket: net.Socket): void {
     this.watchFds(socket);
     this.producersConnected++;
-    const id = this.nextProducerId++;
-    const producer = new ProducerConnection(
-      id,
-      socket,
-      {
-        publisher: this.publisher,
-        maxLineBytes: this.config.maxLineBytes,
-        lineTimeoutMs: this.config.lineTimeoutMs,
-        counters: this.counters,
-        log: this.log,
-      },
-      this.pool.throttled,
-    );
-    this.producers.set(id, producer);
-    socket.on('close', () => this.producers.delete(id));
+    this.pool.attachProducer(socket, readPeer(socket));
+  }
+}
+
+/** Who is on the other end of a connection (for the producer's log lines), if the kernel says. */
+function readPeer(socket: net.Socket): PeerCred | undefined {
+  try {
+    return peerCred(socketFd(socket));
+  } catch {
+    return undefined;
   }
 }
 

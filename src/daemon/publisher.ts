@@ -1,10 +1,12 @@
-// Stamps accepted reports with seq and time, serializes each event once, and hands the workers
-// (and the history) what is published in one turn of the event loop as one batch, or as several
-// of up to BATCH_BYTES: one turn can read megabytes from busy producers, and a batch that large
-// would delay its first event by the whole turn and land in a subscriber's queue all at once.
+// The sequencer: stamps accepted reports with seq and time in the order they reach the main
+// thread, and hands the workers (and the history) what is published in one turn of the event loop
+// as one batch, or as several of up to BATCH_BYTES: one turn can take megabytes from busy
+// producers, and a batch that large would delay its first event by the whole turn and land in a
+// subscriber's queue all at once. Reports come already validated and serialized by the worker
+// that read them (publishReports); the daemon's own events are serialized here (publish).
 import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
 import { EVENT_TYPES, eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
-import { eventLine } from '../protocol/wire.js';
+import { checkedEventTail, eventPrefix } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
 
 const BATCH_BYTES = 64 * 1024;
@@ -16,13 +18,12 @@ const BATCH_BYTES = 64 * 1024;
 const MAX_POOLS = 256;
 export const OTHER_POOLS = '(other)';
 
-/** A valid report that cannot become an event line; the message says why. */
-export class UnpublishableError extends Error {}
-
 export class Publisher {
   private seq = 0;
   private readonly pending = new BatchBuilder();
   private flushScheduled = false;
+  /** Run after the next flush: a worker's acks wait until their events have gone out. */
+  private afterFlushes: (() => void)[] = [];
   private timeMs = -1;
   private timeText = '';
   /** Events published per type (by type code) and per opts.pool. */
@@ -46,28 +47,47 @@ export class Publisher {
    * (seq and time add about 50 bytes to what the producer sent).
    */
   publish(type: EventType, opts: EventOpts): number {
-    let line: string;
-    try {
-      line = eventLine(this.seq + 1, this.now(), type, opts);
-    } catch (error) {
-      if (error instanceof RangeError) throw new UnpublishableError('opts is nested too deeply');
-      throw error;
-    }
-    // A UTF-16 length is at most the UTF-8 byte count: only a long line needs counting.
-    if (line.length - 1 > this.maxLineBytes / 3) {
-      const bytes = Buffer.byteLength(line) - 1;
-      if (bytes > this.maxLineBytes) {
-        throw new UnpublishableError(
-          `the event would be ${bytes} bytes with its seq and time, over the line limit of ${this.maxLineBytes}`,
-        );
-      }
-    }
+    const prefix = eventPrefix(this.seq + 1, this.now());
+    const line = prefix + checkedEventTail(type, opts, this.maxLineBytes, prefix.length);
     const seq = ++this.seq;
     const code = eventTypeCode(type);
     this.pending.add(line, code);
     this.byType[code]!++;
     const pool = (opts as { pool?: unknown }).pool;
-    if (typeof pool === 'string') this.countPool(pool);
+    if (typeof pool === 'string') this.countPool(pool, 1);
+    this.published();
+    return seq;
+  }
+
+  /**
+   * Publishes reports a worker validated and serialized (event lines without their start, see
+   * eventTail), in their order, and returns the first one's seq. `pools` counts them per opts.pool.
+   * Their lines were checked against the limit with the longest seq and time.
+   */
+  publishReports(reports: EventBatch, pools: ReadonlyArray<readonly [string, number]>): number {
+    const firstSeq = this.seq + 1;
+    const time = this.now();
+    const bytes = Buffer.from(reports.bytes.buffer, reports.bytes.byteOffset, reports.bytes.byteLength);
+    const { ends, types } = reports;
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const code = types[i]!;
+      this.pending.addPrefixed(eventPrefix(++this.seq, time), bytes, start, ends[i]!, code);
+      this.byType[code]!++;
+      start = ends[i]!;
+    }
+    for (const [pool, count] of pools) this.countPool(pool, count);
+    this.published();
+    return firstSeq;
+  }
+
+  /** Runs `done` once everything published so far has gone to the workers and the history. */
+  afterFlush(done: () => void): void {
+    this.afterFlushes.push(done);
+    this.published();
+  }
+
+  private published(): void {
     if (this.pending.byteLength >= BATCH_BYTES) {
       this.flush();
     } else if (!this.flushScheduled) {
@@ -77,14 +97,13 @@ export class Publisher {
         this.flush();
       });
     }
-    return seq;
   }
 
-  private countPool(pool: string): void {
-    const count = this.byPool.get(pool);
-    if (count !== undefined) this.byPool.set(pool, count + 1);
-    else if (this.byPool.size < MAX_POOLS) this.byPool.set(pool, 1);
-    else this.byPool.set(OTHER_POOLS, (this.byPool.get(OTHER_POOLS) ?? 0) + 1);
+  private countPool(pool: string, count: number): void {
+    const counted = this.byPool.get(pool);
+    if (counted !== undefined) this.byPool.set(pool, counted + count);
+    else if (this.byPool.size < MAX_POOLS) this.byPool.set(pool, count);
+    else this.byPool.set(OTHER_POOLS, (this.byPool.get(OTHER_POOLS) ?? 0) + count);
   }
 
   /**
@@ -103,9 +122,14 @@ export class Publisher {
 
   /** Sends what is pending to the workers now (a scheduled flush then finds nothing to do). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const batch = this.pending.take(this.seq - this.pending.length + 1);
-    this.history.append(batch);
-    this.broadcast(batch);
+    if (this.pending.length > 0) {
+      const batch = this.pending.take(this.seq - this.pending.length + 1);
+      this.history.append(batch);
+      this.broadcast(batch);
+    }
+    if (this.afterFlushes.length === 0) return;
+    const done = this.afterFlushes;
+    this.afterFlushes = [];
+    for (const callback of done) callback();
   }
 }

@@ -1,18 +1,26 @@
-// The worker threads and the placement of subscribers on them. A connected socket cannot move
+// The worker threads and the placement of connections on them. A connected socket cannot move
 // between threads, so the main thread accepts, hands a dup(2) of the connection's descriptor to
 // the least-loaded worker and closes its own copy; the worker opens the copy as a net.Socket.
+// Subscribers go to the worker with the fewest subscribers, producers to the one with the fewest
+// producers: the workers read and validate reports in parallel, and the main thread only sequences.
 import { closeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { EventBatch } from '../ipc/batch.js';
 import { createFlowCounters } from '../ipc/flow.js';
 import type { CloseReason, Dialect, FromWorker, StatsFormat, ToWorker, WorkerSettings } from '../ipc/messages.js';
-import type { WorkerStats } from '../protocol/stats.js';
+import type { RejectReason, WorkerStats } from '../protocol/stats.js';
 import type { Logger } from '../log.js';
-import { dupCloexec, socketFd } from '../native/index.js';
+import { dupCloexec, socketFd, type PeerCred } from '../native/index.js';
 import { WorkerFeed } from './worker-feed.js';
 
 export interface PoolHandlers {
+  /** A worker's batch of validated reports: publish them, then call `sequenced` with the first one's seq. */
+  reports(reports: EventBatch, pools: [string, number][], sequenced: (firstSeq: number) => void): void;
+  /** A connection's descriptor as its worker will hold it: the daemon watches how close they come to the limit. */
+  handedOff(fd: number): void;
+  /** Lines the workers' producers sent that were refused. */
+  rejected(counts: Partial<Record<RejectReason, number>>): void;
   /** first: a new `since` subscription, not the next chunk of one. */
   replay(since: number, first: boolean): { batch: EventBatch; lastSeq: number; missed: number };
   stats(format: StatsFormat): Promise<unknown>;
@@ -36,6 +44,8 @@ interface Slot {
   worker: Worker;
   /** Subscribers placed on this worker and not yet reported closed, with the socket they came from. */
   subscribers: Map<number, Dialect>;
+  /** Producer connections placed on this worker and not yet reported closed. */
+  producers: Set<number>;
   /** Descriptors posted to the worker that it has not taken yet: closed here if it dies first. */
   unclaimed: Map<number, number>;
   restarts: number;
@@ -59,7 +69,10 @@ function createWorker(workerData: WorkerSettings): Worker {
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
-  private nextSubscriberId = 1;
+  /** Subscribers and producers are numbered together: an id names one connection. */
+  private nextConnectionId = 1;
+  private producersThrottled = false;
+  private lastHandOffError = 0;
   /** Open subscriber connections per socket (dialect), for --max-connections. */
   private readonly open = { native: 0, osctld: 0 };
   private backlogFull = false;
@@ -77,26 +90,81 @@ export class WorkerPool {
 
   /** Hands an accepted subscriber connection to the worker with the fewest subscribers. */
   attach(socket: Socket, dialect: Dialect): void {
-    let fd: number;
-    try {
-      fd = dupCloexec(socketFd(socket));
-    } catch (error) {
-      this.log.error({ err: error }, 'cannot hand subscriber connection to a worker');
-      socket.destroy();
-      return;
-    }
-    socket.destroy();
-    const slot = this.leastLoaded();
+    const fd = this.handOff(socket, 'subscriber');
+    if (fd === undefined) return;
+    const slot = this.leastLoaded((slot) => slot.subscribers.size);
     if (!slot) {
       this.log.error('no worker thread is running; refusing subscriber');
       closeSync(fd);
       return;
     }
-    const id = this.nextSubscriberId++;
+    const id = this.nextConnectionId++;
     slot.subscribers.set(id, dialect);
     this.open[dialect]++;
     slot.unclaimed.set(id, fd);
     this.post(slot, { t: 'attach', id, fd, dialect });
+  }
+
+  /** Hands an accepted producer connection to the worker with the fewest producers; returns its id. */
+  attachProducer(socket: Socket, peer: PeerCred | undefined): number | undefined {
+    const fd = this.handOff(socket, 'producer');
+    if (fd === undefined) return undefined;
+    const slot = this.leastLoaded((slot) => slot.producers.size);
+    if (!slot) {
+      this.log.error('no worker thread is running; refusing producer');
+      closeSync(fd);
+      return undefined;
+    }
+    const id = this.nextConnectionId++;
+    slot.producers.add(id);
+    slot.unclaimed.set(id, fd);
+    this.post(slot, { t: 'producer', id, fd, peer });
+    return id;
+  }
+
+  /** A duplicate of the connection's descriptor for a worker; the main thread's own copy is closed. */
+  private handOff(socket: Socket, kind: string): number | undefined {
+    let fd: number;
+    try {
+      fd = dupCloexec(socketFd(socket));
+    } catch (error) {
+      // Out of descriptors, this would come with every connection: once in 10 s is enough.
+      if (Date.now() - this.lastHandOffError > 10_000) {
+        this.lastHandOffError = Date.now();
+        this.log.error({ err: error }, `cannot hand ${kind} connection to a worker`);
+      }
+      socket.destroy();
+      return undefined;
+    }
+    socket.destroy();
+    this.handlers.handedOff(fd);
+    return fd;
+  }
+
+  /** Pauses every producer (a worker fell behind), or resumes them. */
+  throttleProducers(on: boolean): void {
+    this.producersThrottled = on;
+    for (const slot of this.slots) if (!slot.exited) this.post(slot, { t: 'throttle', on });
+  }
+
+  /** Shutdown, first step: the workers stop reading producers and send on what they have read. */
+  async stopProducers(timeoutMs: number): Promise<void> {
+    await Promise.all(
+      this.slots.map((slot) => {
+        if (slot.exited) return undefined;
+        const stopped = new Promise<void>((resolve) => {
+          slot.worker.on('message', (message: FromWorker) => message.t === 'producersStopped' && resolve());
+          slot.worker.once('exit', () => resolve());
+          setTimeout(resolve, timeoutMs).unref();
+        });
+        this.post(slot, { t: 'stopProducers' });
+        return stopped;
+      }),
+    );
+  }
+
+  get producerCount(): number {
+    return this.slots.reduce((sum, slot) => sum + slot.producers.size, 0);
   }
 
   broadcast(batch: EventBatch): void {
@@ -122,6 +190,7 @@ export class WorkerPool {
     return this.slots.map((slot) => ({
       worker: slot.index,
       subscribers: slot.subscribers.size,
+      producers: slot.producers.size,
       restarts: slot.restarts,
       pending_bytes: slot.exited ? 0 : slot.feed.waitingBytes,
     }));
@@ -161,10 +230,10 @@ export class WorkerPool {
     );
   }
 
-  private leastLoaded(): Slot | undefined {
+  private leastLoaded(load: (slot: Slot) => number): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of this.slots) {
-      if (!slot.exited && (best === undefined || slot.subscribers.size < best.subscribers.size)) best = slot;
+      if (!slot.exited && (best === undefined || load(slot) < load(best))) best = slot;
     }
     return best;
   }
@@ -180,6 +249,7 @@ export class WorkerPool {
       index,
       worker,
       subscribers: new Map(),
+      producers: new Set(),
       unclaimed: new Map(),
       feed: new WorkerFeed(flow, (batch) => this.post(slot, { t: 'events', batch })),
       restarts,
@@ -190,8 +260,11 @@ export class WorkerPool {
     this.slots[index] = slot;
     return new Promise((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
-        if (message.t === 'ready') resolve();
-        else this.onMessage(slot, message);
+        if (message.t === 'ready') {
+          // A replacement starts paused if producers are.
+          if (this.producersThrottled) this.post(slot, { t: 'throttle', on: true });
+          resolve();
+        } else this.onMessage(slot, message);
       });
       worker.on('error', (error) => {
         this.log.error({ worker: index, err: error }, 'worker thread failed');
@@ -205,6 +278,16 @@ export class WorkerPool {
     switch (message.t) {
       case 'attached':
         slot.unclaimed.delete(message.id);
+        return;
+      case 'reports':
+        this.handlers.reports(message.reports, message.pools, (firstSeq) => !slot.exited && this.post(slot, { t: 'sequenced', firstSeq }));
+        return;
+      case 'rejected':
+        this.handlers.rejected(message.counts);
+        return;
+      case 'producerClosed':
+        slot.unclaimed.delete(message.id);
+        slot.producers.delete(message.id);
         return;
       case 'delivered':
         slot.feed.delivered();
@@ -236,9 +319,10 @@ export class WorkerPool {
     if (slot.stopping) return;
     for (const fd of slot.unclaimed.values()) closeSync(fd);
     this.log.error(
-      { worker: slot.index, exitCode: code, subscribersLost: slot.subscribers.size },
+      { worker: slot.index, exitCode: code, subscribersLost: slot.subscribers.size, producersLost: slot.producers.size },
       'worker thread exited unexpectedly; starting a new one',
     );
+    slot.producers.clear();
     for (const id of [...slot.subscribers.keys()]) {
       this.forget(slot, id);
       this.handlers.closed('error');

@@ -45,7 +45,18 @@ export class BatchBuilder {
     this.types[this.count++] = typeCode;
   }
 
-  /** The lines added since the last take, as a batch starting at `firstSeq`. */
+  /** A line made of an ASCII prefix and bytes already encoded: a worker's serialized report stamped with seq and time. */
+  addPrefixed(prefix: string, source: Buffer, start: number, end: number, typeCode: number): void {
+    const size = prefix.length + end - start;
+    if (this.used + size > this.scratch.length) this.growScratch(size);
+    if (this.count === this.ends.length) this.growIndex();
+    this.used += this.scratch.write(prefix, this.used, 'latin1');
+    this.used += source.copy(this.scratch, this.used, start, end);
+    this.ends[this.count] = this.used;
+    this.types[this.count++] = typeCode;
+  }
+
+  /** The lines added since the last take, as a batch starting at `firstSeq` (0: reports not yet sequenced). */
   take(firstSeq: number): EventBatch {
     const batch = allocateBatch(firstSeq, this.count, this.used);
     batch.bytes.set(this.scratch.subarray(0, this.used));

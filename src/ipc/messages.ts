@@ -1,5 +1,6 @@
 // Messages between the main thread (supervisor) and the worker threads.
-import type { CloseReason } from '../protocol/stats.js';
+import type { PeerCred } from '../native/index.js';
+import type { CloseReason, RejectReason } from '../protocol/stats.js';
 import type { EventBatch } from './batch.js';
 
 export type { CloseReason };
@@ -20,6 +21,14 @@ export interface WorkerSettings {
 export type ToWorker =
   /** Take ownership of a subscriber connection's file descriptor. */
   | { t: 'attach'; id: number; fd: number; dialect: Dialect }
+  /** Take ownership of a producer connection's file descriptor (peer: who is on the other end, if known). */
+  | { t: 'producer'; id: number; fd: number; peer: PeerCred | undefined }
+  /** The answer to the oldest batch of reports this worker sent: the seq of its first event. */
+  | { t: 'sequenced'; firstSeq: number }
+  /** Pause reading every producer (the workers are behind), or resume. */
+  | { t: 'throttle'; on: boolean }
+  /** Stop taking reports (shutdown): answer with `producersStopped` once the last batch is sent. */
+  | { t: 'stopProducers' }
   | { t: 'events'; batch: EventBatch }
   /** History for a `since` subscription: the next chunk of what is retained after `since`; lastSeq is the newest event now. */
   | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
@@ -30,6 +39,12 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'attached'; id: number }
+  /** Reports the worker's producers sent, validated and serialized, to be sequenced and published. */
+  | { t: 'reports'; reports: EventBatch; pools: [string, number][] }
+  /** Lines refused since the last such message, by reason. */
+  | { t: 'rejected'; counts: Partial<Record<RejectReason, number>> }
+  | { t: 'producerClosed'; id: number }
+  | { t: 'producersStopped' }
   /** A batch was delivered (written to or queued for every subscriber), and the main thread asked to be told. */
   | { t: 'delivered' }
   | { t: 'closed'; id: number; reason: CloseReason }

@@ -22,6 +22,8 @@ export type CloseReason = (typeof CLOSE_REASONS)[number];
 export interface WorkerStats {
   worker: number;
   subscribers: number;
+  /** Producer connections this worker reads (it validates their reports; the main thread sequences them). */
+  producers: number;
   restarts: number;
   /** Bytes of events published and not yet handed to this worker (flow control holds them). */
   pending_bytes: number;

@@ -8,8 +8,49 @@ const OPTS_KEY = ',"opts":';
 
 /** The native event line. Throws a RangeError if `opts` is nested too deeply to serialize. */
 export function eventLine(seq: number, time: string, type: EventType, opts: EventOpts): string {
+  return eventPrefix(seq, time) + eventTail(type, opts);
+}
+
+/** An event line's start, which only the sequencer (the main thread) can write. */
+export function eventPrefix(seq: number, time: string): string {
+  return `{"seq":${seq},"time":"${time}",`;
+}
+
+/**
+ * The rest of an event line: a report serialized by the worker that validated it, before it has a
+ * seq and a time. Throws a RangeError if `opts` is nested too deeply to serialize.
+ */
+export function eventTail(type: EventType, opts: EventOpts): string {
   // `type` is one of the known identifiers: it never needs escaping.
-  return `{"seq":${seq},"time":"${time}","type":"${type}"${OPTS_KEY}${JSON.stringify(opts)}}\n`;
+  return `"type":"${type}"${OPTS_KEY}${JSON.stringify(opts)}}\n`;
+}
+
+/** The longest eventPrefix: seq at 16 digits (2^53), time at its 24 characters. */
+export const MAX_EVENT_PREFIX_BYTES = eventPrefix(Number.MAX_SAFE_INTEGER, new Date(0).toISOString()).length;
+
+/** A valid report that cannot become an event line; the message says why. */
+export class UnpublishableError extends Error {}
+
+/**
+ * eventTail, or an UnpublishableError if opts is nested too deeply to serialize or the event line
+ * (after a start of `prefixBytes`, without its newline) would be longer than `maxLineBytes`.
+ */
+export function checkedEventTail(type: EventType, opts: EventOpts, maxLineBytes: number, prefixBytes: number): string {
+  let tail: string;
+  try {
+    tail = eventTail(type, opts);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UnpublishableError('opts is nested too deeply');
+    throw error;
+  }
+  // A UTF-16 length is at most the UTF-8 byte count: only a long line needs counting.
+  if ((prefixBytes + tail.length - 1) * 3 > maxLineBytes) {
+    const bytes = prefixBytes + Buffer.byteLength(tail) - 1;
+    if (bytes > maxLineBytes) {
+      throw new UnpublishableError(`the event would be up to ${bytes} bytes with its seq and time, over the line limit of ${maxLineBytes}`);
+    }
+  }
+  return tail;
 }
 
 /** Re-frames a native event line the way osctld's `event_subscribe` sends events. */

@@ -1,5 +1,6 @@
-// A worker thread: owns a slice of the subscriber connections and streams events to them.
-// The main thread never reads or writes subscriber data.
+// A worker thread: owns a slice of the subscriber connections and streams events to them, and a
+// slice of the producer connections, whose reports it validates and serializes for the main thread
+// to sequence. The main thread never reads or writes connection data.
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -7,6 +8,10 @@ import { BatchView } from '../ipc/batch.js';
 import { FlowReceiver } from '../ipc/flow.js';
 import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import { createLogger } from '../log.js';
+import type { PeerCred } from '../native/index.js';
+import type { RejectReason } from '../protocol/stats.js';
+import { Ingest } from './ingest.js';
+import { ProducerConnection } from './producer.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
 const settings = workerData as WorkerSettings;
@@ -14,10 +19,51 @@ const port = parentPort!;
 const log = createLogger(settings.logLevel, { worker: settings.index });
 const subscribers = new Map<number, Subscriber>();
 const flow = new FlowReceiver(settings.flow);
+const producers = new Map<number, ProducerConnection>();
 let onDrained: (() => void) | null = null;
+/** Producers are paused while the main thread says the workers are behind, or while it is behind with our reports. */
+let throttledByMain = false;
+let ingestBehind = false;
+let producersPaused = false;
+let rejected: Partial<Record<RejectReason, number>> = {};
+let rejectedPostScheduled = false;
 
 function post(message: FromWorker): void {
   port.postMessage(message);
+}
+
+const ingest = new Ingest(
+  {
+    // The batch's one buffer is moved, not copied.
+    send: (reports, pools) => {
+      const message: FromWorker = { t: 'reports', reports, pools };
+      port.postMessage(message, [reports.bytes.buffer as ArrayBuffer]);
+    },
+    backlog: (full) => {
+      ingestBehind = full;
+      updateProducerFlow();
+    },
+  },
+  settings.maxLineBytes,
+);
+
+function updateProducerFlow(): void {
+  const paused = throttledByMain || ingestBehind;
+  if (paused === producersPaused) return;
+  producersPaused = paused;
+  for (const producer of producers.values()) producer.throttle(paused);
+}
+
+/** Counts a refused line; the counts go to the main thread once per turn. */
+function countRejected(reason: RejectReason): void {
+  rejected[reason] = (rejected[reason] ?? 0) + 1;
+  if (rejectedPostScheduled) return;
+  rejectedPostScheduled = true;
+  setImmediate(() => {
+    rejectedPostScheduled = false;
+    post({ t: 'rejected', counts: rejected });
+    rejected = {};
+  });
 }
 
 const host: SubscriberHost = {
@@ -47,17 +93,28 @@ const host: SubscriberHost = {
       log.debug({ subscriber: subscriber.id, reason }, 'subscriber disconnected');
     }
     post({ t: 'closed', id: subscriber.id, reason });
-    if (onDrained && subscribers.size === 0) onDrained();
+    if (onDrained && subscribers.size === 0 && producers.size === 0) onDrained();
   },
 };
+
+/**
+ * What Node reads ahead from a paused connection. Its default (16 KiB) is counted in bytes, so a
+ * client sending one byte per write kept being read a byte at a time while paused; with this a
+ * paused connection is left in the kernel after one chunk. It does not slow a flowing one.
+ */
+const READ_AHEAD_BYTES = 1;
+
+/** A connection handed over by the main thread; half-open, as a producer may end its side and still read its replies. */
+function openConnection(fd: number): Socket {
+  // (readableHighWaterMark is passed on to stream.Duplex; Node's typings of the constructor leave it out.)
+  const options = { fd, readable: true, writable: true, allowHalfOpen: true, readableHighWaterMark: READ_AHEAD_BYTES };
+  return new Socket(options);
+}
 
 function attach(id: number, fd: number, dialect: Dialect): void {
   let socket: Socket;
   try {
-    // A paused (trickling) connection stays unread: see READ_AHEAD_BYTES in daemon/daemon.ts.
-    // (Passed on to stream.Duplex; Node's typings of the constructor leave it out.)
-    const options = { fd, readable: true, writable: true, allowHalfOpen: true, readableHighWaterMark: 1 };
-    socket = new Socket(options);
+    socket = openConnection(fd);
   } catch (error) {
     log.error({ subscriber: id, fd, err: error }, 'cannot open subscriber connection');
     closeSync(fd);
@@ -68,17 +125,45 @@ function attach(id: number, fd: number, dialect: Dialect): void {
   post({ t: 'attached', id });
 }
 
+function attachProducer(id: number, fd: number, peer: PeerCred | undefined): void {
+  let socket: Socket;
+  try {
+    socket = openConnection(fd);
+  } catch (error) {
+    log.error({ producer: id, fd, err: error }, 'cannot open producer connection');
+    closeSync(fd);
+    post({ t: 'producerClosed', id });
+    return;
+  }
+  const context = { ingest, maxLineBytes: settings.maxLineBytes, lineTimeoutMs: settings.lineTimeoutMs, rejected: countRejected, log };
+  const producer = new ProducerConnection(id, socket, context, peer, producersPaused, () => {
+    if (!producers.delete(id)) return;
+    post({ t: 'producerClosed', id });
+    if (onDrained && subscribers.size === 0 && producers.size === 0) onDrained();
+  });
+  producers.set(id, producer);
+  post({ t: 'attached', id });
+}
+
+/** Shutdown, first step: stop reading producers; what they sent before is sent on now. */
+function stopProducers(): void {
+  for (const producer of producers.values()) producer.close();
+  ingest.flush();
+  post({ t: 'producersStopped' });
+}
+
 function shutdown(graceMs: number): void {
   const done = () => {
     post({ t: 'drained' });
     onDrained = null;
   };
-  if (subscribers.size === 0) return done();
+  if (subscribers.size === 0 && producers.size === 0) return done();
   onDrained = done;
   for (const subscriber of subscribers.values()) subscriber.end();
-  // Subscribers that do not read what is left for them are cut off.
+  // Subscribers that do not read what is left for them are cut off, and producers that do not read their last replies.
   setTimeout(() => {
     for (const subscriber of subscribers.values()) subscriber.destroy();
+    for (const producer of producers.values()) producer.destroy();
   }, graceMs).unref();
 }
 
@@ -92,6 +177,15 @@ port.on('message', (message: ToWorker) => {
     }
     case 'attach':
       return attach(message.id, message.fd, message.dialect);
+    case 'producer':
+      return attachProducer(message.id, message.fd, message.peer);
+    case 'sequenced':
+      return ingest.sequenced(message.firstSeq);
+    case 'throttle':
+      throttledByMain = message.on;
+      return updateProducerFlow();
+    case 'stopProducers':
+      return stopProducers();
     case 'replay':
       return subscribers.get(message.subscriber)?.replay(new BatchView(message.batch), message.lastSeq, message.missed);
     case 'stats':

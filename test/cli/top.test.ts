@@ -49,8 +49,8 @@ describe('eventd top', () => {
       const screen = term.screen();
       expect(screen).toMatch(/^db\s+[\d.]+\s+1\s+ssd\s+[\d.]+\s+1$/m);
       expect(screen).toMatch(/^events\s+[\d.]+\/s\s+seq 4\s+history 4\/10000 events/m);
-      expect(screen).toMatch(/^WORKER\s+CONNECTIONS\s+PENDING\s+RESTARTS$/m);
-      expect(screen).toMatch(/^1\s+\d+\s+0 B\s+0$/m);
+      expect(screen).toMatch(/^WORKER\s+SUBSCRIBERS\s+PRODUCERS\s+PENDING\s+RESTARTS$/m);
+      expect(screen).toMatch(/^1\s+\d+\s+\d+\s+0 B\s+0$/m);
       expect(screen).toMatch(/^q: quit$/m);
       term.keys('q');
       await expect.poll(term.exited, { timeout: 5000 }).toBe('exit 0\n');

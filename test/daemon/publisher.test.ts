@@ -1,9 +1,11 @@
 // The publisher in-process: seq, time that never goes back, batches, and what cannot be published.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventHistory } from '../../src/daemon/history.js';
-import { OTHER_POOLS, Publisher, UnpublishableError } from '../../src/daemon/publisher.js';
+import { OTHER_POOLS, Publisher } from '../../src/daemon/publisher.js';
+import { UnpublishableError } from '../../src/protocol/wire.js';
 import { eventTypeCode } from '../../src/protocol/events.js';
-import { BatchView, type EventBatch } from '../../src/ipc/batch.js';
+import { BatchBuilder, BatchView, type EventBatch } from '../../src/ipc/batch.js';
+import { eventTail } from '../../src/protocol/wire.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -55,7 +57,7 @@ describe('Publisher', () => {
       new UnpublishableError('opts is nested too deeply'),
     );
     expect(() => pub.publish('management', { id: 1, cmd: 'x', opts: { blob: 'é'.repeat(60) }, state: 'run' })).toThrow(
-      /^the event would be 2\d\d bytes with its seq and time, over the line limit of 200$/,
+      /^the event would be up to 2\d\d bytes with its seq and time, over the line limit of 200$/,
     );
     expect(pub.publish('osctld_shutdown', {})).toBe(1);
     pub.flush();
@@ -76,5 +78,32 @@ describe('Publisher', () => {
     expect(pub.byPool.has('p256')).toBe(false);
     expect(pub.byPool.get(OTHER_POOLS)).toBe(44);
     expect(pub.byPool.size).toBe(257);
+  });
+
+  it("stamps a worker's serialized reports with the next seqs, in order, after its own events, and answers once they went out", () => {
+    const { publisher: pub, batches, history } = publisher();
+    pub.publish('osctld_shutdown', {});
+    const reports = new BatchBuilder();
+    reports.add(eventTail('state', { pool: 'tank', id: '1', state: 'running' }), eventTypeCode('state'));
+    reports.add(eventTail('ct_exit', { pool: 'ssd', id: '2', exit_type: 'halt' }), eventTypeCode('ct_exit'));
+    expect(
+      pub.publishReports(reports.take(0), [
+        ['tank', 1],
+        ['ssd', 1],
+      ]),
+    ).toBe(2);
+    const answered: number[] = [];
+    pub.afterFlush(() => answered.push(history.lastSeq));
+    expect(answered).toEqual([]);
+    pub.flush();
+    expect(answered).toEqual([3]);
+    expect(lines(batches)).toMatchObject([
+      { seq: 1, type: 'osctld_shutdown' },
+      { seq: 2, type: 'state', opts: { pool: 'tank', id: '1', state: 'running' } },
+      { seq: 3, type: 'ct_exit', opts: { pool: 'ssd', id: '2', exit_type: 'halt' } },
+    ]);
+    expect(new BatchView(batches[0]!).type(2)).toBe('ct_exit');
+    expect(pub.byType[eventTypeCode('ct_exit')]).toBe(1);
+    expect(pub.byPool.get('ssd')).toBe(1);
   });
 });

@@ -33,7 +33,11 @@ describe('worker pool', () => {
     // The stats connection itself is a subscriber too (on worker 0, the first of the least loaded).
     expect(((await daemon.stats()).workers as { subscribers: number }[]).map((w) => w.subscribers)).toEqual([2, 1]);
 
-    const producer = await daemon.producer();
+    // Producers are placed like subscribers, on the worker with the fewest producers; a worker's
+    // crash cuts the connections it reads, so the one pumping is on the surviving worker.
+    const cut = await daemon.producer(); // worker 0
+    const producer = await daemon.producer(); // worker 1
+    await expect.poll(async () => ((await daemon!.stats()).workers as { producers: number }[]).map((w) => w.producers)).toEqual([1, 1]);
     const total = 2000;
     const pumping = (async () => {
       for (let i = 0; i < total; i += 50) {
@@ -52,6 +56,7 @@ describe('worker pool', () => {
     await victim.closed;
     while (victim.pending > 0) seen.push((await victim.nextJson<{ seq: number }>()).seq);
     await daemon.waitForLog((record) => record.msg === 'worker thread exited unexpectedly; starting a new one');
+    await cut.closed;
 
     // The victim reconnects (to the replacement worker) and resumes after the last event it saw.
     const resumed = await LineClient.connect(daemon.eventsSocket);

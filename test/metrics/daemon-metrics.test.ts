@@ -149,7 +149,7 @@ describe('metrics', () => {
     const table = await runCli(['stats', '--events-socket', daemon.eventsSocket]);
     expect(table.stdout).toMatch(/^subscribers +1 \(besides this stats connection\)$/m);
     expect(table.stdout).toMatch(/^producers paused +0 times, 0\.0 s in all$/m);
-    expect(table.stdout).toMatch(/^worker 0 +1 connection, 0 restarts$/m);
+    expect(table.stdout).toMatch(/^worker 0 +1 subscriber, 0 producers, 0 restarts$/m);
     sub.destroy();
     await expect.poll(async () => (await daemon.stats()).subscribers_disconnected.eof).toBe(2);
   });

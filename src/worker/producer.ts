@@ -1,33 +1,30 @@
-// One producer connection on the report socket: frames lines, validates each as a report,
-// publishes the valid ones and answers acks and errors, in line order.
+// One producer connection on the report socket, owned by a worker thread: frames lines,
+// validates each as a report, hands the valid ones to the main thread to be published (ingest.ts)
+// and answers acks and errors, in line order.
 import type { Socket } from 'node:net';
+import type { PeerCred } from '../native/index.js';
 import type { Logger } from '../log.js';
-import { peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import type { RejectReason } from '../protocol/stats.js';
-import { ackLine, errorLine, reportErrorLine } from '../protocol/wire.js';
-import { UnpublishableError, type Publisher } from './publisher.js';
+import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
+import type { Ingest } from './ingest.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
 
-export interface ProducerCounters {
-  rejected: Record<RejectReason, number>;
-}
-
 export interface ProducerContext {
-  publisher: Publisher;
+  ingest: Ingest;
   maxLineBytes: number;
   lineTimeoutMs: number;
-  counters: ProducerCounters;
+  /** Counts a line refused, by reason. */
+  rejected(reason: RejectReason): void;
   log: Logger;
 }
 
 export class ProducerConnection {
   private readonly framer: LineFramer;
   private readonly log: Logger;
-  private readonly peer: PeerCred | undefined;
   /** Set at shutdown: nothing read after this point is published or answered. */
   private closing = false;
   private replies = '';
@@ -41,11 +38,13 @@ export class ProducerConnection {
     readonly id: number,
     private readonly socket: Socket,
     private readonly ctx: ProducerContext,
+    peer: PeerCred | undefined,
     throttled = false,
+    /** Called once the connection is closed, or has sent its last reply at shutdown. */
+    private readonly finished: () => void = () => {},
   ) {
-    this.peer = readPeer(socket);
     // Named apart from pino's own `pid` (the daemon's).
-    this.log = ctx.log.child({ producer: id, peer_pid: this.peer?.pid, peer_uid: this.peer?.uid, peer_gid: this.peer?.gid });
+    this.log = ctx.log.child({ producer: id, peer_pid: peer?.pid, peer_uid: peer?.uid, peer_gid: peer?.gid });
     this.framer = new LineFramer(
       ctx.maxLineBytes,
       {
@@ -63,8 +62,7 @@ export class ProducerConnection {
     // Half-close: answer the last line (even without `\n`), flush every reply, then close.
     socket.on('end', () => {
       if (!this.closing) this.framer.end();
-      // After the replies, which are flushed on the next turn.
-      setImmediate(() => socket.end());
+      this.endAfterReplies();
     });
     socket.on('drain', () => {
       this.repliesUnread = false;
@@ -76,6 +74,7 @@ export class ProducerConnection {
     socket.on('close', () => {
       this.framer.stop();
       this.log.debug('producer disconnected');
+      this.finished();
     });
   }
 
@@ -100,38 +99,56 @@ export class ProducerConnection {
     }, tricklePauseMs()).unref();
   }
 
-  /** Stops taking reports: everything already answered stays answered. */
+  /** Stops taking reports: every report already read is published and answered, then the connection ends. */
   close(): void {
     this.closing = true;
     this.socket.pause();
-    setImmediate(() => this.socket.end());
+    this.endAfterReplies();
+  }
+
+  /** Cuts the connection (a producer that does not read its last replies at shutdown). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Ends the connection once every line read so far is answered (the replies go out on the next turn). */
+  private endAfterReplies(): void {
+    this.ctx.ingest.after(() =>
+      setImmediate(() => {
+        if (this.socket.destroyed) return;
+        this.socket.end(() => this.finished());
+      }),
+    );
   }
 
   /** A line left unfinished too long: say so, then close (a slow-byte client holds nothing for long). */
   private timedOut(message: string): void {
     this.log.warn({ reason: message }, 'producer closed: unfinished line');
     this.closing = true;
-    this.flushReplies();
-    this.socket.end(errorLine(message), () => this.socket.destroy());
+    this.ctx.ingest.after(() => {
+      this.flushReplies();
+      this.socket.end(errorLine(message), () => this.socket.destroy());
+    });
   }
 
   private onLine(text: string, lineNo: number): void {
     const report = parseReport(text);
     if (!report.ok) return this.reject(lineNo, report);
-    let seq: number;
+    const { ack } = report;
     try {
-      seq = this.ctx.publisher.publish(report.type, report.opts);
+      this.ctx.ingest.add(report.type, report.opts, ack === undefined ? undefined : (seq) => this.reply(ackLine(ack, seq)));
     } catch (error) {
       if (!(error instanceof UnpublishableError)) throw error;
-      return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], report.ack));
+      return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], ack));
     }
-    if (report.ack !== undefined) this.reply(ackLine(report.ack, seq));
   }
 
   private reject(lineNo: number, report: RejectedReport): void {
-    this.ctx.counters.rejected[report.reason]++;
+    this.ctx.rejected(report.reason);
     this.log.warn({ line: lineNo, reason: report.message }, 'report rejected');
-    this.reply(reportErrorLine(lineNo, report.message, report.issues, report.ack));
+    const line = reportErrorLine(lineNo, report.message, report.issues, report.ack);
+    // After the replies to the lines before it.
+    this.ctx.ingest.after(() => this.reply(line));
   }
 
   /** Replies are written once per event-loop turn: a burst of lines costs one write. */
@@ -144,21 +161,11 @@ export class ProducerConnection {
     const replies = this.replies;
     this.replies = '';
     if (replies === '' || this.socket.destroyed) return;
-    // Hand the events to the workers first: an ack never overtakes its event.
-    this.ctx.publisher.flush();
     this.socket.write(replies);
     // A producer that does not read its replies is slowed down, never buffered without bound.
     if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) {
       this.repliesUnread = true;
       this.updateFlow();
     }
-  }
-}
-
-function readPeer(socket: Socket): PeerCred | undefined {
-  try {
-    return peerCred(socketFd(socket));
-  } catch {
-    return undefined;
   }
 }

@@ -1,0 +1,62 @@
+// Producers read by several workers at once: one gap-free seq order for everyone, each producer's
+// events in its own order, every ack naming its own event, and replies in line order.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { LineClient } from '../helpers/client.js';
+import { TestDaemon } from '../helpers/daemon.js';
+
+let daemon: TestDaemon;
+beforeAll(async () => {
+  daemon = await TestDaemon.start({ args: ['--workers', '3'] });
+});
+afterAll(() => daemon.cleanup());
+
+const PRODUCERS = 6;
+const LINES = 600;
+
+it('sequences reports from producers on every worker into one order, each producer kept in its own', async () => {
+  const subscriber = await daemon.subscriber();
+  const producers: LineClient[] = [];
+  for (let p = 0; p < PRODUCERS; p++) producers.push(await daemon.producer());
+  // Two producers per worker.
+  await expect.poll(async () => ((await daemon.stats()).workers as { producers: number }[]).map((w) => w.producers)).toEqual([2, 2, 2]);
+
+  // Every 7th line is refused (an unknown state): its error must come after the acks of the lines before it.
+  const line = (p: number, i: number) =>
+    JSON.stringify({ type: 'ct_init_pid', opts: { pool: `p${p}`, id: String(i), init_pid: i % 7 === 6 ? 0 : i + 1 }, ack: `${p}:${i}` });
+  const sending = producers.map(async (producer, p) => {
+    for (let i = 0; i < LINES; i += 50) {
+      producer.send(Array.from({ length: 50 }, (_, j) => `${line(p, i + j)}\n`).join(''));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  });
+  await Promise.all(sending);
+  const replies = await Promise.all(
+    producers.map((producer) => producer.takeJson<{ status: boolean; ack: string; seq?: number; line?: number }>(LINES)),
+  );
+
+  const accepted = PRODUCERS * (LINES - Math.floor(LINES / 7));
+  const events = await subscriber.takeJson<{ seq: number; opts: { pool: string; id: string } }>(accepted);
+  expect(events.map((event) => event.seq)).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
+  const bySeq = new Map(events.map((event) => [event.seq, event]));
+  replies.forEach((answers, p) => {
+    // One reply per line, in line order.
+    expect(answers.map((answer) => answer.ack)).toEqual(Array.from({ length: LINES }, (_, i) => `${p}:${i}`));
+    let lastSeq = 0;
+    answers.forEach((answer, i) => {
+      if (i % 7 === 6) {
+        expect(answer).toMatchObject({ status: false, line: i + 1 });
+        return;
+      }
+      expect(answer.status).toBe(true);
+      // The ack names this line's event, and this producer's events keep their order.
+      expect(bySeq.get(answer.seq!)?.opts).toMatchObject({ pool: `p${p}`, id: String(i) });
+      expect(answer.seq!).toBeGreaterThan(lastSeq);
+      lastSeq = answer.seq!;
+    });
+  });
+  const stats = await daemon.stats();
+  expect(stats.events_published).toBe(accepted);
+  expect(stats.lines_rejected_by_reason.schema).toBe(PRODUCERS * Math.floor(LINES / 7));
+  for (const producer of producers) producer.destroy();
+  subscriber.destroy();
+});
