@@ -211,6 +211,9 @@ async function idleSubscribers(): Promise<void> {
   }
 }
 
+/** Events (about 4 KB each, so 4 MB) the producer may be ahead of the healthy reader. */
+const STALLED_WINDOW = 1000;
+
 /** One subscriber never reads while a lot flows; the daemon's memory must stay bounded. */
 async function stalledSubscriber(): Promise<void> {
   const totalBytes = QUICK ? 50 * 2 ** 20 : 2 ** 30;
@@ -225,10 +228,12 @@ async function stalledSubscriber(): Promise<void> {
     const count = Math.ceil(totalBytes / line.length);
     let received = 0;
     let peak = 0;
+    let caughtUp: (() => void) | undefined;
     const finished = new Promise<void>((resolve) => {
       healthy.on('data', (chunk: Buffer) => {
         let at = -1;
         while ((at = chunk.indexOf(10, at + 1)) !== -1) received++;
+        caughtUp?.();
         if (received >= count) resolve();
       });
     });
@@ -238,6 +243,9 @@ async function stalledSubscriber(): Promise<void> {
     for (let sent = 0; sent < count; sent += 64) {
       const n = Math.min(64, count - sent);
       if (!producer.write(n === 64 ? batch : line.repeat(n))) await new Promise((resolve) => producer.once('drain', resolve));
+      // Closed loop, as in fanout.ts: at most STALLED_WINDOW events ahead of the healthy reader (in
+      // this same process), which a flood would otherwise outrun until it is dropped as too slow too.
+      while (sent - received > STALLED_WINDOW) await new Promise<void>((resolve) => (caughtUp = resolve));
     }
     await finished;
     clearInterval(sampler);
