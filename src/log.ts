@@ -7,8 +7,6 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 /** Fields every record has, or that the readable line shows in its own place. */
 const SHOWN_APART = new Set(['level', 'time', 'pid', 'name', 'msg', 'hostname']);

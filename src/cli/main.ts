@@ -1,32 +1,33 @@
-// The `eventd` command line.
+// The `eventd` command line. Each command's module (and what it imports: zod, the daemon, the
+// NATS client) is loaded only when that command runs: hooks and scripts run `eventd report` once
+// per event, and its start-up time is most of what it costs them.
 import { Command } from 'commander';
-import { monitorCommand, waitCommand } from './monitor.js';
-import { forwardCommand } from './forward.js';
 import { EXIT } from './options.js';
-import { reportCommand } from './report.js';
-import { schemaCommand } from './schema.js';
-import { serveCommand } from './serve.js';
-import { statsCommand } from './stats.js';
-import { topCommand } from './top.js';
 import { EVENTD_VERSION } from '../version.js';
+
+/** Each command, by name, as its module builds it; listed in the order `eventd --help` shows them. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serveCommand(),
+  report: async () => (await import('./report.js')).reportCommand(),
+  monitor: async () => (await import('./monitor.js')).monitorCommand(),
+  wait: async () => (await import('./monitor.js')).waitCommand(),
+  stats: async () => (await import('./stats.js')).statsCommand(),
+  top: async () => (await import('./top.js')).topCommand(),
+  schema: async () => (await import('./schema.js')).schemaCommand(),
+  forward: async () => (await import('./forward.js')).forwardCommand(),
+};
 
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
-export function buildProgram(): Command {
+/** The program with the commands named (all of them for help, a typo or a bare `eventd`). */
+export async function buildProgram(names: readonly string[] = Object.keys(COMMANDS)): Promise<Command> {
   const program = new Command('eventd')
     .description('A local event bus for container hosts: report events on one Unix socket, subscribe on another.')
-    .version(EVENTD_VERSION)
-    .addCommand(serveCommand())
-    .addCommand(reportCommand())
-    .addCommand(monitorCommand())
-    .addCommand(waitCommand())
-    .addCommand(statsCommand())
-    .addCommand(topCommand())
-    .addCommand(schemaCommand())
-    .addCommand(forwardCommand())
-    .addHelpText(
-      'after',
-      `
+    .version(EVENTD_VERSION);
+  for (const command of await Promise.all(names.map((name) => COMMANDS[name]!()))) program.addCommand(command);
+  program.addHelpText(
+    'after',
+    `
 Quick start:
   eventd serve &                                   # the daemon
   eventd monitor                                   # watch everything
@@ -36,7 +37,7 @@ Quick start:
 
 Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.
 Sockets: --report-socket / --events-socket, or EVENTD_REPORT_SOCKET / EVENTD_EVENTS_SOCKET.`,
-    );
+  );
   // Usage errors: one line, exit 2 (commander's default is 1, which here means "refused").
   for (const command of [program, ...program.commands]) {
     command
@@ -61,7 +62,8 @@ export function usageLine(text: string, name: string): string {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
-  const program = buildProgram();
+  const name = argv[2];
+  const program = await buildProgram(name !== undefined && Object.hasOwn(COMMANDS, name) ? [name] : undefined);
   // Bare `eventd` is a usage error: the help, on stderr, exit 2.
   if (argv.length <= 2) {
     program.outputHelp({ error: true });

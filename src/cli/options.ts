@@ -3,9 +3,11 @@ import { InvalidArgumentError, Option } from 'commander';
 import { defaultSocketPaths } from '../client/connect.js';
 import { EventdError, type EventdErrorCode } from '../errors.js';
 import { checkStreamName, FLEET_DEFAULTS } from '../fleet/settings.js';
-import { LOG_LEVELS } from '../log.js';
 import { parseListenAddress } from '../metrics/address.js';
-import { EVENT_TYPES, isEventType, type EventType } from '../protocol/events.js';
+import { EVENT_TYPES, isEventType, type EventType } from '../protocol/event-types.js';
+
+/** pino's levels (not imported from pino: the client commands do not load it). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {

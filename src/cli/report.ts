@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { Reporter } from '../client/reporter.js';
 import { ReportRejectedError } from '../protocol/report.js';
-import { EVENT_TYPES } from '../protocol/events.js';
+import { EVENT_TYPES } from '../protocol/event-types.js';
 import { clientAction, eventTypeArg, EXIT, reportSocketOption } from './options.js';
 import { reportOpts } from './values.js';
 

@@ -132,7 +132,8 @@ async function serve(config: DaemonConfig): Promise<void> {
     );
   });
   try {
-    await server.start();
+    // Producers' reports are validated in the worker threads: this thread needs no schemas.
+    await server.start({ inProcessReports: false });
   } catch (error) {
     // One line, on stderr (journald keeps it too): the message says what to do; a stack would not.
     process.stderr.write(`eventd: ${(error as Error).message}\n`);

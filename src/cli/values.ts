@@ -43,8 +43,19 @@ function fieldValues(type: EventType): Map<string, Set<unknown> | null> {
   return values;
 }
 
-const FIELD_TYPES = new Map(EVENT_TYPES.map((type) => [type, fieldTypes(type)]));
-const FIELD_VALUES = new Map(EVENT_TYPES.map((type) => [type, fieldValues(type)]));
+/** Per type, worked out on first use: `eventd report state …` needs one type's, not all eight. */
+const FIELD_TYPES = memoized(fieldTypes);
+const FIELD_VALUES = memoized(fieldValues);
+
+function memoized<V>(compute: (type: EventType) => V): { get(type: EventType): V } {
+  const known = new Map<EventType, V>();
+  return {
+    get: (type) => {
+      if (!known.has(type)) known.set(type, compute(type));
+      return known.get(type)!;
+    },
+  };
+}
 
 /**
  * A filter that can never match is a usage error: a field none of the types has, or a value

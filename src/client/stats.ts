@@ -1,6 +1,6 @@
 // Asks a running daemon for its counters (`stats` on a connection of its own), as an object or
 // as Prometheus text (`metrics`).
-import { isDaemonShutdown } from '../protocol/events.js';
+import { isDaemonShutdown } from '../protocol/event-types.js';
 import type { DaemonStats } from '../protocol/stats.js';
 import type { Socket } from 'node:net';
 import { connect } from './connect.js';

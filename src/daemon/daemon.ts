@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
-import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, type EventOpts, type EventType } from '../protocol/events.js';
-import { ReportRejectedError, validateReport } from '../protocol/report.js';
+import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, type EventType } from '../protocol/event-types.js';
+import type { EventOpts } from '../protocol/events.js';
 import type { DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
@@ -58,6 +58,8 @@ export class Daemon {
   private producersPaused = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
+  /** The report schemas, for events published in-process (report()): loaded only when asked for. */
+  private reports: typeof import('../protocol/report.js') | undefined;
 
   private constructor(
     readonly config: DaemonConfig,
@@ -108,10 +110,15 @@ export class Daemon {
     this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch), config.maxLineBytes);
   }
 
-  static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
+  /**
+   * inProcessReports: report() will be called (the library's EventdServer); otherwise the main
+   * thread never loads the report schemas: the workers validate what producers send.
+   */
+  static async start(config: DaemonConfig, log: Logger, { inProcessReports = false } = {}): Promise<Daemon> {
     // A missing helper is a start error (one line), not a crash at the first connection.
     loadNative();
     const daemon = new Daemon(config, log);
+    if (inProcessReports) daemon.reports = await import('../protocol/report.js');
     try {
       await daemon.open();
     } catch (error) {
@@ -183,6 +190,8 @@ export class Daemon {
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
   report<T extends EventType>(type: T, opts: EventOpts<T>): number {
     if (this.stopping) throw new Error('eventd is stopping');
+    if (!this.reports) throw new Error('eventd was started without inProcessReports');
+    const { validateReport, ReportRejectedError } = this.reports;
     const report = validateReport({ type, opts });
     if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
     try {

@@ -5,7 +5,8 @@
 // subscriber's queue all at once. Reports come already validated and serialized by the worker
 // that read them (publishReports); the daemon's own events are serialized here (publish).
 import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
-import { EVENT_TYPES, eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
+import { EVENT_TYPES, eventTypeCode, type EventType } from '../protocol/event-types.js';
+import type { EventOpts } from '../protocol/events.js';
 import { checkedEventTail, eventPrefix } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
 

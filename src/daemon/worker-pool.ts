@@ -289,6 +289,9 @@ export class WorkerPool {
         slot.unclaimed.delete(message.id);
         slot.producers.delete(message.id);
         return;
+      case 'log':
+        this.log.child(message.fields)[message.level](message.msg);
+        return;
       case 'delivered':
         slot.feed.delivered();
         this.checkBacklog();

@@ -3,7 +3,7 @@
 // letters, digits, `-` and `_` is %-escaped (UTF-8), so `web-1.example.com` is
 // `web-1%2Eexample%2Ecom` and can never add a token or a wildcard.
 import { EventdError } from '../errors.js';
-import { isEventType, type EventType } from '../protocol/events.js';
+import { isEventType, type EventType } from '../protocol/event-types.js';
 
 export const SUBJECT_PREFIX = 'eventd';
 /** Headers carried by every forwarded event (the message id travels as Nats-Msg-Id). */

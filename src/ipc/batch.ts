@@ -5,7 +5,7 @@
 // of event strings surviving scavenges cost the main thread about a quarter of its time in
 // garbage collection. (Not a SharedArrayBuffer: a worker allocates so little that its garbage
 // collector, and with it the release of shared memory, would lag far behind.)
-import { EVENT_TYPES, type EventType } from '../protocol/events.js';
+import { EVENT_TYPES, type EventType } from '../protocol/event-types.js';
 import { osctldLine, parseEventOpts } from '../protocol/wire.js';
 
 /** A batch's arrays live in one ArrayBuffer, so posting it clones one buffer, not three. */

@@ -45,6 +45,8 @@ export type FromWorker =
   | { t: 'rejected'; counts: Partial<Record<RejectReason, number>> }
   | { t: 'producerClosed'; id: number }
   | { t: 'producersStopped' }
+  /** A log record, written by the main thread's logger (fields include the worker's bindings). */
+  | { t: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string }
   /** A batch was delivered (written to or queued for every subscriber), and the main thread asked to be told. */
   | { t: 'delivered' }
   | { t: 'closed'; id: number; reason: CloseReason }
@@ -52,6 +54,8 @@ export type FromWorker =
   | { t: 'replay'; subscriber: number; since: number; first: boolean }
   | { t: 'stats'; subscriber: number; format: StatsFormat }
   | { t: 'drained' };
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Which protocol a subscriber connection speaks: eventd's own, or osctld's client protocol. */
 export type Dialect = 'native' | 'osctld';

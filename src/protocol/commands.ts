@@ -5,7 +5,7 @@ import { EVENT_TYPES } from './events.js';
 import { summarizeIssues, toWireIssues } from './issues.js';
 import { isPlainObject, parseJson } from './json.js';
 
-const eventTypeSchema = z.enum(EVENT_TYPES as [string, ...string[]]);
+const eventTypeSchema = z.enum(EVENT_TYPES);
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** A filter is matched against every event: its size is bounded (each key's values are a Set). */

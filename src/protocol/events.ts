@@ -1,6 +1,9 @@
 // The single source of truth for what an event is. Every type in eventd that describes an event
 // is inferred from these schemas; the JSON Schema printed by `eventd schema` is generated from them.
 import { z } from 'zod';
+import { EVENT_TYPES, type EventType } from './event-types.js';
+
+export { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, eventTypeCode, isDaemonShutdown, isEventType, type EventType } from './event-types.js';
 
 const name = z.string().min(1);
 
@@ -73,9 +76,7 @@ export const eventOptsSchemas = {
     z.strictObject({ ...netif, action: z.literal('rename'), new_name: name, veth: name.optional() }),
   ]),
   ct_exit: z.strictObject({ ...container, exit_type: z.enum(['halt', 'reboot']) }),
-} as const;
-
-export type EventType = keyof typeof eventOptsSchemas;
+} as const satisfies Record<EventType, z.ZodType>;
 
 /** The fields an object schema, or any shape of a union of them, may have. */
 function fieldNames(schema: unknown): string[] {
@@ -90,19 +91,6 @@ export const OPTS_FIELDS = Object.fromEntries(
   Object.entries(eventOptsSchemas).map(([type, schema]) => [type, fieldNames(schema)]),
 ) as Record<EventType, string[]>;
 export type EventOpts<T extends EventType = EventType> = z.infer<(typeof eventOptsSchemas)[T]>;
-
-/** All event types, in a fixed order: a type's index is its compact code between threads. */
-export const EVENT_TYPES = Object.keys(eventOptsSchemas) as EventType[];
-
-const eventTypeIndex = new Map<string, number>(EVENT_TYPES.map((type, index) => [type, index]));
-
-export function isEventType(value: unknown): value is EventType {
-  return typeof value === 'string' && eventTypeIndex.has(value);
-}
-
-export function eventTypeCode(type: EventType): number {
-  return eventTypeIndex.get(type)!;
-}
 
 /** An acknowledgement token a producer may attach to a report. */
 export const ackSchema = z.union([z.string(), z.number()]);
@@ -126,14 +114,6 @@ const eventOnlyOptsSchemas = {
   ...eventOptsSchemas,
   osctld_shutdown: z.strictObject({ source: z.literal('eventd').optional() }),
 } as const;
-
-/** opts of the daemon's own shutdown announcement (see eventOnlyOptsSchemas). */
-export const DAEMON_SHUTDOWN_OPTS = { source: 'eventd' } as const;
-
-/** Whether an event is the daemon's own shutdown announcement, not a producer's osctld_shutdown. */
-export function isDaemonShutdown(event: { type?: string; opts?: unknown }): boolean {
-  return event.type === 'osctld_shutdown' && (event.opts as { source?: unknown } | undefined)?.source === DAEMON_SHUTDOWN_OPTS.source;
-}
 
 function eventSchemaFor<T extends EventType>(type: T) {
   return z.strictObject({

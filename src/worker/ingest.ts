@@ -7,7 +7,8 @@
 // not overtake the ack of an earlier line. So every reply is a callback on the batch ("ticket")
 // open when its line was read, and tickets are answered in the order they were sent.
 import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
-import { eventTypeCode, type EventOpts, type EventType } from '../protocol/events.js';
+import { eventTypeCode, type EventType } from '../protocol/event-types.js';
+import type { EventOpts } from '../protocol/events.js';
 import { checkedEventTail, MAX_EVENT_PREFIX_BYTES } from '../protocol/wire.js';
 
 /** Past this many bytes a ticket is sent at once: a turn can read megabytes from busy producers. */

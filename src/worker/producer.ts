@@ -3,12 +3,12 @@
 // and answers acks and errors, in line order.
 import type { Socket } from 'node:net';
 import type { PeerCred } from '../native/index.js';
-import type { Logger } from '../log.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
 import type { Ingest } from './ingest.js';
+import type { WorkerLogger } from './log.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
@@ -19,12 +19,12 @@ export interface ProducerContext {
   lineTimeoutMs: number;
   /** Counts a line refused, by reason. */
   rejected(reason: RejectReason): void;
-  log: Logger;
+  log: WorkerLogger;
 }
 
 export class ProducerConnection {
   private readonly framer: LineFramer;
-  private readonly log: Logger;
+  private readonly log: WorkerLogger;
   /** Set at shutdown: nothing read after this point is published or answered. */
   private closing = false;
   private replies = '';

@@ -7,16 +7,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BatchView } from '../ipc/batch.js';
 import { FlowReceiver } from '../ipc/flow.js';
 import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
-import { createLogger } from '../log.js';
 import type { PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { Ingest } from './ingest.js';
-import { ProducerConnection } from './producer.js';
+import type { ProducerConnection } from './producer.js';
+import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
 const settings = workerData as WorkerSettings;
 const port = parentPort!;
-const log = createLogger(settings.logLevel, { worker: settings.index });
+const log = new WorkerLogger(settings.logLevel, { worker: settings.index }, (message) => port.postMessage(message));
 const subscribers = new Map<number, Subscriber>();
 const flow = new FlowReceiver(settings.flow);
 const producers = new Map<number, ProducerConnection>();
@@ -93,7 +93,7 @@ const host: SubscriberHost = {
       log.debug({ subscriber: subscriber.id, reason }, 'subscriber disconnected');
     }
     post({ t: 'closed', id: subscriber.id, reason });
-    if (onDrained && subscribers.size === 0 && producers.size === 0) onDrained();
+    checkDrained();
   },
 };
 
@@ -125,21 +125,51 @@ function attach(id: number, fd: number, dialect: Dialect): void {
   post({ t: 'attached', id });
 }
 
+/**
+ * Loaded with the first producer: a worker that only serves subscribers never loads the report
+ * schemas (zod and its ~10 MiB per thread). Producers open in the order they came.
+ */
+let producerModule: Promise<typeof import('./producer.js')> | undefined;
+/** Producers handed over whose module is still loading. */
+let opening = 0;
+let producersStopped = false;
+
 function attachProducer(id: number, fd: number, peer: PeerCred | undefined): void {
+  opening++;
+  producerModule ??= import('./producer.js');
+  producerModule.then(
+    (module) => {
+      opening--;
+      if (producersStopped) return refuseProducer(id, fd);
+      openProducer(module.ProducerConnection, id, fd, peer);
+    },
+    (error: unknown) => {
+      opening--;
+      log.error({ producer: id, err: error }, 'cannot load the report validation');
+      refuseProducer(id, fd);
+    },
+  );
+}
+
+function refuseProducer(id: number, fd: number): void {
+  closeSync(fd);
+  post({ t: 'producerClosed', id });
+  checkDrained();
+}
+
+function openProducer(Producer: typeof ProducerConnection, id: number, fd: number, peer: PeerCred | undefined): void {
   let socket: Socket;
   try {
     socket = openConnection(fd);
   } catch (error) {
     log.error({ producer: id, fd, err: error }, 'cannot open producer connection');
-    closeSync(fd);
-    post({ t: 'producerClosed', id });
-    return;
+    return refuseProducer(id, fd);
   }
   const context = { ingest, maxLineBytes: settings.maxLineBytes, lineTimeoutMs: settings.lineTimeoutMs, rejected: countRejected, log };
-  const producer = new ProducerConnection(id, socket, context, peer, producersPaused, () => {
+  const producer = new Producer(id, socket, context, peer, producersPaused, () => {
     if (!producers.delete(id)) return;
     post({ t: 'producerClosed', id });
-    if (onDrained && subscribers.size === 0 && producers.size === 0) onDrained();
+    checkDrained();
   });
   producers.set(id, producer);
   post({ t: 'attached', id });
@@ -147,9 +177,17 @@ function attachProducer(id: number, fd: number, peer: PeerCred | undefined): voi
 
 /** Shutdown, first step: stop reading producers; what they sent before is sent on now. */
 function stopProducers(): void {
+  producersStopped = true;
   for (const producer of producers.values()) producer.close();
   ingest.flush();
   post({ t: 'producersStopped' });
+}
+
+/** At shutdown, says so once the last connection is gone; returns whether it did. */
+function checkDrained(): boolean {
+  if (!onDrained || subscribers.size > 0 || producers.size > 0 || opening > 0) return false;
+  onDrained();
+  return true;
 }
 
 function shutdown(graceMs: number): void {
@@ -157,8 +195,8 @@ function shutdown(graceMs: number): void {
     post({ t: 'drained' });
     onDrained = null;
   };
-  if (subscribers.size === 0 && producers.size === 0) return done();
   onDrained = done;
+  if (checkDrained()) return;
   for (const subscriber of subscribers.values()) subscriber.end();
   // Subscribers that do not read what is left for them are cut off, and producers that do not read their last replies.
   setTimeout(() => {
