@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import { BatchView } from '../ipc/batch.js';
 import type { CloseReason, Dialect, StatsFormat } from '../ipc/messages.js';
-import type { Command } from '../protocol/commands.js';
+import { parseCommand, parseOsctldCommand, type Command } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { errorLine, okLine } from '../protocol/wire.js';
@@ -23,13 +23,6 @@ export interface SubscriberHost {
   block(ms: number): void;
   closed(subscriber: Subscriber, reason: CloseReason): void;
 }
-
-/**
- * The command parser, loaded with the first command this thread reads: a subscriber that only
- * listens (socat) needs none, and it brings zod (about 10 MiB per thread).
- */
-let commands: typeof import('../protocol/commands.js') | undefined;
-let loadingCommands: Promise<unknown> | undefined;
 
 /** The next chunk of a replay is asked for once the subscriber's queue is below this. */
 const REPLAY_LOW_WATER = 64 * 1024;
@@ -196,27 +189,13 @@ export class Subscriber {
       this.socket.pause();
       return;
     }
-    if (commands === undefined) {
-      // Waits like a command in progress; the lines behind it queue.
-      this.busy = true;
-      this.queued.unshift(text);
-      loadingCommands ??= import('../protocol/commands.js').then((module) => (commands = module));
-      loadingCommands.then(
-        () => this.commandDone(),
-        (error: unknown) => {
-          this.send(errorLine(`eventd could not load its command parser: ${(error as Error).message}`));
-          this.socket.end();
-        },
-      );
-      return;
-    }
     if (this.dialect === 'osctld') {
-      const parsed = commands.parseOsctldCommand(text);
+      const parsed = parseOsctldCommand(text);
       if (!parsed.ok) this.send(errorLine(parsed.message));
       else this.run({ cmd: 'event_subscribe', opts: { ...parsed.opts, format: 'osctld' } });
       return;
     }
-    const parsed = commands.parseCommand(text, this.host.faultInjection);
+    const parsed = parseCommand(text, this.host.faultInjection);
     if (!parsed.ok) {
       this.send(errorLine(parsed.message));
       return;

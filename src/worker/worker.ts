@@ -10,7 +10,7 @@ import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from 
 import type { PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { Ingest } from './ingest.js';
-import type { ProducerConnection } from './producer.js';
+import { ProducerConnection } from './producer.js';
 import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
@@ -125,39 +125,10 @@ function attach(id: number, fd: number, dialect: Dialect): void {
   post({ t: 'attached', id });
 }
 
-/**
- * Loaded with the first producer: a worker that only serves subscribers never loads the report
- * schemas (zod and its ~10 MiB per thread). Producers open in the order they came.
- */
-let producerModule: Promise<typeof import('./producer.js')> | undefined;
-/** Producers handed over whose module is still loading. */
-let opening = 0;
 let producersStopped = false;
 
 function attachProducer(id: number, fd: number, peer: PeerCred | undefined): void {
-  opening++;
-  producerModule ??= import('./producer.js');
-  producerModule.then(
-    (module) => {
-      opening--;
-      if (producersStopped) return refuseProducer(id, fd);
-      openProducer(module.ProducerConnection, id, fd, peer);
-    },
-    (error: unknown) => {
-      opening--;
-      log.error({ producer: id, err: error }, 'cannot load the report validation');
-      refuseProducer(id, fd);
-    },
-  );
-}
-
-function refuseProducer(id: number, fd: number): void {
-  closeSync(fd);
-  post({ t: 'producerClosed', id });
-  checkDrained();
-}
-
-function openProducer(Producer: typeof ProducerConnection, id: number, fd: number, peer: PeerCred | undefined): void {
+  if (producersStopped) return refuseProducer(id, fd);
   let socket: Socket;
   try {
     socket = openConnection(fd);
@@ -166,13 +137,19 @@ function openProducer(Producer: typeof ProducerConnection, id: number, fd: numbe
     return refuseProducer(id, fd);
   }
   const context = { ingest, maxLineBytes: settings.maxLineBytes, lineTimeoutMs: settings.lineTimeoutMs, rejected: countRejected, log };
-  const producer = new Producer(id, socket, context, peer, producersPaused, () => {
+  const producer = new ProducerConnection(id, socket, context, peer, producersPaused, () => {
     if (!producers.delete(id)) return;
     post({ t: 'producerClosed', id });
     checkDrained();
   });
   producers.set(id, producer);
   post({ t: 'attached', id });
+}
+
+function refuseProducer(id: number, fd: number): void {
+  closeSync(fd);
+  post({ t: 'producerClosed', id });
+  checkDrained();
 }
 
 /** Shutdown, first step: stop reading producers; what they sent before is sent on now. */
@@ -185,7 +162,7 @@ function stopProducers(): void {
 
 /** At shutdown, says so once the last connection is gone; returns whether it did. */
 function checkDrained(): boolean {
-  if (!onDrained || subscribers.size > 0 || producers.size > 0 || opening > 0) return false;
+  if (!onDrained || subscribers.size > 0 || producers.size > 0) return false;
   onDrained();
   return true;
 }

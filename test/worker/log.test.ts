@@ -14,7 +14,7 @@ it('posts records at or above its level, with the bindings of every parent, and 
   log.warn('crashing on request');
   expect(posted).toHaveLength(3);
   expect(posted[0]).toStrictEqual({ t: 'log', level: 'warn', fields: { worker: 1, producer: 7, line: 3 }, msg: 'report rejected' });
-  const err = (posted[1] as { fields: { err: Record<string, unknown> } }).fields.err;
+  const err = (posted[1] as unknown as { fields: { err: Record<string, unknown> } }).fields.err;
   expect(err).toMatchObject({ type: 'Error', message: 'boom', code: 'EPIPE' });
   expect(err.stack).toMatch(/^Error: boom/);
   expect(structuredClone(posted[1])).toStrictEqual(posted[1]);
