@@ -14,16 +14,13 @@ export class EventdServer {
 
   constructor(private readonly options: ServerOptions = {}) {}
 
-  /**
-   * Opens the sockets and starts the worker threads. inProcessReports: false leaves report()
-   * unusable and the report schemas (zod) out of this thread (`eventd serve`).
-   */
-  async start({ workers, inProcessReports = true }: { workers?: number; inProcessReports?: boolean } = {}): Promise<void> {
+  /** Opens the sockets and starts the worker threads. */
+  async start({ workers }: { workers?: number } = {}): Promise<void> {
     if (this.daemon) throw new Error('eventd server already started');
     const { logger, ...overrides } = this.options;
     const config: DaemonConfig = { ...defaultConfig(), logLevel: 'warn', ...overrides };
     if (workers !== undefined) config.workers = workers;
-    this.daemon = await Daemon.start(config, logger ?? createLogger(config.logLevel), { inProcessReports });
+    this.daemon = await Daemon.start(config, logger ?? createLogger(config.logLevel));
   }
 
   get config(): DaemonConfig {

@@ -1,6 +1,6 @@
 // `eventd serve`: runs the daemon until a stop signal (SIGTERM, SIGINT, …; see signals.ts).
 import { Command, Option } from 'commander';
-import { defaultConfig, DEFAULTS, type DaemonConfig } from '../daemon/config.js';
+import { defaultConfig, DEFAULTS, ingestThreads, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
 import { createLogger } from '../log.js';
 import { EXIT, fileMode, integer, logLevelOption, metricsListenOption } from './options.js';
@@ -43,7 +43,19 @@ export function serveCommand(): Command {
           .default(DEFAULTS.osctldMode, '0660'),
       )
       .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns the sockets'))
-      .addOption(new Option('--workers <n>', 'worker threads serving subscribers').argParser(integer(1, 256)).default(defaults.workers))
+      .addOption(
+        new Option('--workers <n>', 'worker threads serving subscribers (and reading producers, see --ingest-threads)')
+          .argParser(integer(1, 256))
+          .default(defaults.workers),
+      )
+      .addOption(
+        new Option(
+          '--ingest-threads <n>',
+          "threads that read and validate producers' reports: the main thread, then workers (at most workers + 1)",
+        )
+          .argParser(integer(1, 257))
+          .default(undefined, 'one per core the workers leave free, at least 1'),
+      )
       .addOption(
         new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history),
       )
@@ -132,8 +144,7 @@ async function serve(config: DaemonConfig): Promise<void> {
     );
   });
   try {
-    // Producers' reports are validated in the worker threads: this thread needs no schemas.
-    await server.start({ inProcessReports: false });
+    await server.start();
   } catch (error) {
     // One line, on stderr (journald keeps it too): the message says what to do; a stack would not.
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
@@ -156,6 +167,7 @@ async function serve(config: DaemonConfig): Promise<void> {
       ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}),
       socket_activated: server.sockets.some((socket) => socket.activated),
       workers: config.workers,
+      ingest_threads: ingestThreads(config),
       ...hints,
     },
     'eventd ready',

@@ -1,5 +1,5 @@
 // The daemon's settings, their defaults, and where its sockets live by default.
-import { cpus, homedir } from 'node:os';
+import { availableParallelism, cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ListenAddress } from '../metrics/address.js';
 
@@ -15,6 +15,11 @@ export interface DaemonConfig {
   /** Group (name or gid) given to every socket; undefined keeps the daemon's own group. */
   socketGroup: string | undefined;
   workers: number;
+  /**
+   * Threads that read and validate producers' reports: the main thread, then workers 0, 1, …
+   * (at most workers + 1). Undefined: one per core the workers leave free (defaultIngestThreads).
+   */
+  ingestThreads: number | undefined;
   history: number;
   /** Bytes the history may hold (its events' lines): a bound on memory whatever the events' size. */
   historyBytes: number;
@@ -34,6 +39,20 @@ export interface DaemonConfig {
 /** As osctld: one worker per 32 CPUs, at least two. */
 export function defaultWorkers(): number {
   return Math.max(Math.floor(cpus().length / 32), 2);
+}
+
+/**
+ * The main thread reads every producer unless there are cores to spare: validating in a worker
+ * then runs in parallel, but on a host whose cores the workers already fill it only adds a
+ * hand-over per batch (measured on 2 cores: the same ingest for about 30 % more CPU per event).
+ */
+export function defaultIngestThreads(workers: number, cores = availableParallelism()): number {
+  return Math.min(Math.max(cores - workers, 1), workers + 1);
+}
+
+/** The threads that will read producers under this config. */
+export function ingestThreads(config: Pick<DaemonConfig, 'workers' | 'ingestThreads'>): number {
+  return Math.min(config.ingestThreads ?? defaultIngestThreads(config.workers), config.workers + 1);
 }
 
 /**
@@ -71,6 +90,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfi
     socketGroup: undefined,
     metricsListen: undefined,
     workers: defaultWorkers(),
+    ingestThreads: undefined,
     faultInjection: env.EVENTD_FAULT_INJECTION === '1',
   };
 }

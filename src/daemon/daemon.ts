@@ -1,13 +1,14 @@
 // The daemon: wires the listening sockets, the publisher (sequencer), the history and the worker
 // pool (which reads producers and writes to subscribers) together, answers stats, and shuts down
-// in order.
+// in order. The main thread reads producers too: it is one of the threads producers are spread
+// over, so that with one producer (osctld) the workers keep their CPU for subscribers.
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
-import type { DaemonConfig } from './config.js';
+import { ingestThreads, type DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
 import { EventHistory } from './history.js';
 import { errorLine, UnpublishableError } from '../protocol/wire.js';
@@ -21,6 +22,10 @@ import {
   type SocketSpec,
 } from './listeners.js';
 import { Publisher } from './publisher.js';
+import { Ingest } from '../worker/ingest.js';
+import { ProducerConnection } from '../worker/producer.js';
+import { READ_AHEAD_BYTES } from '../protocol/framing.js';
+import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats } from '../protocol/stats.js';
@@ -41,6 +46,10 @@ export class Daemon {
   private readonly publisher: Publisher;
   private readonly pool: WorkerPool;
   private readonly rejected = zeros(REJECT_REASONS);
+  /** Producers the main thread reads itself, and its side of ingest. */
+  private readonly producers = new Map<number, ProducerConnection>();
+  private readonly ingest: Ingest;
+  private ingestBehind = false;
   private readonly disconnected = zeros(CLOSE_REASONS);
   private subscribersConnected = 0;
   private producersConnected = 0;
@@ -58,8 +67,6 @@ export class Daemon {
   private producersPaused = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
-  /** The report schemas, for events published in-process (report()): loaded only when asked for. */
-  private reports: typeof import('../protocol/report.js') | undefined;
 
   private constructor(
     readonly config: DaemonConfig,
@@ -104,21 +111,36 @@ export class Daemon {
           }
           this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
           this.pool.throttleProducers(full);
+          this.updateProducerFlow();
         },
       },
     );
     this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch), config.maxLineBytes);
+    this.ingest = new Ingest(
+      {
+        send: (reports, pools) => {
+          const firstSeq = this.publisher.publishReports(reports, pools);
+          this.publisher.afterFlush(() => this.ingest.sequenced(firstSeq));
+        },
+        backlog: (full) => {
+          this.ingestBehind = full;
+          this.updateProducerFlow();
+        },
+      },
+      config.maxLineBytes,
+    );
   }
 
-  /**
-   * inProcessReports: report() will be called (the library's EventdServer); otherwise the main
-   * thread never loads the report schemas: the workers validate what producers send.
-   */
-  static async start(config: DaemonConfig, log: Logger, { inProcessReports = false } = {}): Promise<Daemon> {
+  /** The main thread's own producers pause while the workers are behind (or its sequencing is). */
+  private updateProducerFlow(): void {
+    const paused = this.pool.throttled || this.ingestBehind;
+    for (const producer of this.producers.values()) producer.throttle(paused);
+  }
+
+  static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
     // A missing helper is a start error (one line), not a crash at the first connection.
     loadNative();
     const daemon = new Daemon(config, log);
-    if (inProcessReports) daemon.reports = await import('../protocol/report.js');
     try {
       await daemon.open();
     } catch (error) {
@@ -143,7 +165,7 @@ export class Daemon {
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       workers: this.pool.stats(),
       subscribers: this.pool.subscriberCount,
-      producers: this.pool.producerCount,
+      producers: this.producers.size + this.pool.producerCount,
       events_published: this.publisher.lastSeq,
       events_by_type: Object.fromEntries(
         EVENT_TYPES.map((type, code) => [type, this.publisher.byType[code]!]),
@@ -190,8 +212,6 @@ export class Daemon {
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
   report<T extends EventType>(type: T, opts: EventOpts<T>): number {
     if (this.stopping) throw new Error('eventd is stopping');
-    if (!this.reports) throw new Error('eventd was started without inProcessReports');
-    const { validateReport, ReportRejectedError } = this.reports;
     const report = validateReport({ type, opts });
     if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
     try {
@@ -212,6 +232,8 @@ export class Daemon {
       this.metricsServer?.close();
       this.metricsServer?.closeAllConnections();
       // Every report read before this is published before the announcement, and answered.
+      for (const producer of this.producers.values()) producer.close();
+      this.ingest.flush();
       await this.pool.stopProducers(SHUTDOWN_GRACE_MS);
       // Marked as the daemon's own: a producer may report osctld_shutdown too (osctld stopping).
       if (announce) this.publisher.publish('osctld_shutdown', DAEMON_SHUTDOWN_OPTS as unknown as EventOpts<'osctld_shutdown'>);
@@ -242,8 +264,10 @@ export class Daemon {
       const dialect = spec.name === 'osctld' ? 'osctld' : 'native';
       const server =
         spec.name === 'report'
-          ? net.createServer({ pauseOnConnect: true }, (socket) => {
-              if (this.pool.producerCount >= config.maxConnections) return this.refuse(socket, spec.name);
+          ? // Paused: a producer handed to a worker must not be read here first. Half-open: a
+            // producer that ends its side still gets its replies (see READ_AHEAD_BYTES too).
+            net.createServer({ pauseOnConnect: true, allowHalfOpen: true, highWaterMark: READ_AHEAD_BYTES }, (socket) => {
+              if (this.producers.size + this.pool.producerCount >= config.maxConnections) return this.refuse(socket, spec.name);
               this.onProducer(socket);
             })
           : net.createServer({ pauseOnConnect: true }, (socket) => {
@@ -282,10 +306,33 @@ export class Daemon {
     this.fdLimit.accepted(socketFd(socket));
   }
 
+  /** Reads a new producer here, or hands it to a worker: whichever thread has the fewest (this one on a tie). */
   private onProducer(socket: net.Socket): void {
     this.watchFds(socket);
     this.producersConnected++;
-    this.pool.attachProducer(socket, readPeer(socket));
+    const peer = readPeer(socket);
+    // Workers 0 … ingestThreads - 2 read producers too.
+    const workersReading = ingestThreads(this.config) - 1;
+    if (this.producers.size > this.pool.fewestProducers(workersReading)) {
+      this.pool.attachProducer(socket, peer, workersReading);
+      return;
+    }
+    const id = this.pool.connectionId();
+    const context = {
+      ingest: this.ingest,
+      maxLineBytes: this.config.maxLineBytes,
+      lineTimeoutMs: this.config.lineTimeoutMs,
+      log: this.log,
+    };
+    const producer = new ProducerConnection(
+      id,
+      socket,
+      { ...context, rejected: (reason) => this.rejected[reason]++ },
+      peer,
+      this.pool.throttled || this.ingestBehind,
+      () => this.producers.delete(id),
+    );
+    this.producers.set(id, producer);
   }
 }
 

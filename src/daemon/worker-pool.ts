@@ -105,17 +105,17 @@ export class WorkerPool {
     this.post(slot, { t: 'attach', id, fd, dialect });
   }
 
-  /** Hands an accepted producer connection to the worker with the fewest producers; returns its id. */
-  attachProducer(socket: Socket, peer: PeerCred | undefined): number | undefined {
+  /** Hands an accepted producer connection to the one of the first `among` workers with the fewest producers. */
+  attachProducer(socket: Socket, peer: PeerCred | undefined, among: number): number | undefined {
     const fd = this.handOff(socket, 'producer');
     if (fd === undefined) return undefined;
-    const slot = this.leastLoaded((slot) => slot.producers.size);
+    const slot = this.leastLoaded((slot) => slot.producers.size, among);
     if (!slot) {
       this.log.error('no worker thread is running; refusing producer');
       closeSync(fd);
       return undefined;
     }
-    const id = this.nextConnectionId++;
+    const id = this.connectionId();
     slot.producers.add(id);
     slot.unclaimed.set(id, fd);
     this.post(slot, { t: 'producer', id, fd, peer });
@@ -161,6 +161,17 @@ export class WorkerPool {
         return stopped;
       }),
     );
+  }
+
+  /** Producers on the one of the first `among` live workers with the fewest (Infinity when there is none). */
+  fewestProducers(among: number): number {
+    const slot = this.leastLoaded((slot) => slot.producers.size, among);
+    return slot ? slot.producers.size : Number.POSITIVE_INFINITY;
+  }
+
+  /** A new connection id (subscribers and producers, in workers or on the main thread, are numbered together). */
+  connectionId(): number {
+    return this.nextConnectionId++;
   }
 
   get producerCount(): number {
@@ -230,9 +241,9 @@ export class WorkerPool {
     );
   }
 
-  private leastLoaded(load: (slot: Slot) => number): Slot | undefined {
+  private leastLoaded(load: (slot: Slot) => number, among = this.slots.length): Slot | undefined {
     let best: Slot | undefined;
-    for (const slot of this.slots) {
+    for (const slot of this.slots.slice(0, among)) {
       if (!slot.exited && (best === undefined || load(slot) < load(best))) best = slot;
     }
     return best;

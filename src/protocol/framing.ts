@@ -29,6 +29,13 @@ const TRICKLE_BYTES = 512;
 const TRICKLE_CHUNKS = 8;
 const TRICKLE_PAUSE_MS = 2000;
 
+/**
+ * What Node reads ahead from a paused connection. Its default (16 KiB) is counted in bytes, so a
+ * client sending one byte per write kept being read a byte at a time while paused; with this a
+ * paused connection is left in the kernel after one chunk. It does not slow a flowing one.
+ */
+export const READ_AHEAD_BYTES = 1;
+
 /** How long to leave a trickling connection unread: 1 to 3 s, spread so that many such connections do not all wake together. */
 export function tricklePauseMs(): number {
   return TRICKLE_PAUSE_MS * (0.5 + Math.random());

@@ -7,7 +7,16 @@ const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 4
 
 type Fields = Record<string, unknown>;
 
-export class WorkerLogger {
+/** What a connection logs through: a worker's WorkerLogger, or pino's Logger on the main thread. */
+export interface ConnectionLogger {
+  child(bindings: Fields): ConnectionLogger;
+  debug(fields: Fields, msg?: string): void;
+  debug(msg: string): void;
+  warn(fields: Fields, msg?: string): void;
+  warn(msg: string): void;
+}
+
+export class WorkerLogger implements ConnectionLogger {
   private readonly threshold: number;
 
   constructor(

@@ -1,6 +1,6 @@
-// One producer connection on the report socket, owned by a worker thread: frames lines,
-// validates each as a report, hands the valid ones to the main thread to be published (ingest.ts)
-// and answers acks and errors, in line order.
+// One producer connection on the report socket, owned by a worker thread or by the main thread
+// itself: frames lines, validates each as a report, hands the valid ones on to be sequenced and
+// published (ingest.ts), and answers acks and errors, in line order.
 import type { Socket } from 'node:net';
 import type { PeerCred } from '../native/index.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
@@ -8,7 +8,7 @@ import { parseReport, rejected, type RejectedReport } from '../protocol/report.j
 import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
 import type { Ingest } from './ingest.js';
-import type { WorkerLogger } from './log.js';
+import type { ConnectionLogger } from './log.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
@@ -19,12 +19,12 @@ export interface ProducerContext {
   lineTimeoutMs: number;
   /** Counts a line refused, by reason. */
   rejected(reason: RejectReason): void;
-  log: WorkerLogger;
+  log: ConnectionLogger;
 }
 
 export class ProducerConnection {
   private readonly framer: LineFramer;
-  private readonly log: WorkerLogger;
+  private readonly log: ConnectionLogger;
   /** Set at shutdown: nothing read after this point is published or answered. */
   private closing = false;
   private replies = '';

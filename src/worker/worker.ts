@@ -10,6 +10,7 @@ import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from 
 import type { PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { Ingest } from './ingest.js';
+import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import { ProducerConnection } from './producer.js';
 import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
@@ -96,13 +97,6 @@ const host: SubscriberHost = {
     checkDrained();
   },
 };
-
-/**
- * What Node reads ahead from a paused connection. Its default (16 KiB) is counted in bytes, so a
- * client sending one byte per write kept being read a byte at a time while paused; with this a
- * paused connection is left in the kernel after one chunk. It does not slow a flowing one.
- */
-const READ_AHEAD_BYTES = 1;
 
 /** A connection handed over by the main thread; half-open, as a producer may end its side and still read its replies. */
 function openConnection(fd: number): Socket {

@@ -7,22 +7,27 @@ import { sampleReports, TestDaemon } from '../helpers/daemon.js';
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-let daemon: TestDaemon;
-let watcher: LineClient;
+// Producers read by the main thread alone (the default on 2 cores), and spread over the main
+// thread and two workers (each new producer to the one with the fewest): the same behaviour.
+describe.each([
+  ['read on the main thread', []],
+  ['read on the main thread and workers', ['--workers', '2', '--ingest-threads', '3']],
+])('report socket, %s', (_name, args) => {
+  let daemon: TestDaemon;
+  let watcher: LineClient;
 
-beforeAll(async () => {
-  daemon = await TestDaemon.start({ args: ['--max-line-bytes', '1024'] });
-});
-afterAll(() => daemon.cleanup());
+  beforeAll(async () => {
+    daemon = await TestDaemon.start({ args: ['--max-line-bytes', '1024', ...args] });
+  });
+  afterAll(() => daemon.cleanup());
 
-/** Each test watches what is published from its own start. */
-async function watch(): Promise<LineClient> {
-  watcher?.destroy();
-  watcher = await daemon.subscriber();
-  return watcher;
-}
+  /** Each test watches what is published from its own start. */
+  async function watch(): Promise<LineClient> {
+    watcher?.destroy();
+    watcher = await daemon.subscriber();
+    return watcher;
+  }
 
-describe('report socket', () => {
   it('publishes every event type with seq and time, and acks exactly status, ack, seq', async () => {
     const sub = await watch();
     const producer = await daemon.producer();

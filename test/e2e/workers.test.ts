@@ -27,17 +27,19 @@ describe('worker pool', () => {
   });
 
   it('replaces a worker that crashes; other workers miss nothing and its subscribers resume with since', async () => {
-    daemon = await TestDaemon.start({ args: ['--workers', '2'], env: { EVENTD_FAULT_INJECTION: '1' } });
+    daemon = await TestDaemon.start({ args: ['--workers', '2', '--ingest-threads', '3'], env: { EVENTD_FAULT_INJECTION: '1' } });
     const victim = await daemon.subscriber(); // worker 0
     const survivor = await daemon.subscriber(); // worker 1
     // The stats connection itself is a subscriber too (on worker 0, the first of the least loaded).
     expect(((await daemon.stats()).workers as { subscribers: number }[]).map((w) => w.subscribers)).toEqual([2, 1]);
 
-    // Producers are placed like subscribers, on the worker with the fewest producers; a worker's
-    // crash cuts the connections it reads, so the one pumping is on the surviving worker.
+    // Producers go to the thread with the fewest, the main thread first; a worker's crash cuts the
+    // connections it reads, so the one pumping is on the surviving worker.
+    const onMain = await daemon.producer();
     const cut = await daemon.producer(); // worker 0
     const producer = await daemon.producer(); // worker 1
     await expect.poll(async () => ((await daemon!.stats()).workers as { producers: number }[]).map((w) => w.producers)).toEqual([1, 1]);
+    expect((await daemon.stats()).producers).toBe(3);
     const total = 2000;
     const pumping = (async () => {
       for (let i = 0; i < total; i += 50) {
@@ -57,6 +59,8 @@ describe('worker pool', () => {
     while (victim.pending > 0) seen.push((await victim.nextJson<{ seq: number }>()).seq);
     await daemon.waitForLog((record) => record.msg === 'worker thread exited unexpectedly; starting a new one');
     await cut.closed;
+    onMain.sendJson({ ...sampleReports.db, ack: 'main' });
+    expect(await onMain.nextJson()).toMatchObject({ status: true, ack: 'main' });
 
     // The victim reconnects (to the replacement worker) and resumes after the last event it saw.
     const resumed = await LineClient.connect(daemon.eventsSocket);
@@ -82,5 +86,6 @@ describe('worker pool', () => {
     const [seq] = await daemon.report(sampleReports.ct_exit);
     expect(await newcomer.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
     producer.destroy();
+    onMain.destroy();
   });
 });
