@@ -51,10 +51,9 @@ export function serveCommand(): Command {
       .addOption(
         new Option(
           '--ingest-threads <n>',
-          "threads that read and validate producers' reports: the main thread, then workers (at most workers + 1)",
-        )
-          .argParser(integer(1, 257))
-          .default(undefined, 'one per core the workers leave free, at least 1'),
+          "threads that read and validate producers' reports: the main thread, then workers (at most workers + 1; " +
+            'default: one per core the workers leave free, at least 1)',
+        ).argParser(integer(1, 257)),
       )
       .addOption(
         new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history),
