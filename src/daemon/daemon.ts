@@ -22,13 +22,12 @@ import {
   type SocketSpec,
 } from './listeners.js';
 import { Publisher } from './publisher.js';
-import { Ingest } from '../worker/ingest.js';
 import { ProducerConnection } from '../worker/producer.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
-import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats } from '../protocol/stats.js';
+import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats, type RejectReason } from '../protocol/stats.js';
 import type { StatsFormat } from '../ipc/messages.js';
 import { metricsUrl } from '../metrics/address.js';
 import { createMetrics, type Metrics } from '../metrics/registry.js';
@@ -46,10 +45,8 @@ export class Daemon {
   private readonly publisher: Publisher;
   private readonly pool: WorkerPool;
   private readonly rejected = zeros(REJECT_REASONS);
-  /** Producers the main thread reads itself, and its side of ingest. */
+  /** Producers the main thread reads itself (their reports go straight to the publisher). */
   private readonly producers = new Map<number, ProducerConnection>();
-  private readonly ingest: Ingest;
-  private ingestBehind = false;
   private readonly disconnected = zeros(CLOSE_REASONS);
   private subscribersConnected = 0;
   private producersConnected = 0;
@@ -116,25 +113,11 @@ export class Daemon {
       },
     );
     this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch), config.maxLineBytes);
-    this.ingest = new Ingest(
-      {
-        send: (reports, pools) => {
-          const firstSeq = this.publisher.publishReports(reports, pools);
-          this.publisher.afterFlush(() => this.ingest.sequenced(firstSeq));
-        },
-        backlog: (full) => {
-          this.ingestBehind = full;
-          this.updateProducerFlow();
-        },
-      },
-      config.maxLineBytes,
-    );
   }
 
-  /** The main thread's own producers pause while the workers are behind (or its sequencing is). */
+  /** The main thread's own producers pause while the workers are behind. */
   private updateProducerFlow(): void {
-    const paused = this.pool.throttled || this.ingestBehind;
-    for (const producer of this.producers.values()) producer.throttle(paused);
+    for (const producer of this.producers.values()) producer.throttle(this.pool.throttled);
   }
 
   static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
@@ -233,7 +216,6 @@ export class Daemon {
       this.metricsServer?.closeAllConnections();
       // Every report read before this is published before the announcement, and answered.
       for (const producer of this.producers.values()) producer.close();
-      this.ingest.flush();
       await this.pool.stopProducers(SHUTDOWN_GRACE_MS);
       // Marked as the daemon's own: a producer may report osctld_shutdown too (osctld stopping).
       if (announce) this.publisher.publish('osctld_shutdown', DAEMON_SHUTDOWN_OPTS as unknown as EventOpts<'osctld_shutdown'>);
@@ -319,19 +301,13 @@ export class Daemon {
     }
     const id = this.pool.connectionId();
     const context = {
-      ingest: this.ingest,
+      ingest: this.publisher,
       maxLineBytes: this.config.maxLineBytes,
       lineTimeoutMs: this.config.lineTimeoutMs,
+      rejected: (reason: RejectReason) => this.rejected[reason]++,
       log: this.log,
     };
-    const producer = new ProducerConnection(
-      id,
-      socket,
-      { ...context, rejected: (reason) => this.rejected[reason]++ },
-      peer,
-      this.pool.throttled || this.ingestBehind,
-      () => this.producers.delete(id),
-    );
+    const producer = new ProducerConnection(id, socket, context, peer, this.pool.throttled, () => this.producers.delete(id));
     this.producers.set(id, producer);
   }
 }

@@ -9,6 +9,7 @@ import { EVENT_TYPES, eventTypeCode, type EventType } from '../protocol/event-ty
 import type { EventOpts } from '../protocol/events.js';
 import { checkedEventTail, eventPrefix } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
+import type { ReportSink } from '../worker/ingest.js';
 
 const BATCH_BYTES = 64 * 1024;
 
@@ -19,7 +20,7 @@ const BATCH_BYTES = 64 * 1024;
 const MAX_POOLS = 256;
 export const OTHER_POOLS = '(other)';
 
-export class Publisher {
+export class Publisher implements ReportSink {
   private seq = 0;
   private readonly pending = new BatchBuilder();
   private flushScheduled = false;
@@ -80,6 +81,16 @@ export class Publisher {
     for (const [pool, count] of pools) this.countPool(pool, count);
     this.published();
     return firstSeq;
+  }
+
+  /** A report from a producer the main thread reads: published now; `seq` is told once it has gone out. */
+  add(type: EventType, opts: EventOpts, seq?: (seq: number) => void): void {
+    const published = this.publish(type, opts);
+    if (seq) this.afterFlush(() => seq(published));
+  }
+
+  after(step: () => void): void {
+    this.afterFlush(step);
   }
 
   /** Runs `done` once everything published so far has gone to the workers and the history. */

@@ -34,7 +34,15 @@ export interface IngestSink {
   backlog(full: boolean): void;
 }
 
-export class Ingest {
+/** Where a producer connection hands its reports (Ingest in a worker, the publisher itself on the main thread). */
+export interface ReportSink {
+  /** Takes one validated report; `seq` is called with its seq once it is published. Throws an UnpublishableError, taking nothing. */
+  add(type: EventType, opts: EventOpts, seq?: (seq: number) => void): void;
+  /** Runs `step` once every report taken before it is published (and its reply given). */
+  after(step: () => void): void;
+}
+
+export class Ingest implements ReportSink {
   private readonly builder = new BatchBuilder();
   private pools = new Map<string, number>();
   private ticket: Ticket = { events: 0, then: [] };

@@ -7,14 +7,14 @@ import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
-import type { Ingest } from './ingest.js';
+import type { ReportSink } from './ingest.js';
 import type { ConnectionLogger } from './log.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
 
 export interface ProducerContext {
-  ingest: Ingest;
+  ingest: ReportSink;
   maxLineBytes: number;
   lineTimeoutMs: number;
   /** Counts a line refused, by reason. */

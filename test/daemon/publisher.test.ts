@@ -106,4 +106,16 @@ describe('Publisher', () => {
     expect(pub.byType[eventTypeCode('ct_exit')]).toBe(1);
     expect(pub.byPool.get('ssd')).toBe(1);
   });
+
+  it("answers a main-thread producer's acks and errors in line order, once the events have gone out", () => {
+    const { publisher: pub, batches } = publisher();
+    const replies: string[] = [];
+    pub.add('state', { pool: 'tank', id: '1', state: 'running' }, (seq) => replies.push(`ack ${seq}`));
+    pub.after(() => replies.push('error line 2'));
+    pub.add('state', { pool: 'tank', id: '3', state: 'running' }, (seq) => replies.push(`ack ${seq}`));
+    expect(replies).toEqual([]);
+    pub.flush();
+    expect(batches).toHaveLength(1);
+    expect(replies).toEqual(['ack 1', 'error line 2', 'ack 2']);
+  });
 });
