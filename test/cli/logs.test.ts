@@ -28,7 +28,7 @@ describe('daemon logs', () => {
     const out = serveBriefly(true, { EVENTD_LOG_FORMAT: '' });
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toMatch(
-      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}eventd ready {2}report_socket=\S+\/r\.sock events_socket=\S+\/e\.sock socket_activated=false workers=2$/,
+      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}eventd ready {2}report_socket=\S+\/r\.sock events_socket=\S+\/e\.sock socket_activated=false workers=2 ingest_threads=\d+$/,
     );
     expect(lines[1]).toMatch(/^ {4}subscribe: socat -u UNIX-CONNECT:\S+\/e\.sock STDOUT$/);
     expect(lines[2]).toMatch(/^ {4}report: echo '\{"type":"state",.*"ack":1\}' \| socat - UNIX-CONNECT:\S+\/r\.sock$/);
@@ -45,7 +45,7 @@ describe('daemon logs', () => {
         .split('\n')
         .map((line) => JSON.parse(line));
       expect(records.map((record) => record.msg)).toEqual(['eventd ready', 'shutting down', 'stopped']);
-      expect(records[0]).toMatchObject({ level: 30, socket_activated: false, workers: 2 });
+      expect(records[0]).toMatchObject({ level: 30, socket_activated: false, workers: 2, ingest_threads: expect.any(Number) });
     }
   });
 
