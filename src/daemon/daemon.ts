@@ -22,7 +22,7 @@ import {
   type SocketSpec,
 } from './listeners.js';
 import { Publisher } from './publisher.js';
-import { ProducerConnection } from '../worker/producer.js';
+import { ProducerConnection } from '../ingest/producer.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import { ReportRejectedError, validateReport } from '../protocol/report.js';
 import { WorkerPool } from './worker-pool.js';

@@ -9,7 +9,7 @@ import { EVENT_TYPES, eventTypeCode, type EventType } from '../protocol/event-ty
 import type { EventOpts } from '../protocol/events.js';
 import { checkedEventTail, eventPrefix } from '../protocol/wire.js';
 import type { EventHistory } from './history.js';
-import type { ReportSink } from '../worker/ingest.js';
+import type { ReportSink } from '../ingest/ingest.js';
 
 const BATCH_BYTES = 64 * 1024;
 

@@ -36,10 +36,6 @@ export class WorkerLogger implements ConnectionLogger {
     this.write('debug', fields, msg);
   }
 
-  info(fields: Fields | string, msg?: string): void {
-    this.write('info', fields, msg);
-  }
-
   warn(fields: Fields | string, msg?: string): void {
     this.write('warn', fields, msg);
   }

@@ -9,9 +9,9 @@ import { FlowReceiver } from '../ipc/flow.js';
 import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import type { PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
-import { Ingest } from './ingest.js';
+import { Ingest } from '../ingest/ingest.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
-import { ProducerConnection } from './producer.js';
+import { ProducerConnection } from '../ingest/producer.js';
 import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { BatchView, type EventBatch } from '../../src/ipc/batch.js';
 import { eventPrefix, MAX_EVENT_PREFIX_BYTES, UnpublishableError } from '../../src/protocol/wire.js';
-import { Ingest } from '../../src/worker/ingest.js';
+import { Ingest } from '../../src/ingest/ingest.js';
 
 function ingest(maxLineBytes = 1 << 20) {
   const sent: { reports: EventBatch; pools: [string, number][] }[] = [];

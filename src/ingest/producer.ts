@@ -8,7 +8,7 @@ import { parseReport, rejected, type RejectedReport } from '../protocol/report.j
 import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
 import type { ReportSink } from './ingest.js';
-import type { ConnectionLogger } from './log.js';
+import type { ConnectionLogger } from '../worker/log.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
