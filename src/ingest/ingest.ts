@@ -2,7 +2,7 @@
 // parallel with the other threads), go to the sequencer once per turn as one batch of event lines
 // without their seq and time (see eventTail). The sequencer (daemon/publisher.ts, on the main
 // thread) stamps them in the order batches arrive, so seq stays one gap-free order, and answers
-// each batch with its first seq. The main thread reads producers too, through its own Ingest.
+// each batch with its first seq. Producers the main thread reads go to the publisher directly.
 //
 // A producer's replies wait on that answer: an ack names its event's seq, and an error line must
 // not overtake the ack of an earlier line. So every reply is a callback on the batch ("ticket")
