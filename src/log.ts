@@ -1,6 +1,6 @@
-// pino loggers for the main thread and the workers: JSON lines on stdout for journald, or
-// readable lines when stdout is a terminal (someone ran `eventd serve` by hand).
-// EVENTD_LOG_FORMAT=json or pretty chooses regardless; workers inherit it with the environment.
+// pino loggers: JSON lines on stdout for journald, or readable lines when stdout is a terminal
+// (someone ran `eventd serve` by hand). EVENTD_LOG_FORMAT=json or pretty chooses regardless.
+// Worker threads do not load pino: their records come to the main thread's (worker/log.ts).
 import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -55,8 +55,8 @@ export function prettyLine(json: string): string {
 }
 
 /**
- * Writes synchronously: a worker's asynchronous pino stream only flushes when the main thread
- * lets it, and a daemon's log volume (connections, errors, never per event) is small.
+ * Writes synchronously: a daemon's log volume (connections, errors, never per event) is small, and
+ * a line written before a crash or exit is not lost.
  */
 export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
   const options = { name: 'eventd', level, base: { pid: process.pid, ...bindings } };

@@ -86,7 +86,7 @@ export class Daemon {
         reports: (reports, pools, sequenced) => {
           const firstSeq = this.publisher.publishReports(reports, pools);
           // The acks go out once their events have gone to the workers and the history.
-          this.publisher.afterFlush(() => sequenced(firstSeq));
+          this.publisher.after(() => sequenced(firstSeq));
         },
         handedOff: (fd) => this.fdLimit.accepted(fd),
         rejected: (counts) => {
@@ -107,17 +107,11 @@ export class Daemon {
             this.pausedSince = undefined;
           }
           this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
-          this.pool.throttleProducers(full);
-          this.updateProducerFlow();
+          for (const producer of this.producers.values()) producer.throttle(full);
         },
       },
     );
     this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch), config.maxLineBytes);
-  }
-
-  /** The main thread's own producers pause while the workers are behind. */
-  private updateProducerFlow(): void {
-    for (const producer of this.producers.values()) producer.throttle(this.pool.throttled);
   }
 
   static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {

@@ -25,7 +25,7 @@ export class Publisher implements ReportSink {
   private readonly pending = new BatchBuilder();
   private flushScheduled = false;
   /** Run after the next flush: a worker's acks wait until their events have gone out. */
-  private afterFlushes: (() => void)[] = [];
+  private afterFlush: (() => void)[] = [];
   private timeMs = -1;
   private timeText = '';
   /** Events published per type (by type code) and per opts.pool. */
@@ -86,16 +86,12 @@ export class Publisher implements ReportSink {
   /** A report from a producer the main thread reads: published now; `seq` is told once it has gone out. */
   add(type: EventType, opts: EventOpts, seq?: (seq: number) => void): void {
     const published = this.publish(type, opts);
-    if (seq) this.afterFlush(() => seq(published));
+    if (seq) this.after(() => seq(published));
   }
 
+  /** Runs `step` once everything published so far has gone to the workers and the history. */
   after(step: () => void): void {
-    this.afterFlush(step);
-  }
-
-  /** Runs `done` once everything published so far has gone to the workers and the history. */
-  afterFlush(done: () => void): void {
-    this.afterFlushes.push(done);
+    this.afterFlush.push(step);
     this.published();
   }
 
@@ -139,9 +135,9 @@ export class Publisher implements ReportSink {
       this.history.append(batch);
       this.broadcast(batch);
     }
-    if (this.afterFlushes.length === 0) return;
-    const done = this.afterFlushes;
-    this.afterFlushes = [];
+    if (this.afterFlush.length === 0) return;
+    const done = this.afterFlush;
+    this.afterFlush = [];
     for (const callback of done) callback();
   }
 }

@@ -71,7 +71,6 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   /** Subscribers and producers are numbered together: an id names one connection. */
   private nextConnectionId = 1;
-  private producersThrottled = false;
   private lastHandOffError = 0;
   /** Open subscriber connections per socket (dialect), for --max-connections. */
   private readonly open = { native: 0, osctld: 0 };
@@ -98,7 +97,7 @@ export class WorkerPool {
       closeSync(fd);
       return;
     }
-    const id = this.nextConnectionId++;
+    const id = this.connectionId();
     slot.subscribers.set(id, dialect);
     this.open[dialect]++;
     slot.unclaimed.set(id, fd);
@@ -139,12 +138,6 @@ export class WorkerPool {
     socket.destroy();
     this.handlers.handedOff(fd);
     return fd;
-  }
-
-  /** Pauses every producer (a worker fell behind), or resumes them. */
-  throttleProducers(on: boolean): void {
-    this.producersThrottled = on;
-    for (const slot of this.slots) if (!slot.exited) this.post(slot, { t: 'throttle', on });
   }
 
   /** Shutdown, first step: the workers stop reading producers and send on what they have read. */
@@ -189,6 +182,8 @@ export class WorkerPool {
     const full = this.backlogFull ? worst > BACKLOG_LOW : worst > BACKLOG_HIGH;
     if (full === this.backlogFull) return;
     this.backlogFull = full;
+    // The workers pause (or resume) the producers they read; the handler, the main thread's own.
+    for (const slot of this.slots) if (!slot.exited) this.post(slot, { t: 'throttle', on: full });
     this.handlers.backlog(full);
   }
 
@@ -273,7 +268,7 @@ export class WorkerPool {
       worker.on('message', (message: FromWorker) => {
         if (message.t === 'ready') {
           // A replacement starts paused if producers are.
-          if (this.producersThrottled) this.post(slot, { t: 'throttle', on: true });
+          if (this.backlogFull) this.post(slot, { t: 'throttle', on: true });
           resolve();
         } else this.onMessage(slot, message);
       });

@@ -93,7 +93,7 @@ describe('Publisher', () => {
       ]),
     ).toBe(2);
     const answered: number[] = [];
-    pub.afterFlush(() => answered.push(history.lastSeq));
+    pub.after(() => answered.push(history.lastSeq));
     expect(answered).toEqual([]);
     pub.flush();
     expect(answered).toEqual([3]);

@@ -6,8 +6,13 @@ import { TestDaemon } from '../helpers/daemon.js';
 let daemon: TestDaemon | undefined;
 afterEach(() => daemon?.cleanup());
 
-it('pauses producers while a worker is stuck, loses nothing, and resumes when it catches up', async () => {
-  daemon = await TestDaemon.start({ args: ['--workers', '2'], env: { EVENTD_FAULT_INJECTION: '1' } });
+// The producer read by the main thread (the default on 2 cores), or by worker 0, which the main
+// thread then tells to pause it.
+it.each([
+  ['the main thread', []],
+  ['a worker', ['--ingest-threads', '2']],
+])('pauses producers while a worker is stuck, loses nothing, and resumes when it catches up (producer read by %s)', async (_name, args) => {
+  daemon = await TestDaemon.start({ args: ['--workers', '2', ...args], env: { EVENTD_FAULT_INJECTION: '1' } });
   await daemon.stats(); // the stats connection takes worker 0
   const stuck = await daemon.subscriber(); // worker 1
   const healthy = await daemon.subscriber(); // worker 0
@@ -19,7 +24,10 @@ it('pauses producers while a worker is stuck, loses nothing, and resumes when it
   // About 20 MB: far more than the 8 MiB the daemon lets wait for one worker.
   const total = 20_000;
   const pad = 'x'.repeat(900);
+  // With two reading threads the first producer goes to the main thread and the second to worker 0.
+  const idle = args.length > 0 ? await daemon.producer() : undefined;
   const producer = await daemon.producer();
+  if (idle) await expect.poll(async () => (await daemon!.stats()).workers.map((w: { producers: number }) => w.producers)).toEqual([1, 0]);
   for (let i = 0; i < total; i += 500) {
     const lines = Array.from({ length: 500 }, (_, j) =>
       JSON.stringify({ type: 'management', opts: { id: i + j + 1, cmd: 'pad', opts: { pad }, state: 'run' } }),
@@ -42,4 +50,5 @@ it('pauses producers while a worker is stuck, loses nothing, and resumes when it
   const after = await daemon.stats();
   expect(after).toMatchObject({ events_published: total, subscribers_dropped_slow: 0, lines_rejected: 0 });
   producer.destroy();
+  idle?.destroy();
 });
