@@ -12,11 +12,15 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** `eventd serve` for about a second, stopped with SIGINT; stdout a pseudo-terminal (script(1)) or a pipe. */
+/**
+ * `eventd serve` for about a second, stopped with SIGINT; stdout a pseudo-terminal (script(1)) or a
+ * pipe. --foreground: without it timeout(1) signals its whole process group as well as the daemon,
+ * and a loaded machine delivers the two apart (the daemon then rightly logs "already stopping").
+ */
 function serveBriefly(terminal: boolean, env: NodeJS.ProcessEnv = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-logs-'));
   dirs.push(dir);
-  const serve = `timeout -s INT 1.5 ${process.execPath} ${EVENTD_BIN} serve --report-socket ${dir}/r.sock --events-socket ${dir}/e.sock`;
+  const serve = `timeout --foreground -s INT 1.5 ${process.execPath} ${EVENTD_BIN} serve --report-socket ${dir}/r.sock --events-socket ${dir}/e.sock`;
   const run = terminal
     ? spawnSync('script', ['-qfec', serve, '/dev/null'], { encoding: 'utf8', env: { ...process.env, ...env } })
     : spawnSync('sh', ['-c', serve], { encoding: 'utf8', env: { ...process.env, ...env } });
