@@ -151,10 +151,12 @@ export class ProducerConnection {
     this.ctx.ingest.after(() => this.reply(line));
   }
 
-  /** Replies are written once per event-loop turn: a burst of lines costs one write. */
+  /** Replies are written once per published batch: a burst of lines costs one write. */
   private reply(line: string): void {
     this.replies += line;
-    if (this.replies.length === line.length) setImmediate(() => this.flushReplies());
+    // Replies come from the callbacks run when a batch is published (ReportSink.after), all in one
+    // go: written right after them, in the same turn, as one write.
+    if (this.replies.length === line.length) queueMicrotask(() => this.flushReplies());
   }
 
   private flushReplies(): void {
