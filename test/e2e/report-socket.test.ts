@@ -199,9 +199,10 @@ describe.each([
 });
 
 // The reset needs the ack unread in the client's socket when it closes. Read on the main thread,
-// the ack is written before the subscriber can see the event; from a worker it comes one hop later,
-// possibly after the client closed (then EPIPE, not a reset). Framing and the handling of a reset
-// are the same code on every thread, so this runs where its premise holds: the main thread.
+// the ack is written in the turn the event goes out, which a stats round trip can wait for; from a
+// worker it comes one hop later, with nothing to wait on (then EPIPE, not a reset, was seen in CI).
+// Framing and the handling of a reset are the same code on every thread, so this runs where its
+// premise can be made certain: the main thread.
 describe('report socket, a producer that resets', () => {
   let daemon: TestDaemon;
   beforeAll(async () => {
@@ -221,6 +222,9 @@ describe('report socket, a producer that resets', () => {
       `${JSON.stringify({ ...sampleReports.db, ack: 1 })}\n{"type":"state","opts":{"pool":"tank","id":"1","state":"running"}}`,
     );
     expect(await sub.nextJson()).toMatchObject({ type: 'db' });
+    // The main thread wrote the ack in the turn it sent the event out; a stats request it answers
+    // after that turn makes sure the ack is in this client's socket, unread, before it closes.
+    await daemon.stats();
     producer.destroy();
     await daemon.waitForLog(
       (record) => record.msg === 'producer connection error' && (record.err as { code?: string })?.code === 'ECONNRESET',
