@@ -5,9 +5,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/protocol/commands.js';
 import { LineFramer } from '../../src/protocol/framing.js';
-import { MAX_WIRE_ISSUES, parseReport } from '../../src/protocol/report.js';
+import { EVENT_TYPES, reportSchemas } from '../../src/protocol/events.js';
+import { isValidReport, MAX_WIRE_ISSUES, parseReport } from '../../src/protocol/report.js';
 import { eventLine, parseEventOpts } from '../../src/protocol/wire.js';
 import { chunked, invalidLine, REJECTION_MESSAGES, validReport } from '../helpers/arbitraries.js';
+import { sampleReports } from '../helpers/daemon.js';
 
 const MAX = 256;
 
@@ -83,6 +85,42 @@ describe('framer + validator (property-based)', () => {
         if (!isUtf8(input)) expect(outcomes.some((outcome) => !outcome.ok)).toBe(true);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('the compiled validator decides every report as the runtime schema does', () => {
+    // Values near the edges of what the schemas allow, and anything JSON can hold.
+    const value = fc.oneof(
+      fc.constantFrom(0, -1, 1, 1.5, 2 ** 31, 2 ** 53, -(2 ** 53), '', ' ', 'x'.repeat(300), 'eth0', 'tank', 'running', 'up', null, true),
+      fc.string({ maxLength: 20 }),
+      fc.integer(),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
+    const report = fc
+      .record({
+        sample: fc.constantFrom(...Object.values(sampleReports)),
+        change: fc.constantFrom('set', 'delete', 'add', 'ack', 'type', 'none'),
+        field: fc.nat(),
+        key: fc.string({ maxLength: 8 }),
+        value,
+      })
+      .map(({ sample, change, field, key, value }) => {
+        const copy = JSON.parse(JSON.stringify(sample)) as Record<string, unknown> & { opts: Record<string, unknown> };
+        const keys = Object.keys(copy.opts);
+        const name = keys.length > 0 ? keys[field % keys.length]! : key;
+        if (change === 'set') copy.opts[name] = value;
+        else if (change === 'delete') delete copy.opts[name];
+        else if (change === 'add') copy.opts[key] = value;
+        else if (change === 'ack') copy.ack = value;
+        else if (change === 'type') copy.type = EVENT_TYPES[field % EVENT_TYPES.length];
+        return copy;
+      });
+    fc.assert(
+      fc.property(report, (candidate) => {
+        const type = candidate.type as (typeof EVENT_TYPES)[number];
+        expect(isValidReport(type, candidate)).toBe(reportSchemas[type].safeParse(candidate).success);
+      }),
+      { numRuns: 3000 },
     );
   });
 
