@@ -2,6 +2,7 @@
 // eventd throws on purpose is an EventdError with a stable `code` to switch on, and the CLI maps
 // codes to exit codes in one table. Subclasses only add fields (a rejected report's issues, the
 // socket a client could not reach).
+import type { WireIssue } from './protocol/issues.js';
 
 /** Each code, and what it means (README, "Errors"; the CLI's exit code for each is in cli/options.ts). */
 export const ERROR_CODES = {
@@ -27,6 +28,18 @@ export class EventdError extends Error {
   ) {
     super(message, options);
     this.name = 'EventdError';
+  }
+}
+
+/** A report refused by the schema: by the Reporter's check before sending (`by: 'local'`) or by the daemon. */
+export class ReportRejectedError extends EventdError {
+  constructor(
+    message: string,
+    readonly issues: WireIssue[],
+    readonly by: 'local' | 'daemon',
+  ) {
+    super('EVENTD_REPORT_REJECTED', message);
+    this.name = 'ReportRejectedError';
   }
 }
 

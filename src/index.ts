@@ -2,8 +2,7 @@
 // The fleet side (NATS JetStream) is `eventd/fleet`, so that only its users load the NATS client.
 export { EventdServer, type ServerOptions } from './server.js';
 export { Reporter } from './client/reporter.js';
-export { ReportRejectedError } from './protocol/report.js';
-export { ERROR_CODES, EventdError, isEventdError, type EventdErrorCode } from './errors.js';
+export { ERROR_CODES, EventdError, isEventdError, ReportRejectedError, type EventdErrorCode } from './errors.js';
 export { subscribe, Subscription, type Gap, type SubscribeOptions } from './client/subscription.js';
 export { ConnectError, defaultSocketPaths } from './client/connect.js';
 export {

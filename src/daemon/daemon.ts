@@ -24,7 +24,8 @@ import {
 import { Publisher } from './publisher.js';
 import { ProducerConnection } from '../ingest/producer.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
-import { ReportRejectedError, validateReport } from '../protocol/report.js';
+import { validateReport } from '../protocol/report.js';
+import { ReportRejectedError } from '../errors.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats, type RejectReason } from '../protocol/stats.js';

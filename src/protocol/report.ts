@@ -1,7 +1,6 @@
 // Validates one report line from a producer. Validation only decides; what is published is the
 // producer's own parsed value, so free-form data (management opts) reaches subscribers unchanged.
 import { z } from 'zod';
-import { EventdError } from '../errors.js';
 import { isPlainObject, parseJson } from './json.js';
 import { EVENT_TYPES, OPTS_FIELDS, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
 import { summarizeIssues, toWireIssues, type WireIssue } from './issues.js';
@@ -25,18 +24,6 @@ export interface RejectedReport {
 }
 
 export type ReportResult = AcceptedReport | RejectedReport;
-
-/** A report refused by the schema (checked locally, before sending) or by the daemon (code EVENTD_REPORT_REJECTED). */
-export class ReportRejectedError extends EventdError {
-  constructor(
-    message: string,
-    readonly issues: WireIssue[],
-    readonly by: 'local' | 'daemon',
-  ) {
-    super('EVENTD_REPORT_REJECTED', message);
-    this.name = 'ReportRejectedError';
-  }
-}
 
 const KNOWN_TYPES = EVENT_TYPES.join(', ');
 
