@@ -1,8 +1,9 @@
 // `eventd report`: send events, wait for the daemon's acks.
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import { Reporter } from '../client/reporter.js';
-import { ReportRejectedError } from '../protocol/report.js';
+import { ReportConnection } from '../client/report-connection.js';
+import { ReportRejectedError } from '../errors.js';
+import { isPlainObject } from '../protocol/json.js';
 import { EVENT_TYPES } from '../protocol/event-types.js';
 import { clientAction, eventTypeArg, EXIT, reportSocketOption } from './options.js';
 import { reportOpts } from './values.js';
@@ -24,7 +25,7 @@ Examples:
   eventd report --json '{"type":"ct_exit","opts":{"pool":"tank","id":"101","exit_type":"halt"}}'
   printf '%s\\n' '{"type":"db","opts":{...}}' ... | eventd report -
 
-Every report is checked against the schema before it is sent, then acknowledged by the daemon.
+The daemon checks every report against its type's schema (\`eventd schema\`) and acknowledges it.
 Prints the seq of each accepted event ("line N: seq S" for -); prints each error (with its line
 number for -) on stderr.
 Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reachable.`,
@@ -38,7 +39,7 @@ Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reacha
         }
         const reports =
           options.json !== undefined ? [parseJsonArgument(options.json)] : type === '-' ? undefined : [fromWords(type, fields)];
-        const reporter = await Reporter.connect({ reportSocket: options.reportSocket });
+        const reporter = await ReportConnection.connect(options.reportSocket);
         try {
           return reports ? await sendAll(reporter, reports) : await sendStdin(reporter);
         } finally {
@@ -48,25 +49,28 @@ Exit codes: 0 all accepted, 1 a report was refused, 2 usage, 3 daemon not reacha
     );
 }
 
-function parseJsonArgument(text: string): unknown {
+/** The report given with --json, as one line for the daemon. */
+function parseJsonArgument(text: string): string {
   try {
-    return JSON.parse(text);
+    const report: unknown = JSON.parse(text);
+    // Objects keep their text (the daemon reads what was given); anything else the daemon refuses.
+    return isPlainObject(report) ? text.replace(/\r?\n/g, ' ') : JSON.stringify(report);
   } catch (error) {
     throw new InvalidArgumentError(`--json is not valid JSON: ${(error as Error).message}`);
   }
 }
 
-function fromWords(type: string | undefined, fields: string[]): unknown {
+function fromWords(type: string | undefined, fields: string[]): string {
   if (type === undefined)
     throw new InvalidArgumentError('say what to report: a type with key=value fields, --json, or - for stdin (see eventd report --help)');
-  return { type, opts: reportOpts(eventTypeArg(type), fields) };
+  return JSON.stringify({ type, opts: reportOpts(eventTypeArg(type), fields) });
 }
 
-async function sendAll(reporter: Reporter, reports: unknown[]): Promise<number> {
+async function sendAll(reporter: ReportConnection, reports: string[]): Promise<number> {
   let status: number = EXIT.ok;
   for (const report of reports) {
     try {
-      process.stdout.write(`${await reporter.reportJson(report)}\n`);
+      process.stdout.write(`${await reporter.sendLine(report)}\n`);
     } catch (error) {
       if (!(error instanceof ReportRejectedError)) throw error;
       process.stderr.write(`eventd: ${error.message}\n`);
@@ -77,14 +81,14 @@ async function sendAll(reporter: Reporter, reports: unknown[]): Promise<number> 
 }
 
 /** NDJSON from stdin, pipelined: every line is sent at once, answers are read in order. */
-async function sendStdin(reporter: Reporter): Promise<number> {
+async function sendStdin(reporter: ReportConnection): Promise<number> {
   const results: Promise<string | null>[] = [];
   let lineNo = 0;
   for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     const n = ++lineNo;
     if (line.trim() === '') continue;
     results.push(
-      reporter.reportLine(line).then(
+      reporter.sendLine(line).then(
         // Which input line each seq belongs to: blank and refused lines get none.
         (seq) => (process.stdout.write(`line ${n}: seq ${seq}\n`), null),
         (error: Error) => `line ${n}: ${error.message}`,

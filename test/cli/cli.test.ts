@@ -31,7 +31,7 @@ describe('eventd report', () => {
     sub.destroy();
   });
 
-  it('refuses an invalid report locally with the schema error, exit 1, nothing sent', async () => {
+  it('says why the daemon refused an invalid report (its schema error), exit 1, nothing published', async () => {
     const before = await daemon.stats();
     const result = await cli(['report', 'state', 'pool=tank', 'id=101', 'state=runing']);
     expect(result.code).toBe(1);
@@ -60,6 +60,35 @@ describe('eventd report', () => {
       'eventd: line 2: Line is not valid JSON: Unexpected token \'o\', "oops" is not valid JSON\neventd: line 4: Invalid db report: opts.object is required; opts.pool is required; opts.id is required; opts.action is required\n',
     );
     expect((await sub.takeJson(2)).map((event) => (event.opts as { id: string }).id)).toEqual(['1', '2']);
+    sub.destroy();
+  });
+
+  it('matches every answer to its line: lines with their own ack, JSON that is no object, a pretty --json', async () => {
+    const sub = await daemon.subscriber();
+    const input = [
+      '{"type":"state","opts":{"pool":"tank","id":"a1","state":"running"},"ack":"mine"}',
+      '[1,2]',
+      '5',
+      '{}',
+      ' {"type":"state","opts":{"pool":"tank","id":"a2","state":"stopped"}} ',
+    ].join('\n');
+    const result = await cli(['report', '-'], input);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^line 1: seq \d+\nline 5: seq \d+\n$/);
+    expect(result.stderr.split('\n')).toEqual([
+      'eventd: line 2: A report must be a JSON object like {"type":"state","opts":{...}}',
+      'eventd: line 3: A report must be a JSON object like {"type":"state","opts":{...}}',
+      expect.stringMatching(/^eventd: line 4: Report has no event type; known types: /),
+      '',
+    ]);
+    expect((await sub.takeJson(2)).map((event) => (event.opts as { id: string }).id)).toEqual(['a1', 'a2']);
+    const pretty = await cli([
+      'report',
+      '--json',
+      '{\n  "type": "ct_exit",\n  "opts": {"pool": "tank", "id": "p", "exit_type": "halt"}\n}\n',
+    ]);
+    expect(pretty).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\n$/), stderr: '' });
+    expect(await sub.nextJson()).toMatchObject({ type: 'ct_exit', opts: { id: 'p' } });
     sub.destroy();
   });
 
