@@ -175,9 +175,12 @@ export class Daemon {
     return format === 'json' ? this.stats() : (await this.registry()).text();
   }
 
-  /** The metrics, made (and prom-client loaded) on first use. */
+  /** The metrics, made (and prom-client loaded) on first use; tried again next time if that failed (e.g. EMFILE). */
   private registry(): Promise<Metrics> {
-    this.metrics ??= createMetrics(DAEMON_METRICS, () => this.stats());
+    this.metrics ??= createMetrics(DAEMON_METRICS, () => this.stats()).catch((error: unknown) => {
+      this.metrics = undefined;
+      throw error;
+    });
     return this.metrics;
   }
 

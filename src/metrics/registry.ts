@@ -2,7 +2,17 @@
 // numbers on their hot paths; a scrape takes one snapshot and every metric reads it, so a scrape
 // is consistent and costs nothing between scrapes. prom-client is loaded only when metrics are
 // first asked for: a daemon that never exposes them does not carry it.
+import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
+
+/**
+ * prom-client (a CommonJS package) by require(): Node forgets a require that failed, so metrics
+ * first asked for while the daemon is out of file descriptors (EMFILE) work once they free up. A
+ * failed import() would be remembered, and metrics would fail until a restart.
+ */
+function loadPromClient(): typeof import('prom-client') {
+  return createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+}
 
 export type Labels = Record<string, string>;
 
@@ -28,7 +38,7 @@ export function byLabel(label: string, counts: Record<string, number>): [Labels,
 
 /** A registry of `defs` over `snapshot()`, plus prom-client's process metrics (CPU, memory, event-loop lag). */
 export async function createMetrics<S>(defs: MetricDef<S>[], snapshot: () => S): Promise<Metrics> {
-  const prom = await import('prom-client');
+  const prom = loadPromClient();
   const registry: Registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
   let current: S | undefined;

@@ -1,6 +1,7 @@
 // Resource faults: file-descriptor exhaustion, and many connect/disconnect cycles.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LineClient } from '../helpers/client.js';
 import { sampleReports, TestDaemon } from '../helpers/daemon.js';
 
 let daemon: TestDaemon | undefined;
@@ -21,6 +22,15 @@ async function flood(path: string, count: number): Promise<net.Socket[]> {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Sends a command and returns its answer (the events the connection also gets are skipped). */
+async function ask(client: LineClient, cmd: string): Promise<{ status: boolean; message?: string; response?: unknown }> {
+  client.sendJson({ cmd });
+  for (;;) {
+    const line = await client.nextJson<{ status?: boolean }>();
+    if (line.status !== undefined) return line as { status: boolean };
+  }
+}
+
 describe('faults', () => {
   it('survives file-descriptor exhaustion: keeps serving, no busy loop, accepts again when fds free up', async () => {
     daemon = await TestDaemon.start({ wrapper: ['prlimit', '--nofile=256:256', '--'] });
@@ -30,6 +40,9 @@ describe('faults', () => {
     producer.sendJson({ ...sampleReports.state, ack: 'before' });
     expect(await producer.nextJson()).toMatchObject({ status: true, ack: 'before' });
     expect(await sub.nextJson()).toMatchObject({ type: 'state' });
+    // Opened before the flood: metrics are first asked for while no descriptor is free.
+    const control = await LineClient.connect(daemon.eventsSocket);
+    expect(await ask(control, 'stats')).toMatchObject({ status: true });
     // Sockets only: after an EMFILE, libuv reopens a spare /dev/null descriptor in each loop.
     const baseline = daemon.fdCount({ socketsOnly: true });
 
@@ -44,6 +57,11 @@ describe('faults', () => {
     const ack = await producer.nextJson<{ seq: number }>();
     expect(ack).toMatchObject({ status: true, ack: 'during' });
     expect(await sub.nextJson()).toMatchObject({ seq: ack.seq, type: 'db' });
+    // prom-client cannot be loaded without descriptors: a clear error now, metrics once they are back.
+    expect(await ask(control, 'metrics')).toMatchObject({
+      status: false,
+      message: expect.stringMatching(/^eventd could not answer: .*EMFILE/),
+    });
     // No busy loop while connections keep being refused.
     const cpuBefore = daemon.cpuSeconds();
     await pause(1000);
@@ -56,9 +74,14 @@ describe('faults', () => {
     const late = await daemon.subscriber();
     const [next] = await daemon.report(sampleReports.state);
     expect(await late.nextJson()).toMatchObject({ seq: next });
+    expect(await ask(control, 'metrics')).toMatchObject({
+      status: true,
+      response: expect.stringContaining('eventd_events_published_total'),
+    });
     sub.destroy();
     producer.destroy();
     late.destroy();
+    control.destroy();
   });
 
   it('returns to its fd and memory baseline after 10,000 connect/disconnect cycles', { timeout: 120_000 }, async () => {
