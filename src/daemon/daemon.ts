@@ -81,6 +81,8 @@ export class Daemon {
         logLevel: config.logLevel,
         faultInjection: config.faultInjection,
         version: EVENTD_VERSION,
+        // The main thread reads producers too: workers 0 … ingestThreads - 2 are the others.
+        producerReaders: ingestThreads(config) - 1,
       },
       log,
       {
@@ -291,10 +293,8 @@ export class Daemon {
     this.watchFds(socket);
     this.producersConnected++;
     const peer = readPeer(socket);
-    // Workers 0 … ingestThreads - 2 read producers too.
-    const workersReading = ingestThreads(this.config) - 1;
-    if (this.producers.size > this.pool.fewestProducers(workersReading)) {
-      this.pool.attachProducer(socket, peer, workersReading);
+    if (this.producers.size > this.pool.fewestProducers()) {
+      this.pool.attachProducer(socket, peer);
       return;
     }
     const id = this.pool.connectionId();

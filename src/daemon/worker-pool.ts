@@ -13,6 +13,7 @@ import type { RejectReason, WorkerStats } from '../protocol/stats.js';
 import type { Logger } from '../log.js';
 import { dupCloexec, socketFd, type PeerCred } from '../native/index.js';
 import { WorkerFeed } from './worker-feed.js';
+import { parseCommandFor } from '../protocol/commands.js';
 
 export interface PoolHandlers {
   /** A worker's batch of validated reports: publish them, then call `sequenced` with the first one's seq. */
@@ -104,11 +105,11 @@ export class WorkerPool {
     this.post(slot, { t: 'attach', id, fd, dialect });
   }
 
-  /** Hands an accepted producer connection to the one of the first `among` workers with the fewest producers. */
-  attachProducer(socket: Socket, peer: PeerCred | undefined, among: number): number | undefined {
+  /** Hands an accepted producer connection to the worker, of those that read producers, with the fewest. */
+  attachProducer(socket: Socket, peer: PeerCred | undefined): number | undefined {
     const fd = this.handOff(socket, 'producer');
     if (fd === undefined) return undefined;
-    const slot = this.leastLoaded((slot) => slot.producers.size, among);
+    const slot = this.leastLoaded((slot) => slot.producers.size, this.settings.producerReaders);
     if (!slot) {
       this.log.error('no worker thread is running; refusing producer');
       closeSync(fd);
@@ -156,9 +157,9 @@ export class WorkerPool {
     );
   }
 
-  /** Producers on the one of the first `among` live workers with the fewest (Infinity when there is none). */
-  fewestProducers(among: number): number {
-    const slot = this.leastLoaded((slot) => slot.producers.size, among);
+  /** Producers on the live worker, of those that read producers, with the fewest (Infinity when there is none). */
+  fewestProducers(): number {
+    const slot = this.leastLoaded((slot) => slot.producers.size, this.settings.producerReaders);
     return slot ? slot.producers.size : Number.POSITIVE_INFINITY;
   }
 
@@ -319,6 +320,12 @@ export class WorkerPool {
           },
         );
         return;
+      case 'command': {
+        // Workers check commands without zod; the schemas, loaded here, say why one is refused.
+        const parsed = parseCommandFor(message.dialect, message.text, this.settings.faultInjection);
+        this.post(slot, { t: 'command', subscriber: message.subscriber, parsed });
+        return;
+      }
     }
   }
 

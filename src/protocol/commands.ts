@@ -1,15 +1,13 @@
 // The commands a subscriber may send on the events socket. Nothing else is accepted there:
-// subscribers can never publish.
+// subscribers can never publish. Workers read commands with command-check.ts, which accepts what
+// these schemas accept without loading zod; these schemas say why a command is refused.
 import { z } from 'zod';
-import { EVENT_TYPES } from './events.js';
+import { FILTER_LIMITS, readCommand, readOsctldCommand } from './command-check.js';
+import { EVENT_TYPES } from './event-types.js';
 import { summarizeIssues, toWireIssues } from './issues.js';
-import { isPlainObject, parseJson } from './json.js';
 
 const eventTypeSchema = z.enum(EVENT_TYPES);
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-
-/** A filter is matched against every event: its size is bounded (each key's values are a Set). */
-export const FILTER_LIMITS = { keys: 32, valuesPerKey: 1024 } as const;
 
 export const subscribeOptsSchema = z.strictObject({
   type: z.union([eventTypeSchema, z.array(eventTypeSchema).min(1)]).optional(),
@@ -49,47 +47,44 @@ export type FilterValue = z.infer<typeof filterValue>;
 export type FaultCommand = z.infer<(typeof faultCommandSchemas)[keyof typeof faultCommandSchemas]>;
 export type Command = z.infer<(typeof commandSchemas)[keyof typeof commandSchemas]> | FaultCommand;
 
-const COMMAND_NAMES = Object.keys(commandSchemas).join(', ');
+export type ParsedCommand = { ok: true; command: Command } | { ok: false; message: string };
 
-export function parseCommand(text: string, faultInjection = false): { ok: true; command: Command } | { ok: false; message: string } {
-  const json = parseJson(text);
-  if (!json.ok) return { ok: false, message: `Line is not valid JSON: ${json.message}` };
-  const value = json.value;
-  if (!isPlainObject(value)) return { ok: false, message: 'A command must be a JSON object like {"cmd":"event_subscribe"}' };
-  const { cmd } = value;
-  const schemas = faultInjection ? { ...commandSchemas, ...faultCommandSchemas } : commandSchemas;
-  if (typeof cmd !== 'string' || !Object.hasOwn(schemas, cmd)) {
-    const got = cmd === undefined ? 'no "cmd" field' : `unknown command ${JSON.stringify(cmd)}`;
-    return { ok: false, message: `Expected a command (${COMMAND_NAMES}), got ${got}; the events socket does not accept reports` };
-  }
-  const result = schemas[cmd as keyof typeof schemas].safeParse(value, { reportInput: true });
-  if (!result.success) return { ok: false, message: summarizeIssues(`Invalid ${cmd} command`, toWireIssues(result.error.issues)) };
-  // Keep the client's own values (zod drops keys such as "__proto__" from records).
-  return { ok: true, command: value as Command };
+/** A command line on a socket of either dialect (osctld's event_subscribe as the native one, in its format). */
+export function parseCommandFor(dialect: 'native' | 'osctld', text: string, faultInjection = false): ParsedCommand {
+  if (dialect === 'native') return parseCommand(text, faultInjection);
+  const parsed = parseOsctldCommand(text);
+  return parsed.ok ? { ok: true, command: { cmd: 'event_subscribe', opts: { ...parsed.opts, format: 'osctld' } } } : parsed;
+}
+
+/**
+ * A command line: valid, or refused with a message that says why. Where the check refuses it by
+ * its schema, the schema is asked why (and has the last word).
+ */
+export function parseCommand(text: string, faultInjection = false): ParsedCommand {
+  const read = readCommand(text, faultInjection);
+  if (read.ok || 'message' in read) return read;
+  const value = JSON.parse(text) as { cmd: keyof typeof commandSchemas | keyof typeof faultCommandSchemas };
+  const result = { ...commandSchemas, ...faultCommandSchemas }[value.cmd].safeParse(value, { reportInput: true });
+  if (result.success) return { ok: true, command: value as Command };
+  return { ok: false, message: summarizeIssues(`Invalid ${value.cmd} command`, toWireIssues(result.error.issues)) };
 }
 
 /**
  * `event_subscribe` as osctl sends it to osctld: `opts` may hold `type` and `opts` filters;
  * other keys (osctl adds `cli`) are ignored, as osctld ignores them.
  */
-const osctldSubscribeSchema = z.object({
+export const osctldSubscribeSchema = z.object({
   cmd: z.literal('event_subscribe'),
   opts: z.object({ type: subscribeOptsSchema.shape.type, opts: subscribeOptsSchema.shape.opts }).nullish(),
 });
 
 /** A command on the osctld-compatible socket, where `event_subscribe` is the only one. */
 export function parseOsctldCommand(text: string): { ok: true; opts: SubscribeOpts } | { ok: false; message: string } {
-  const json = parseJson(text);
-  if (!json.ok) return { ok: false, message: `Line is not valid JSON: ${json.message}` };
-  const value = json.value;
-  if (!isPlainObject(value)) return { ok: false, message: 'A command must be a JSON object like {"cmd":"event_subscribe","opts":{}}' };
-  if (value.cmd !== 'event_subscribe') {
-    const got = value.cmd === undefined ? 'no "cmd" field' : `unsupported command ${JSON.stringify(value.cmd)}`;
-    return { ok: false, message: `Expected event_subscribe, got ${got}: this osctld-compatible socket serves events only` };
-  }
+  const read = readOsctldCommand(text);
+  if (read.ok) return { ok: true, opts: read.command };
+  if ('message' in read) return read;
+  const value = JSON.parse(text) as { opts?: SubscribeOpts | null };
   const result = osctldSubscribeSchema.safeParse(value, { reportInput: true });
-  if (!result.success) return { ok: false, message: summarizeIssues('Invalid event_subscribe command', toWireIssues(result.error.issues)) };
-  // The client's own filter values (zod drops keys such as "__proto__" from records).
-  const opts = (value.opts ?? {}) as SubscribeOpts;
-  return { ok: true, opts: { type: opts.type, opts: opts.opts } };
+  if (result.success) return { ok: true, opts: { type: value.opts?.type, opts: value.opts?.opts } };
+  return { ok: false, message: summarizeIssues('Invalid event_subscribe command', toWireIssues(result.error.issues)) };
 }

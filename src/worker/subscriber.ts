@@ -4,7 +4,8 @@
 import type { Socket } from 'node:net';
 import { BatchView } from '../ipc/batch.js';
 import type { CloseReason, Dialect, StatsFormat } from '../ipc/messages.js';
-import { parseCommand, parseOsctldCommand, type Command } from '../protocol/commands.js';
+import { readCommandFor } from '../protocol/command-check.js';
+import type { Command, ParsedCommand } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { errorLine, okLine } from '../protocol/wire.js';
@@ -19,6 +20,8 @@ export interface SubscriberHost {
   readonly version: string;
   requestReplay(subscriber: Subscriber, since: number, first: boolean): void;
   requestStats(subscriber: Subscriber, format: StatsFormat): void;
+  /** Asks the main thread, which has the schemas, to read a command the check refused (answer: commandParsed). */
+  requestCommand(subscriber: Subscriber, text: string): void;
   crash(): void;
   block(ms: number): void;
   closed(subscriber: Subscriber, reason: CloseReason): void;
@@ -50,7 +53,7 @@ export class Subscriber {
     readonly id: number,
     private readonly socket: Socket,
     private readonly host: SubscriberHost,
-    private readonly dialect: Dialect = 'native',
+    readonly dialect: Dialect = 'native',
   ) {
     // A native client receives everything until it subscribes; osctl's client first reads the
     // greeting, then sends event_subscribe and reads its reply before any event.
@@ -189,18 +192,21 @@ export class Subscriber {
       this.socket.pause();
       return;
     }
-    if (this.dialect === 'osctld') {
-      const parsed = parseOsctldCommand(text);
-      if (!parsed.ok) this.send(errorLine(parsed.message));
-      else this.run({ cmd: 'event_subscribe', opts: { ...parsed.opts, format: 'osctld' } });
-      return;
-    }
-    const parsed = parseCommand(text, this.host.faultInjection);
-    if (!parsed.ok) {
-      this.send(errorLine(parsed.message));
-      return;
-    }
-    this.run(parsed.command);
+    const read = readCommandFor(this.dialect, text, this.host.faultInjection);
+    if (read.ok) return this.run(read.command);
+    if ('message' in read) return this.send(errorLine(read.message));
+    // Refused by its schema: the main thread says why. Later lines wait, as for stats.
+    this.busy = true;
+    this.host.requestCommand(this, text);
+  }
+
+  /** The main thread's reading of a command line the check refused (its schema has the last word). */
+  commandParsed(parsed: ParsedCommand): void {
+    if (this.isClosed) return;
+    this.busy = false;
+    if (parsed.ok) this.run(parsed.command);
+    else this.send(errorLine(parsed.message));
+    if (!this.busy) this.commandDone();
   }
 
   private run(command: Command): void {

@@ -11,11 +11,17 @@ import type { PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { Ingest } from '../ingest/ingest.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
-import { ProducerConnection } from '../ingest/producer.js';
+import type { ProducerConnection } from '../ingest/producer.js';
 import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
 const settings = workerData as WorkerSettings;
+/**
+ * Only a worker that reads producers loads the report schemas (zod: about 10 MiB of a thread's
+ * memory); the others check subscribers' commands without zod (protocol/command-check.ts). Loaded
+ * at start rather than with the first producer: Node never retries a failed import() (EMFILE).
+ */
+const producerModule = settings.index < settings.producerReaders ? await import('../ingest/producer.js') : undefined;
 const port = parentPort!;
 const log = new WorkerLogger(settings.logLevel, { worker: settings.index }, (message) => port.postMessage(message));
 const subscribers = new Map<number, Subscriber>();
@@ -75,6 +81,7 @@ const host: SubscriberHost = {
   version: settings.version,
   requestReplay: (subscriber, since, first) => post({ t: 'replay', subscriber: subscriber.id, since, first }),
   requestStats: (subscriber, format) => post({ t: 'stats', subscriber: subscriber.id, format }),
+  requestCommand: (subscriber, text) => post({ t: 'command', subscriber: subscriber.id, text, dialect: subscriber.dialect }),
   crash: () => {
     log.warn('crashing on request (EVENTD_FAULT_INJECTION)');
     setImmediate(() => {
@@ -122,7 +129,7 @@ function attach(id: number, fd: number, dialect: Dialect): void {
 let producersStopped = false;
 
 function attachProducer(id: number, fd: number, peer: PeerCred | undefined): void {
-  if (producersStopped) return refuseProducer(id, fd);
+  if (producersStopped || !producerModule) return refuseProducer(id, fd);
   let socket: Socket;
   try {
     socket = openConnection(fd);
@@ -131,7 +138,7 @@ function attachProducer(id: number, fd: number, peer: PeerCred | undefined): voi
     return refuseProducer(id, fd);
   }
   const context = { ingest, maxLineBytes: settings.maxLineBytes, lineTimeoutMs: settings.lineTimeoutMs, rejected: countRejected, log };
-  const producer = new ProducerConnection(id, socket, context, peer, producersPaused, () => {
+  const producer = new producerModule.ProducerConnection(id, socket, context, peer, producersPaused, () => {
     if (!producers.delete(id)) return;
     post({ t: 'producerClosed', id });
     checkDrained();
@@ -199,6 +206,8 @@ port.on('message', (message: ToWorker) => {
       return subscribers.get(message.subscriber)?.replay(new BatchView(message.batch), message.lastSeq, message.missed);
     case 'stats':
       return subscribers.get(message.subscriber)?.statsReply(message.stats, message.error);
+    case 'command':
+      return subscribers.get(message.subscriber)?.commandParsed(message.parsed);
     case 'shutdown':
       return shutdown(message.graceMs);
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventHistory } from '../../src/daemon/history.js';
 import { BatchView, encodeBatch } from '../../src/ipc/batch.js';
+import { parseCommandFor } from '../../src/protocol/commands.js';
 import { eventTypeCode } from '../../src/protocol/events.js';
 import { eventLine } from '../../src/protocol/wire.js';
 import { Subscriber, type SubscriberHost } from '../../src/worker/subscriber.js';
@@ -52,6 +53,7 @@ function events(firstSeq: number, count: number) {
 function host(history: EventHistory, chunkBytes: number, onReplayRequest: (since: number, first: boolean) => void = () => {}) {
   const requests: { since: number; first: boolean }[] = [];
   const closed: string[] = [];
+  const asked: string[] = [];
   const h: SubscriberHost = {
     maxLineBytes: 65536,
     lineTimeoutMs: 60_000,
@@ -67,11 +69,16 @@ function host(history: EventHistory, chunkBytes: number, onReplayRequest: (since
       });
     },
     requestStats: () => {},
+    // As the main thread does: the schemas read the line, and the answer comes a turn later.
+    requestCommand: (subscriber, text) => {
+      asked.push(text);
+      setImmediate(() => subscriber.commandParsed(parseCommandFor(subscriber.dialect, text)));
+    },
     crash: () => {},
     block: () => {},
     closed: (_subscriber, reason) => closed.push(reason),
   };
-  return { host: h, requests, closed };
+  return { host: h, requests, closed, asked };
 }
 
 describe('Subscriber.replay', () => {
@@ -133,5 +140,34 @@ describe('Subscriber.replay', () => {
     expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
     await client.closed;
     expect(closed).toEqual(['slow']);
+  });
+});
+
+describe('Subscriber commands', () => {
+  it('asks the main thread why a command is refused, and answers the lines after it in order', async () => {
+    const { host: h, asked } = host(new EventHistory(10), 64 * 1024);
+    const { server, client } = await socketPair();
+    new Subscriber(1, server, h);
+    client.send('{"cmd":"event_subscribe","opts":{"since":-1}}\n{"cmd":"nope"}\n{"cmd":"event_subscribe","opts":{"type":"state"}}\n');
+    expect(await client.takeJson(3)).toEqual([
+      { status: false, message: expect.stringMatching(/^Invalid event_subscribe command: opts\.since /) },
+      { status: false, message: expect.stringMatching(/unknown command "nope"/) },
+      { status: true, response: 'subscribed' },
+    ]);
+    // Only the line its schema refused went to the main thread.
+    expect(asked).toEqual(['{"cmd":"event_subscribe","opts":{"since":-1}}']);
+  });
+
+  it('reads osctl’s event_subscribe on the osctld socket without the main thread', async () => {
+    const { host: h, asked } = host(new EventHistory(10), 64 * 1024);
+    const { server, client } = await socketPair();
+    new Subscriber(1, server, h, 'osctld');
+    expect(await client.nextJson()).toEqual({ version: 'test' });
+    client.send('{"cmd":"event_subscribe","opts":{"type":"nope"}}\n{"cmd":"event_subscribe","opts":{"cli":"x"}}\n');
+    expect(await client.takeJson(2)).toEqual([
+      { status: false, message: expect.stringMatching(/^Invalid event_subscribe command: opts\.type /) },
+      { status: true, response: 'subscribed' },
+    ]);
+    expect(asked).toHaveLength(1);
   });
 });
