@@ -54,6 +54,20 @@ const ATTACKS = {
     };
     write();
   },
+  /**
+   * 100 subscribers sending commands their schema refuses, each as soon as the last is answered:
+   * a worker checks commands without zod and asks the main thread why one is refused.
+   */
+  'invalid commands': async (daemon: Paths) => {
+    const line = '{"cmd":"event_subscribe","opts":{"since":-1,"type":"nope"}}\n';
+    for (let i = 0; i < 100; i++) {
+      const socket = await connect(daemon.events);
+      socket.write('{"cmd":"event_subscribe","opts":{"type":"ct_exit"}}\n');
+      socket.on('data', (chunk: Buffer) => {
+        for (let n = chunk.filter((byte) => byte === 10).length; n > 0; n--) socket.write(line);
+      });
+    }
+  },
 } as const;
 
 type Attack = keyof typeof ATTACKS;

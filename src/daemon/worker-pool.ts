@@ -13,7 +13,6 @@ import type { RejectReason, WorkerStats } from '../protocol/stats.js';
 import type { Logger } from '../log.js';
 import { dupCloexec, socketFd, type PeerCred } from '../native/index.js';
 import { WorkerFeed } from './worker-feed.js';
-import { parseCommandFor } from '../protocol/commands.js';
 
 export interface PoolHandlers {
   /** A worker's batch of validated reports: publish them, then call `sequenced` with the first one's seq. */
@@ -320,12 +319,6 @@ export class WorkerPool {
           },
         );
         return;
-      case 'command': {
-        // Workers check commands without zod; the schemas, loaded here, say why one is refused.
-        const parsed = parseCommandFor(message.dialect, message.text, this.settings.faultInjection);
-        this.post(slot, { t: 'command', subscriber: message.subscriber, parsed });
-        return;
-      }
     }
   }
 

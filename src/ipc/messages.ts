@@ -2,7 +2,6 @@
 import type { PeerCred } from '../native/index.js';
 import type { CloseReason, RejectReason } from '../protocol/stats.js';
 import type { EventBatch } from './batch.js';
-import type { ParsedCommand } from '../protocol/commands.js';
 
 export type { CloseReason };
 
@@ -37,8 +36,6 @@ export type ToWorker =
   | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
   /** The answer to a stats or metrics command, or why there is none. */
   | { t: 'stats'; subscriber: number; stats: unknown; error?: string }
-  /** The answer to `command`: the command as the schemas read it, or why they refuse it. */
-  | { t: 'command'; subscriber: number; parsed: ParsedCommand }
   | { t: 'shutdown'; graceMs: number };
 
 export type FromWorker =
@@ -58,8 +55,6 @@ export type FromWorker =
   /** first: the subscription's first chunk (a new replay), not the next chunk of one. */
   | { t: 'replay'; subscriber: number; since: number; first: boolean }
   | { t: 'stats'; subscriber: number; format: StatsFormat }
-  /** A command line the worker's check refused: the main thread, which has the schemas, says why. */
-  | { t: 'command'; subscriber: number; text: string; dialect: Dialect }
   | { t: 'drained' };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -20,12 +20,20 @@ export interface SubscriberHost {
   readonly version: string;
   requestReplay(subscriber: Subscriber, since: number, first: boolean): void;
   requestStats(subscriber: Subscriber, format: StatsFormat): void;
-  /** Asks the main thread, which has the schemas, to read a command the check refused (answer: commandParsed). */
+  /** Has the zod schemas read a command line the check refused, to say why (answer: commandParsed). */
   requestCommand(subscriber: Subscriber, text: string): void;
   crash(): void;
   block(ms: number): void;
   closed(subscriber: Subscriber, reason: CloseReason): void;
 }
+
+/**
+ * Refusals a connection gets at full speed; after that, each refused line holds its next line back
+ * this long. A client that floods bad commands (each one parsed twice, once by zod to say why)
+ * then costs little, and a person or script that gets a few wrong never notices.
+ */
+const FREE_REFUSALS = 16;
+const REFUSAL_PAUSE_MS = 20;
 
 /** The next chunk of a replay is asked for once the subscriber's queue is below this. */
 const REPLAY_LOW_WATER = 64 * 1024;
@@ -41,9 +49,11 @@ export class Subscriber {
   private awaitingReplay = false;
   /** The reply to the running `since` subscription has been sent (its first chunk came). */
   private replayAnswered = false;
-  /** A command is waiting for the main thread; later commands queue behind it. */
+  /** A command is waiting (for the main thread, the schemas or a pause); later lines queue behind it. */
   private busy = false;
-  private queued: string[] = [];
+  /** Lines read while busy: command lines, or the error for a line the framer refused. */
+  private queued: (string | { refused: string })[] = [];
+  private refusals = 0;
   private closeReason: CloseReason | null = null;
   private isClosed = false;
   private peerEnded = false;
@@ -64,7 +74,7 @@ export class Subscriber {
       host.maxLineBytes,
       {
         line: (text) => this.onCommandLine(text),
-        badLine: (_lineNo, message) => this.send(errorLine(message)),
+        badLine: (_lineNo, message) => this.onCommandLine({ refused: message }),
         // A command left unfinished too long: say so, then close.
         timedOut: (message) => {
           this.send(errorLine(message));
@@ -186,27 +196,38 @@ export class Subscriber {
     this.host.closed(this, this.closeReason ?? reason);
   }
 
-  private onCommandLine(text: string): void {
+  /** A line, or the framer's error for one; answered in line order. */
+  private onCommandLine(line: string | { refused: string }): void {
     if (this.busy) {
-      this.queued.push(text);
+      this.queued.push(line);
       this.socket.pause();
       return;
     }
-    const read = readCommandFor(this.dialect, text, this.host.faultInjection);
+    if (typeof line !== 'string') return this.refuse(line.refused);
+    const read = readCommandFor(this.dialect, line, this.host.faultInjection);
     if (read.ok) return this.run(read.command);
-    if ('message' in read) return this.send(errorLine(read.message));
-    // Refused by its schema: the main thread says why. Later lines wait, as for stats.
+    if ('message' in read) return this.refuse(read.message);
+    // Refused by its schema: the schema says why (zod, loaded then). Later lines wait, as for stats.
     this.busy = true;
-    this.host.requestCommand(this, text);
+    this.host.requestCommand(this, line);
   }
 
-  /** The main thread's reading of a command line the check refused (its schema has the last word). */
+  /** The schemas' reading of a command line the check refused (they have the last word). */
   commandParsed(parsed: ParsedCommand): void {
     if (this.isClosed) return;
     this.busy = false;
     if (parsed.ok) this.run(parsed.command);
-    else this.send(errorLine(parsed.message));
+    else this.refuse(parsed.message);
     if (!this.busy) this.commandDone();
+  }
+
+  private refuse(message: string): void {
+    this.send(errorLine(message));
+    if (++this.refusals <= FREE_REFUSALS) return;
+    this.busy = true;
+    setTimeout(() => {
+      if (!this.isClosed) this.commandDone();
+    }, REFUSAL_PAUSE_MS).unref();
   }
 
   private run(command: Command): void {

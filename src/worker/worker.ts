@@ -22,6 +22,13 @@ const settings = workerData as WorkerSettings;
  * at start rather than with the first producer: Node never retries a failed import() (EMFILE).
  */
 const producerModule = settings.index < settings.producerReaders ? await import('../ingest/producer.js') : undefined;
+/**
+ * The command schemas (zod), loaded by the first command line that the zod-free check refuses,
+ * to say why: working that out here rather than on the main thread keeps a client that floods
+ * bad commands off the thread every event passes. Should loading fail (EMFILE), Node never
+ * retries it: such commands are then refused without the details.
+ */
+let commandSchemas: Promise<typeof import('../protocol/commands.js')> | undefined;
 const port = parentPort!;
 const log = new WorkerLogger(settings.logLevel, { worker: settings.index }, (message) => port.postMessage(message));
 const subscribers = new Map<number, Subscriber>();
@@ -81,7 +88,16 @@ const host: SubscriberHost = {
   version: settings.version,
   requestReplay: (subscriber, since, first) => post({ t: 'replay', subscriber: subscriber.id, since, first }),
   requestStats: (subscriber, format) => post({ t: 'stats', subscriber: subscriber.id, format }),
-  requestCommand: (subscriber, text) => post({ t: 'command', subscriber: subscriber.id, text, dialect: subscriber.dialect }),
+  requestCommand: (subscriber, text) => {
+    commandSchemas ??= import('../protocol/commands.js');
+    commandSchemas.then(
+      ({ parseCommandFor }) => subscriber.commandParsed(parseCommandFor(subscriber.dialect, text, settings.faultInjection)),
+      (error: Error) => {
+        const message = `The command does not match its schema (why could not be worked out: ${error.message})`;
+        subscriber.commandParsed({ ok: false, message });
+      },
+    );
+  },
   crash: () => {
     log.warn('crashing on request (EVENTD_FAULT_INJECTION)');
     setImmediate(() => {
@@ -206,8 +222,6 @@ port.on('message', (message: ToWorker) => {
       return subscribers.get(message.subscriber)?.replay(new BatchView(message.batch), message.lastSeq, message.missed);
     case 'stats':
       return subscribers.get(message.subscriber)?.statsReply(message.stats, message.error);
-    case 'command':
-      return subscribers.get(message.subscriber)?.commandParsed(message.parsed);
     case 'shutdown':
       return shutdown(message.graceMs);
   }

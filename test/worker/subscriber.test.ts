@@ -69,7 +69,7 @@ function host(history: EventHistory, chunkBytes: number, onReplayRequest: (since
       });
     },
     requestStats: () => {},
-    // As the main thread does: the schemas read the line, and the answer comes a turn later.
+    // As the worker does: the zod schemas read the line (loaded on first use), a turn later.
     requestCommand: (subscriber, text) => {
       asked.push(text);
       setImmediate(() => subscriber.commandParsed(parseCommandFor(subscriber.dialect, text)));
@@ -144,7 +144,7 @@ describe('Subscriber.replay', () => {
 });
 
 describe('Subscriber commands', () => {
-  it('asks the main thread why a command is refused, and answers the lines after it in order', async () => {
+  it('has the schemas say why a command is refused, and answers the lines after it in order', async () => {
     const { host: h, asked } = host(new EventHistory(10), 64 * 1024);
     const { server, client } = await socketPair();
     new Subscriber(1, server, h);
@@ -154,11 +154,11 @@ describe('Subscriber commands', () => {
       { status: false, message: expect.stringMatching(/unknown command "nope"/) },
       { status: true, response: 'subscribed' },
     ]);
-    // Only the line its schema refused went to the main thread.
+    // Only the line its schema refused needed the zod schemas.
     expect(asked).toEqual(['{"cmd":"event_subscribe","opts":{"since":-1}}']);
   });
 
-  it('reads osctl’s event_subscribe on the osctld socket without the main thread', async () => {
+  it('reads osctl’s event_subscribe on the osctld socket with the zod-free check', async () => {
     const { host: h, asked } = host(new EventHistory(10), 64 * 1024);
     const { server, client } = await socketPair();
     new Subscriber(1, server, h, 'osctld');
@@ -169,5 +169,38 @@ describe('Subscriber commands', () => {
       { status: true, response: 'subscribed' },
     ]);
     expect(asked).toHaveLength(1);
+  });
+
+  it('answers a line the framer refuses in its turn, after a refusal the schemas are still working out', async () => {
+    const { host: h } = host(new EventHistory(10), 64 * 1024);
+    const { server, client } = await socketPair();
+    new Subscriber(1, server, h);
+    client.send(
+      Buffer.concat([
+        Buffer.from('{"cmd":"event_subscribe","opts":{"since":-1}}\n'),
+        Buffer.from([0xff, 0x0a]),
+        Buffer.from('{"cmd":"event_subscribe"}\n'),
+      ]),
+    );
+    expect(await client.takeJson(3)).toEqual([
+      { status: false, message: expect.stringMatching(/^Invalid event_subscribe command: /) },
+      { status: false, message: 'Line is not valid UTF-8' },
+      { status: true, response: 'subscribed' },
+    ]);
+  });
+
+  it('answers 16 refused lines at once, then holds each further one back 20 ms', async () => {
+    const { host: h } = host(new EventHistory(10), 64 * 1024);
+    const { server, client } = await socketPair();
+    new Subscriber(1, server, h);
+    const started = Date.now();
+    client.send('oops\n'.repeat(16));
+    await client.takeJson(16);
+    const free = Date.now() - started;
+    client.send(`${'oops\n'.repeat(5)}{"cmd":"event_subscribe"}\n`);
+    const replies = await client.takeJson(6);
+    // Five pauses at least (each refusal past the sixteenth holds the next line back).
+    expect(Date.now() - started - free).toBeGreaterThanOrEqual(5 * 20 - 5);
+    expect(replies.at(-1)).toEqual({ status: true, response: 'subscribed' });
   });
 });
