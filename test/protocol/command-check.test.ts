@@ -24,6 +24,16 @@ function objectText(entries: [string, string][]): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
 }
 
+/** Filters at and just past their limits (FILTER_LIMITS), "__proto__" not counting. */
+const LIMIT_EDGES = {
+  values: [JSON.stringify(Array(1024).fill('a')), JSON.stringify(Array(1025).fill('a'))],
+  keys: [
+    objectText(Array.from({ length: 32 }, (_, i) => [`k${i}`, '1'])),
+    objectText(Array.from({ length: 33 }, (_, i) => [`k${i}`, '1'])),
+    objectText([...Array.from({ length: 32 }, (_, i): [string, string] => [`k${i}`, '1']), ['__proto__', '{}']]),
+  ],
+};
+
 const value: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -54,16 +64,9 @@ const filterValues = field(json(fc.oneof(filterScalar, fc.array(filterScalar, { 
   '1e400',
   '[[1]]',
   '[{}]',
-  JSON.stringify(Array(1024).fill('a')),
-  JSON.stringify(Array(1025).fill('a')),
+  ...LIMIT_EDGES.values,
 ]);
-const filterOpts = field(fc.array(fc.tuple(key, filterValues), { maxLength: 4 }).map(objectText), [
-  '[]',
-  'null',
-  objectText(Array.from({ length: 32 }, (_, i) => [`k${i}`, '1'])),
-  objectText(Array.from({ length: 33 }, (_, i) => [`k${i}`, '1'])),
-  objectText([...Array.from({ length: 32 }, (_, i): [string, string] => [`k${i}`, '1']), ['__proto__', '{}']]),
-]);
+const filterOpts = field(fc.array(fc.tuple(key, filterValues), { maxLength: 4 }).map(objectText), ['[]', 'null', ...LIMIT_EDGES.keys]);
 const typeFilter = field(
   json(fc.oneof(fc.constantFrom(...EVENT_TYPES), fc.array(fc.constantFrom(...EVENT_TYPES), { minLength: 1, maxLength: 3 }))),
   ['[]', '"nope"', '["state","nope"]', 'null', '"State"'],
@@ -136,11 +139,8 @@ const NEAR_MISSES = [
   'true',
   '{}',
   '[{}]',
-  JSON.stringify(Array(1024).fill('a')),
-  JSON.stringify(Array(1025).fill('a')),
-  objectText(Array.from({ length: 32 }, (_, i) => [`k${i}`, '1'])),
-  objectText(Array.from({ length: 33 }, (_, i) => [`k${i}`, '1'])),
-  objectText([...Array.from({ length: 32 }, (_, i): [string, string] => [`k${i}`, '1']), ['__proto__', '{}']]),
+  ...LIMIT_EDGES.values,
+  ...LIMIT_EDGES.keys,
 ];
 
 type Mutation = { path: string[]; change: 'replace' | 'remove' | 'add'; key: string; text: string };
