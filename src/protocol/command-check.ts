@@ -2,7 +2,7 @@
 // does not load it (zod and the schemas are about 10 MiB of each thread's memory). It accepts
 // exactly what the zod schemas in commands.ts accept (test/protocol/command-check.test.ts compares
 // them on random commands); for a command they refuse it only says so, and the schemas, which
-// the worker then loads, say why (commands.ts, parseCommand).
+// the worker then loads, say why (commands.ts, parseCommandFor).
 import { EVENT_TYPES } from './event-types.js';
 import { isPlainObject, parseJson } from './json.js';
 import type { Command, SubscribeOpts } from './commands.js';

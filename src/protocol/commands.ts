@@ -2,7 +2,7 @@
 // subscribers can never publish. Workers read commands with command-check.ts, which accepts what
 // these schemas accept without loading zod; these schemas say why a command is refused.
 import { z } from 'zod';
-import { FILTER_LIMITS, readCommand, readOsctldCommand } from './command-check.js';
+import { FILTER_LIMITS, readCommandFor } from './command-check.js';
 import { EVENT_TYPES } from './event-types.js';
 import { summarizeIssues, toWireIssues } from './issues.js';
 
@@ -49,26 +49,6 @@ export type Command = z.infer<(typeof commandSchemas)[keyof typeof commandSchema
 
 export type ParsedCommand = { ok: true; command: Command } | { ok: false; message: string };
 
-/** A command line on a socket of either dialect (osctld's event_subscribe as the native one, in its format). */
-export function parseCommandFor(dialect: 'native' | 'osctld', text: string, faultInjection = false): ParsedCommand {
-  if (dialect === 'native') return parseCommand(text, faultInjection);
-  const parsed = parseOsctldCommand(text);
-  return parsed.ok ? { ok: true, command: { cmd: 'event_subscribe', opts: { ...parsed.opts, format: 'osctld' } } } : parsed;
-}
-
-/**
- * A command line: valid, or refused with a message that says why. Where the check refuses it by
- * its schema, the schema is asked why (and has the last word).
- */
-export function parseCommand(text: string, faultInjection = false): ParsedCommand {
-  const read = readCommand(text, faultInjection);
-  if (read.ok || 'message' in read) return read;
-  const value = JSON.parse(text) as { cmd: keyof typeof commandSchemas | keyof typeof faultCommandSchemas };
-  const result = { ...commandSchemas, ...faultCommandSchemas }[value.cmd].safeParse(value, { reportInput: true });
-  if (result.success) return { ok: true, command: value as Command };
-  return { ok: false, message: summarizeIssues(`Invalid ${value.cmd} command`, toWireIssues(result.error.issues)) };
-}
-
 /**
  * `event_subscribe` as osctl sends it to osctld: `opts` may hold `type` and `opts` filters;
  * other keys (osctl adds `cli`) are ignored, as osctld ignores them.
@@ -78,13 +58,26 @@ export const osctldSubscribeSchema = z.object({
   opts: z.object({ type: subscribeOptsSchema.shape.type, opts: subscribeOptsSchema.shape.opts }).nullish(),
 });
 
-/** A command on the osctld-compatible socket, where `event_subscribe` is the only one. */
-export function parseOsctldCommand(text: string): { ok: true; opts: SubscribeOpts } | { ok: false; message: string } {
-  const read = readOsctldCommand(text);
-  if (read.ok) return { ok: true, opts: read.command };
-  if ('message' in read) return read;
-  const value = JSON.parse(text) as { opts?: SubscribeOpts | null };
-  const result = osctldSubscribeSchema.safeParse(value, { reportInput: true });
-  if (result.success) return { ok: true, opts: { type: value.opts?.type, opts: value.opts?.opts } };
-  return { ok: false, message: summarizeIssues('Invalid event_subscribe command', toWireIssues(result.error.issues)) };
+const nativeSchemas = { ...commandSchemas, ...faultCommandSchemas };
+
+/**
+ * A command line on a socket of either dialect (osctld's event_subscribe as the native one, in
+ * its format): valid, or refused with a message that says why. Where the zod-free check refuses
+ * it by its schema, the schema is asked why (and has the last word).
+ */
+export function parseCommandFor(dialect: 'native' | 'osctld', text: string, faultInjection = false): ParsedCommand {
+  const read = readCommandFor(dialect, text, faultInjection);
+  if (read.ok || 'message' in read) return read;
+  // The check has read the line as a JSON object with a known cmd (event_subscribe on the osctld socket).
+  const value = JSON.parse(text) as { cmd: keyof typeof nativeSchemas; opts?: SubscribeOpts | null };
+  const schema = dialect === 'osctld' ? osctldSubscribeSchema : nativeSchemas[value.cmd];
+  const result = schema.safeParse(value, { reportInput: true });
+  if (!result.success) return { ok: false, message: summarizeIssues(`Invalid ${value.cmd} command`, toWireIssues(result.error.issues)) };
+  if (dialect === 'native') return { ok: true, command: value as Command };
+  return { ok: true, command: { cmd: 'event_subscribe', opts: { type: value.opts?.type, opts: value.opts?.opts, format: 'osctld' } } };
+}
+
+/** A command line on the events socket (parseCommandFor, native dialect). */
+export function parseCommand(text: string, faultInjection = false): ParsedCommand {
+  return parseCommandFor('native', text, faultInjection);
 }
