@@ -5,10 +5,32 @@ import { EVENT_TYPES, type EventType } from './event-types.js';
 
 export { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, eventTypeCode, isDaemonShutdown, isEventType, type EventType } from './event-types.js';
 
-const name = z.string().min(1);
+/**
+ * Every string an event carries is well-formed Unicode: a lone surrogate (`"\ud800"`, valid JSON)
+ * cannot be encoded as UTF-8, and Ruby's JSON.parse (osctl's client) refuses the whole line, so one
+ * such report would cut every Ruby subscriber off.
+ */
+const WELL_FORMED = 'must be well-formed Unicode (it holds a lone surrogate, e.g. "\\ud800" without its pair)';
+const name = z
+  .string()
+  .min(1)
+  .refine((value) => value.isWellFormed(), { error: WELL_FORMED });
+
+/**
+ * A ZFS pool name, as `zpool create` allows (openzfs, zfs_namecheck.c pool_namecheck): a letter,
+ * then letters, digits, `_`, `-`, `.`, `:` or spaces, under 256 bytes. Pools are counted by name
+ * (stats, metric labels): a bounded name keeps those bounded whatever a producer sends.
+ */
+export const POOL_NAME_MAX = 255;
+const POOL_NAME = /^[A-Za-z][A-Za-z0-9_.: -]*$/;
+const pool = z
+  .string()
+  .min(1, { abort: true })
+  .max(POOL_NAME_MAX, { abort: true })
+  .regex(POOL_NAME, { error: 'must be a ZFS pool name: a letter, then letters, digits, "_", "-", ".", ":" or spaces' });
 
 /** `pool` and `id` identify a container in every container event. */
-const container = { pool: name, id: name };
+const container = { pool, id: name };
 
 // What each field may hold follows osctld's `Eventd.report` call sites (vpsfreecz/vpsadminos,
 // osctld/lib, commit 7d64ad8c); docs/protocol.md names the call site behind every value.
@@ -32,7 +54,44 @@ export const DB_OBJECTS = ['pool', 'user', 'group', 'container', 'idrange', 'rep
 const managementState = z.enum(['run', 'done', 'failed']);
 
 /** Any value, but the key must be there (osctld sends null for a value it does not have). */
-const present = z.unknown().refine((value) => value !== undefined, { error: 'is required', abort: true });
+const present = z
+  .unknown()
+  .refine((value) => value !== undefined, { error: 'is required', abort: true })
+  .check(wellFormedInside);
+
+/** Free-form JSON (management opts): every key and string in it well-formed, the first bad one named. */
+function wellFormedInside(ctx: z.core.ParsePayload<unknown>): void {
+  const found = illFormedAt(ctx.value);
+  if (found !== undefined) ctx.issues.push({ code: 'custom', message: WELL_FORMED, input: found.text, path: found.path, continue: true });
+}
+
+/** The first string or key in `value` with a lone surrogate, and where it is (iterative: values may nest deeply). */
+export function illFormedAt(value: unknown): { path: (string | number)[]; text: string } | undefined {
+  // Each entry links to its parent's step: building every path as it goes would cost the depth squared.
+  type Step = { key: string | number; parent: Step | undefined } | undefined;
+  const pathOf = (step: Step) => {
+    const path: (string | number)[] = [];
+    for (let at = step; at; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  const stack: [unknown, Step][] = [[value, undefined]];
+  while (stack.length > 0) {
+    const [current, step] = stack.pop()!;
+    if (typeof current === 'string') {
+      if (!current.isWellFormed()) return { path: pathOf(step), text: current };
+    } else if (Array.isArray(current)) {
+      for (let i = current.length - 1; i >= 0; i--) stack.push([current[i], { key: i, parent: step }]);
+    } else if (typeof current === 'object' && current !== null) {
+      const keys = Object.keys(current);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const key = keys[i]!;
+        if (!key.isWellFormed()) return { path: pathOf({ key, parent: step }), text: key };
+        stack.push([(current as Record<string, unknown>)[key], { key, parent: step }]);
+      }
+    }
+  }
+  return undefined;
+}
 
 const management = z.union([
   // A command osctld accepted: it has an id; `opts` is what the client sent (null when it sent none).
@@ -40,7 +99,7 @@ const management = z.union([
   z.strictObject({
     id: z.union([name, z.int()]),
     cmd: name,
-    opts: z.record(z.string(), z.unknown()).nullable(),
+    opts: z.record(z.string(), z.unknown()).check(wellFormedInside).nullable(),
     state: managementState,
   }),
   // A request osctld refused before giving it an id (unsupported or malformed command): it

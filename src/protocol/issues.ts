@@ -6,8 +6,9 @@ export interface WireIssue {
   message: string;
 }
 
+/** A dotted path; a key with a lone surrogate is shown with U+FFFD, so the error line stays readable by every JSON parser. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((key) => String(key)).join('.');
+  return path.map((key) => String(key).toWellFormed()).join('.');
 }
 
 /** A short, safe rendering of a value a client sent, for error messages. */
@@ -42,6 +43,7 @@ function issueMessage(issue: z.core.$ZodIssue): string {
       if (issue.origin === 'string') return 'must not be empty';
       return `must be at least ${String(issue.minimum)}${got}`;
     case 'too_big':
+      if (issue.origin === 'string') return `must be at most ${String(issue.maximum)} characters long${got}`;
       return `must be at most ${String(issue.maximum)}${got}`;
     case 'invalid_union':
       if ('options' in issue && Array.isArray(issue.options)) return `must be one of ${listValues(issue.options)}${got}`;

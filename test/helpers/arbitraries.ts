@@ -5,7 +5,7 @@ import { sampleReports } from './daemon.js';
 /** Valid reports: the samples with random names and a random (free-form) management payload. */
 export const validReport = fc.oneof(
   fc
-    .record({ pool: fc.string({ minLength: 1, maxLength: 12 }), id: fc.string({ minLength: 1, maxLength: 12 }) })
+    .record({ pool: fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.: -]{0,11}$/), id: fc.string({ minLength: 1, maxLength: 12 }) })
     .map(({ pool, id }) => ({ type: 'state', opts: { pool, id, state: 'frozen' } })),
   fc
     .jsonValue({ maxDepth: 4 })
@@ -31,6 +31,11 @@ export const invalidLine: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   hostileKey.map((key) => `{"type":"state","opts":{"pool":"p","id":"1","state":"running","${key}":{}}}`),
   fc.constant('{"type":"ct_init_pid","opts":{"pool":"p","id":"1","init_pid":1e400}}'),
   fc.constant('{"type":"management","opts":{"id":1,"cmd":"x","state":"run","opts":{"n":-1e999}}}'),
+  // Lone surrogates, escaped: valid JSON, not valid Unicode.
+  fc
+    .constantFrom('\\ud800', 'a\\udfffb', '\\udc00\\ud800')
+    .map((bad) => `{"type":"state","opts":{"pool":"tank","id":"${bad}","state":"running"}}`),
+  fc.constant('{"type":"management","opts":{"id":1,"cmd":"x","state":"run","opts":{"k\\ud83d":1}}}'),
   fc
     .uint8Array({ minLength: 1, maxLength: 40 })
     .map((bytes) => bytes.map((b) => (b === 10 ? 0xff : b)))

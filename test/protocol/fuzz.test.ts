@@ -92,6 +92,18 @@ describe('framer + validator (property-based)', () => {
     // Values near the edges of what the schemas allow, and anything JSON can hold.
     const value = fc.oneof(
       fc.constantFrom(0, -1, 1, 1.5, 2 ** 31, 2 ** 53, -(2 ** 53), '', ' ', 'x'.repeat(300), 'eth0', 'tank', 'running', 'up', null, true),
+      // Lone surrogates (and a proper pair), as values and as keys of free-form data; pool-name edges.
+      fc.constantFrom(
+        '\ud800',
+        'a\udfff',
+        '\ud83d\ude00',
+        { 'k\udc00': 1 },
+        ['\ud800'],
+        't'.repeat(255),
+        't'.repeat(256),
+        '1tank',
+        'tank 2:x',
+      ),
       fc.string({ maxLength: 20 }),
       fc.integer(),
       fc.jsonValue({ maxDepth: 2 }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES, eventOptsSchemas } from '../../src/protocol/events.js';
+import { EVENT_TYPES, eventOptsSchemas, illFormedAt } from '../../src/protocol/events.js';
 import { parseReport } from '../../src/protocol/report.js';
 import { OSCTLD_CALL_SITES } from '../fixtures/osctld-call-sites.js';
 import { sampleReports } from '../helpers/daemon.js';
@@ -159,6 +159,57 @@ describe('parseReport', () => {
   it('rejects __proto__ as an unknown field of a strict type', () => {
     const result = parseReport('{"type":"state","opts":{"pool":"t","id":"1","state":"running","__proto__":{}}}');
     expect(result.ok).toBe(false);
+  });
+
+  describe('well-formed Unicode only (a lone surrogate would stop Ruby subscribers)', () => {
+    const LONE = 'must be well-formed Unicode (it holds a lone surrogate, e.g. "\\ud800" without its pair)';
+    const refusedLines: [string, string, string][] = [
+      ['in a name', '{"type":"ct_exit","opts":{"pool":"tank","id":"10\\ud800","exit_type":"halt"}}', 'opts.id'],
+      ['in a low half', '{"type":"ct_netif","opts":{"pool":"tank","id":"1","action":"up","name":"e","veth":"\\udc00x"}}', 'opts.veth'],
+      [
+        'in free-form data',
+        '{"type":"management","opts":{"id":1,"cmd":"x","opts":{"a":[0,{"b":"\\udfff"}]},"state":"run"}}',
+        'opts.opts.a.1.b',
+      ],
+      ['in a free-form key', '{"type":"management","opts":{"id":1,"cmd":"x","opts":{"k\\ud800":1},"state":"run"}}', 'opts.opts.k\ufffd'],
+      ['in a refused request', '{"type":"management","opts":{"id":null,"cmd":["\\ud800"],"opts":null,"state":"failed"}}', 'opts.cmd.0'],
+    ];
+    for (const [where, line, path] of refusedLines) {
+      it(`refuses one ${where}, naming the field, in an error line every parser reads`, () => {
+        const result = parseReport(line);
+        expect(result).toMatchObject({ ok: false, reason: 'schema' });
+        if (result.ok) return;
+        expect(result.issues[0]).toEqual({ path, message: expect.stringContaining(LONE) as string });
+        const reply = JSON.stringify({ status: false, message: result.message, issues: result.issues });
+        // The error line itself holds no lone surrogate, escaped or not (Ruby reads it).
+        expect(illFormedAt(JSON.parse(reply))).toBeUndefined();
+      });
+    }
+
+    it('accepts a surrogate pair, escaped or not', () => {
+      expect(parseReport('{"type":"state","opts":{"pool":"tank","id":"\\ud83d\\ude00","state":"running"}}')).toMatchObject({ ok: true });
+      expect(parseReport('{"type":"state","opts":{"pool":"tank","id":"\u{1F600}","state":"running"}}')).toMatchObject({ ok: true });
+    });
+  });
+
+  describe('pool names are ZFS pool names (bounded: pools are counted by name)', () => {
+    for (const good of ['tank', 'Tank-2', 'a', 'rpool.ssd:1 x', `p${'o'.repeat(254)}`]) {
+      it(`accepts ${JSON.stringify(good.slice(0, 20))}`, () => {
+        expect(parseReport(JSON.stringify({ type: 'state', opts: { pool: good, id: '1', state: 'running' } })).ok).toBe(true);
+      });
+    }
+    const bad: [string, string][] = [
+      ['1tank', 'must be a ZFS pool name'],
+      ['tank/ct', 'must be a ZFS pool name'],
+      ['ta\nk', 'must be a ZFS pool name'],
+      [`p${'o'.repeat(255)}`, 'must be at most 255 characters long'],
+    ];
+    for (const [pool, problem] of bad) {
+      it(`refuses ${JSON.stringify(pool.slice(0, 20))}`, () => {
+        const result = parseReport(JSON.stringify({ type: 'db', opts: { object: 'pool', pool, id: 'x', action: 'add' } }));
+        expect(result).toMatchObject({ ok: false, message: expect.stringContaining(`opts.pool ${problem}`) as string });
+      });
+    }
   });
 
   it('derives every opts type from one schema module', () => {
