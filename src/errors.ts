@@ -10,6 +10,10 @@ export const ERROR_CODES = {
   EVENTD_UNREACHABLE: 'the daemon is not reachable',
   /** A report was refused: by the local schema check, or by the daemon (issues say why). */
   EVENTD_REPORT_REJECTED: 'a report was refused',
+  /** The daemon refused a command: a subscription (an unknown type, a bad filter) or stats. */
+  EVENTD_REFUSED: 'the daemon refused the command',
+  /** What answered is not speaking eventd's protocol: a line that is not JSON, too long, or not an event. */
+  EVENTD_PROTOCOL: 'the daemon broke the protocol',
   /** The NATS server cannot be reached (fleet commands). */
   EVENTD_NATS_UNREACHABLE: 'NATS is not reachable',
   /** The JetStream stream cannot be created, used or found (fleet commands). */

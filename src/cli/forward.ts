@@ -38,7 +38,7 @@ async function exposeMetrics(address: ListenAddress, forwarder: Forwarder): Prom
     import('../fleet/metrics.js'),
     import('../metrics/http.js'),
   ]);
-  const server = await serveMetrics(address, await createMetrics(FORWARDER_METRICS, () => forwarder.stats));
+  const { server } = await serveMetrics(address, await createMetrics(FORWARDER_METRICS, () => forwarder.stats));
   server.unref();
   return metricsUrl(address, server);
 }

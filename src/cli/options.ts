@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { defaultSocketPaths } from '../client/connect.js';
 import { EventdError, type EventdErrorCode } from '../errors.js';
 import { checkStreamName, FLEET_DEFAULTS } from '../fleet/settings.js';
-import { parseListenAddress } from '../metrics/address.js';
+import { parseAllowList, parseListenAddress } from '../metrics/address.js';
 import { EVENT_TYPES, isEventType, type EventType } from '../protocol/event-types.js';
 
 /** pino's levels (not imported from pino: the client commands do not load it). */
@@ -32,6 +32,8 @@ const EXIT_FOR_CODE: Record<EventdErrorCode, number> = {
   EVENTD_UNREACHABLE: EXIT.unreachable,
   EVENTD_NATS_UNREACHABLE: EXIT.unreachable,
   EVENTD_REPORT_REJECTED: EXIT.rejected,
+  EVENTD_REFUSED: EXIT.rejected,
+  EVENTD_PROTOCOL: EXIT.unreachable,
   EVENTD_STREAM: EXIT.failed,
   EVENTD_INVALID_SETTING: EXIT.usage,
 };
@@ -96,6 +98,19 @@ export function metricsListenOption(): Option {
     '--metrics-listen <host:port>',
     'serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (off by default)',
   ).argParser(usageErrors(parseListenAddress));
+}
+
+export function metricsAllowOption(): Option {
+  return new Option(
+    '--metrics-allow <addresses>',
+    'only these peers may scrape --metrics-listen: IPs or CIDR ranges, comma-separated (default: any, including every local user)',
+  ).argParser(
+    usageErrors((value: string) => {
+      const entries = value.split(',').map((entry) => entry.trim());
+      parseAllowList(entries);
+      return entries;
+    }),
+  );
 }
 
 export function natsOption(): Option {

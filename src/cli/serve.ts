@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, ingestThreads, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
 import { createLogger } from '../log.js';
-import { EXIT, fileMode, integer, logLevelOption, metricsListenOption } from './options.js';
+import { EXIT, fileMode, integer, logLevelOption, metricsAllowOption, metricsListenOption } from './options.js';
 import { handleSignals } from './signals.js';
 
 /** systemd's default stop timeout is far longer; we promise 5 s. */
@@ -84,6 +84,7 @@ export function serveCommand(): Command {
           .default(DEFAULTS.maxConnections),
       )
       .addOption(metricsListenOption())
+      .addOption(metricsAllowOption())
       .addOption(logLevelOption(DEFAULTS.logLevel))
       .addHelpText(
         'after',
@@ -107,8 +108,11 @@ Examples:
 Exit codes: 0 stopped by a signal (SIGTERM, SIGINT, SIGQUIT, SIGUSR2, SIGTRAP), 1 could not start
 or stop cleanly, 2 usage.`,
       )
-      .action(async (options: Record<string, unknown>) => {
+      .action(async (options: Record<string, unknown>, command: Command) => {
         const { lineTimeout, ...rest } = options as Partial<DaemonConfig> & { lineTimeout: number };
+        if (rest.metricsAllow !== undefined && rest.metricsListen === undefined) {
+          command.error('error: --metrics-allow restricts who may scrape --metrics-listen: give that too', { exitCode: EXIT.usage });
+        }
         const config: DaemonConfig = { ...defaults, ...rest, lineTimeoutMs: lineTimeout * 1000 };
         await serve(config);
       })

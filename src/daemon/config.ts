@@ -32,6 +32,8 @@ export interface DaemonConfig {
   logLevel: string;
   /** Serve Prometheus metrics over HTTP here (GET /metrics); off when undefined. */
   metricsListen: ListenAddress | undefined;
+  /** Peer addresses (IPs or CIDR ranges) allowed to scrape --metrics-listen; undefined: any. */
+  metricsAllow: string[] | undefined;
   /** Enables the test-only `debug_crash_worker` and `debug_block_worker` commands. */
   faultInjection: boolean;
 }
@@ -89,6 +91,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfi
     osctldSocket: undefined,
     socketGroup: undefined,
     metricsListen: undefined,
+    metricsAllow: undefined,
     workers: defaultWorkers(),
     ingestThreads: undefined,
     faultInjection: env.EVENTD_FAULT_INJECTION === '1',

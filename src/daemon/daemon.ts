@@ -28,11 +28,19 @@ import { validateReport } from '../protocol/report.js';
 import { ReportRejectedError } from '../errors.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
-import { CLOSE_REASONS, REJECT_REASONS, type DaemonStats, type RejectReason } from '../protocol/stats.js';
+import {
+  CLOSE_REASONS,
+  METRICS_REFUSALS,
+  REJECT_REASONS,
+  type DaemonStats,
+  type MetricsRefusal,
+  type RejectReason,
+} from '../protocol/stats.js';
 import type { StatsFormat } from '../ipc/messages.js';
 import { metricsUrl } from '../metrics/address.js';
-import { createMetrics, type Metrics } from '../metrics/registry.js';
-import type { Server as HttpServer } from 'node:http';
+import { cachedText, createMetrics, type Metrics } from '../metrics/registry.js';
+import { parseAllowList } from '../metrics/address.js';
+import type { MetricsServer } from '../metrics/http.js';
 import { DAEMON_METRICS } from './metrics.js';
 
 /** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
@@ -56,7 +64,10 @@ export class Daemon {
   private pausedSince: number | undefined;
   private pausedMs = 0;
   private metrics: Promise<Metrics> | undefined;
-  private metricsServer: HttpServer | undefined;
+  private metricsText: (() => Promise<string>) | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private readonly metricsRefused = zeros(METRICS_REFUSALS);
+  private lastMetricsRefusalLog = 0;
   private readonly startedAt = Date.now();
   private readonly run = randomUUID();
   private bound: BoundSocket[] = [];
@@ -81,6 +92,7 @@ export class Daemon {
         logLevel: config.logLevel,
         faultInjection: config.faultInjection,
         version: EVENTD_VERSION,
+        run: this.run,
         // The main thread reads producers too: workers 0 … ingestThreads - 2 are the others.
         producerReaders: ingestThreads(config) - 1,
       },
@@ -161,6 +173,7 @@ export class Daemon {
       producers_paused: this.producersPaused,
       producers_paused_seconds: pausedMs / 1000,
       replays: this.replays,
+      metrics_refused: { ...this.metricsRefused },
       history: {
         capacity: this.history.capacity,
         capacity_bytes: this.history.capacityBytes,
@@ -174,7 +187,10 @@ export class Daemon {
 
   /** The stats object, or the same figures as Prometheus text. */
   async statsAs(format: StatsFormat): Promise<DaemonStats | string> {
-    return format === 'json' ? this.stats() : (await this.registry()).text();
+    if (format === 'json') return this.stats();
+    // Built at most once a second, however many ask (`metrics` in a loop on many connections).
+    this.metricsText ??= cachedText(await this.registry(), 1000);
+    return this.metricsText();
   }
 
   /** The metrics, made (and prom-client loaded) on first use; tried again next time if that failed (e.g. EMFILE). */
@@ -189,7 +205,7 @@ export class Daemon {
   /** The URL --metrics-listen serves, with the port it got (for HOST:0); undefined when off. */
   get metricsUrl(): string | undefined {
     const listen = this.config.metricsListen;
-    return listen && this.metricsServer ? metricsUrl(listen, this.metricsServer) : undefined;
+    return listen && this.metricsServer ? metricsUrl(listen, this.metricsServer.server) : undefined;
   }
 
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
@@ -213,7 +229,6 @@ export class Daemon {
     this.stopping ??= (async () => {
       for (const { server } of this.bound) server.close();
       this.metricsServer?.close();
-      this.metricsServer?.closeAllConnections();
       // Every report read before this is published before the announcement, and answered.
       for (const producer of this.producers.values()) producer.close();
       await this.pool.stopProducers(SHUTDOWN_GRACE_MS);
@@ -265,7 +280,10 @@ export class Daemon {
     if (config.metricsListen) {
       // Loaded only here: a daemon without --metrics-listen carries neither HTTP nor prom-client.
       const { serveMetrics } = await import('../metrics/http.js');
-      this.metricsServer = await serveMetrics(config.metricsListen, await this.registry());
+      this.metricsServer = await serveMetrics(config.metricsListen, await this.registry(), {
+        allow: config.metricsAllow === undefined ? undefined : parseAllowList(config.metricsAllow),
+        refused: (why) => this.metricsRefusal(why),
+      });
     }
   }
 
@@ -282,6 +300,19 @@ export class Daemon {
       errorLine(`eventd has ${max} connections on its ${name} socket, the most it takes (--max-connections); try again later`),
       () => socket.destroy(),
     );
+  }
+
+  /** A scraper turned away: counted, and logged at most once in 10 s (a flood would fill the log). */
+  private metricsRefusal(why: MetricsRefusal): void {
+    this.metricsRefused[why]++;
+    if (Date.now() - this.lastMetricsRefusalLog < 10_000) return;
+    this.lastMetricsRefusalLog = Date.now();
+    const reason = {
+      connections: 'it has all the connections it takes',
+      address: 'the peer is not in --metrics-allow',
+      unread: 'the client did not take its answer within 10 s',
+    }[why];
+    this.log.warn({ refused: { ...this.metricsRefused } }, `metrics connection refused or closed: ${reason}`);
   }
 
   private watchFds(socket: net.Socket): void {

@@ -110,5 +110,14 @@ export const DAEMON_METRICS: MetricDef<DaemonStats>[] = [
     type: 'gauge',
     read: (s) => s.history.capacity_bytes,
   },
+  {
+    name: 'eventd_metrics_connections_refused_total',
+    help:
+      'Connections to --metrics-listen turned away, by reason: connections (its cap), address (--metrics-allow); ' +
+      'unread: closed with an answer not taken',
+    type: 'counter',
+    labels: ['reason'],
+    read: (s) => byLabel('reason', s.metrics_refused),
+  },
   { name: 'eventd_replays_total', help: '`since` subscriptions served from the history', type: 'counter', read: (s) => s.replays },
 ];

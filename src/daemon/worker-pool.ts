@@ -230,7 +230,8 @@ export class WorkerPool {
           slot.worker.once('exit', () => resolve());
         });
         this.post(slot, { t: 'shutdown', graceMs });
-        await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs + 200))]);
+        // Unref'd: a daemon in someone's process (EventdServer) must not hold it open after shutdown.
+        await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs + 200).unref())]);
         await slot.worker.terminate();
       }),
     );

@@ -14,6 +14,8 @@ export interface WorkerSettings {
   faultInjection: boolean;
   /** eventd's version, for the greeting on the osctld-compatible socket. */
   version: string;
+  /** The daemon's run id, for the answer to event_subscribe. */
+  run: string;
   /** Workers 0 … producerReaders - 1 read producers (and only they load the report schemas). */
   producerReaders: number;
   /** Delivery counters shared with the main thread (ipc/flow.ts). */

@@ -1,5 +1,5 @@
 // `--metrics-listen HOST:PORT`: reading and writing the address (no HTTP loaded for it).
-import type { Server } from 'node:net';
+import { BlockList, isIP, type Server } from 'node:net';
 
 export interface ListenAddress {
   host: string;
@@ -25,4 +25,25 @@ export function metricsUrl(address: ListenAddress, server: Server): string {
   const bound = server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : address.port;
   return `http://${formatListenAddress({ host: address.host, port })}/metrics`;
+}
+
+/**
+ * `--metrics-allow`: IP addresses and CIDR ranges (10.0.0.0/8, ::1, fd00::/8), comma-separated, as
+ * a BlockList of the peers allowed. The message says which entry is wrong.
+ */
+export function parseAllowList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const prefix = bits === undefined ? undefined : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && !(prefix <= max))) {
+      throw new Error(`expected IP addresses or CIDR ranges such as 127.0.0.1, 10.0.0.0/8 or ::1, got ${JSON.stringify(entry)}`);
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, prefix, type);
+  }
+  return list;
 }

@@ -41,6 +41,11 @@ export async function createMetrics<S>(defs: MetricDef<S>[], snapshot: () => S):
   const prom = loadPromClient();
   const registry: Registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which `promtool check metrics` flags; prom-client also exports
+  // each without the suffix (nodejs_active_handles, …), by type.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   let current: S | undefined;
   for (const def of defs) {
     const Metric = def.type === 'counter' ? prom.Counter : prom.Gauge;
@@ -69,5 +74,26 @@ export async function createMetrics<S>(defs: MetricDef<S>[], snapshot: () => S):
         current = undefined;
       }
     },
+  };
+}
+
+/**
+ * `metrics.text()` built at most once per `maxAgeMs`: every scrape within that time (and every
+ * scrape while one is being built) gets the same text, so scraping in a loop costs the daemon
+ * about one build a second however many scrape.
+ */
+export function cachedText(metrics: Metrics, maxAgeMs: number): () => Promise<string> {
+  let built: { text: Promise<string>; at: number } | undefined;
+  return () => {
+    const now = performance.now();
+    if (built === undefined || now - built.at >= maxAgeMs) {
+      const text = metrics.text();
+      built = { text, at: now };
+      // A failed build (EMFILE) is not kept: the next scrape tries again.
+      text.catch(() => {
+        if (built?.text === text) built = undefined;
+      });
+    }
+    return built.text;
   };
 }

@@ -10,6 +10,9 @@ import type { Command, SubscribeOpts } from './commands.js';
 /** A filter is matched against every event: its size is bounded (each key's values are a Set). */
 export const FILTER_LIMITS = { keys: 32, valuesPerKey: 1024 } as const;
 
+/** A run id is a UUID; a client may only send one back. */
+export const RUN_ID_MAX = 64;
+
 export const COMMAND_NAMES = ['event_subscribe', 'stats', 'metrics'] as const;
 export const FAULT_COMMAND_NAMES = ['debug_crash_worker', 'debug_block_worker'] as const;
 
@@ -70,10 +73,11 @@ function isValidCommand(cmd: string, value: Record<string, unknown>): boolean {
 function isSubscribeOpts(value: unknown): boolean {
   return (
     isPlainObject(value) &&
-    onlyKeys(value, ['type', 'opts', 'since', 'format']) &&
+    onlyKeys(value, ['type', 'opts', 'since', 'run', 'format']) &&
     optional(value.type, isTypeFilter) &&
     optional(value.opts, isOptsFilter) &&
     optional(value.since, (since) => isInt(since, 0, Number.MAX_SAFE_INTEGER)) &&
+    optional(value.run, (run) => typeof run === 'string' && run.length >= 1 && run.length <= RUN_ID_MAX) &&
     optional(value.format, (format) => format === 'native' || format === 'osctld')
   );
 }

@@ -2,7 +2,7 @@
 // subscribers can never publish. Workers read commands with command-check.ts, which accepts what
 // these schemas accept without loading zod; these schemas say why a command is refused.
 import { z } from 'zod';
-import { FILTER_LIMITS, readCommandFor } from './command-check.js';
+import { FILTER_LIMITS, readCommandFor, RUN_ID_MAX } from './command-check.js';
 import { EVENT_TYPES } from './event-types.js';
 import { summarizeIssues, toWireIssues } from './issues.js';
 
@@ -22,6 +22,8 @@ export const subscribeOptsSchema = z.strictObject({
     .refine((opts) => Object.keys(opts).length <= FILTER_LIMITS.keys, { error: `must have at most ${FILTER_LIMITS.keys} keys` })
     .optional(),
   since: z.int().min(0).optional(),
+  /** The run `since` was seen in (the `run` of an earlier reply): from another run, `since` counts from 0. */
+  run: z.string().min(1).max(RUN_ID_MAX).optional(),
   format: z.enum(['native', 'osctld']).optional(),
 });
 

@@ -19,6 +19,10 @@ export type RejectReason = (typeof REJECT_REASONS)[number];
 export const CLOSE_REASONS = ['eof', 'error', 'slow', 'shutdown'] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
+/** Why the metrics server turned a connection away. */
+export const METRICS_REFUSALS = ['connections', 'address', 'unread'] as const;
+export type MetricsRefusal = (typeof METRICS_REFUSALS)[number];
+
 export interface WorkerStats {
   worker: number;
   subscribers: number;
@@ -57,5 +61,7 @@ export interface DaemonStats {
   producers_paused_seconds: number;
   /** `since` subscriptions served from the history. */
   replays: number;
+  /** Connections to --metrics-listen turned away (past its cap, from an address not allowed), or closed with an answer they never took. */
+  metrics_refused: Record<MetricsRefusal, number>;
   history: { capacity: number; capacity_bytes: number; retained: number; bytes: number; first_seq: number; last_seq: number };
 }

@@ -9,6 +9,7 @@ import type { Command, ParsedCommand } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { errorLine, okLine } from '../protocol/wire.js';
+import { CommandPacer } from './pacer.js';
 
 /** What a subscriber needs from the worker that owns it. */
 export interface SubscriberHost {
@@ -18,6 +19,8 @@ export interface SubscriberHost {
   readonly faultInjection: boolean;
   /** eventd's version, sent in the osctld greeting. */
   readonly version: string;
+  /** The daemon's run id, in the answer to event_subscribe. */
+  readonly run: string;
   requestReplay(subscriber: Subscriber, since: number, first: boolean): void;
   requestStats(subscriber: Subscriber, format: StatsFormat): void;
   /** Has the zod schemas read a command line the check refused, to say why (answer: commandParsed). */
@@ -34,6 +37,12 @@ export interface SubscriberHost {
  */
 const FREE_REFUSALS = 16;
 const REFUSAL_PAUSE_MS = 20;
+
+/**
+ * What a stats or metrics reply is charged to its connection's pacer: the work is the main
+ * thread's, so it is not measured here (a reply takes well under this).
+ */
+const STATS_COST_MS = 1;
 
 /** The next chunk of a replay is asked for once the subscriber's queue is below this. */
 const REPLAY_LOW_WATER = 64 * 1024;
@@ -54,6 +63,9 @@ export class Subscriber {
   /** Lines read while busy: command lines, or the error for a line the framer refused. */
   private queued: (string | { refused: string })[] = [];
   private refusals = 0;
+  private readonly pacer = new CommandPacer();
+  /** A pause owed (refusals, or commands past the connection's share): taken before the next line is read. */
+  private owedMs = 0;
   private closeReason: CloseReason | null = null;
   private isClosed = false;
   private peerEnded = false;
@@ -77,7 +89,7 @@ export class Subscriber {
         badLine: (_lineNo, message) => this.onCommandLine({ refused: message }),
         // A command left unfinished too long: say so, then close.
         timedOut: (message) => {
-          this.send(errorLine(message));
+          this.reply(errorLine(message));
           this.socket.end(() => this.socket.destroy());
         },
       },
@@ -136,7 +148,7 @@ export class Subscriber {
     if (this.isClosed) return;
     if (!this.replayAnswered) {
       this.replayAnswered = true;
-      this.send(okLine('subscribed', missed > 0 ? { missed } : undefined));
+      this.reply(this.subscribedLine(missed));
     } else if (missed > 0) {
       // It read so slowly that the history moved past it: like any slow subscriber, it goes
       // (reconnecting with since tells it what it missed).
@@ -161,8 +173,18 @@ export class Subscriber {
     else this.socket.once('drain', next);
   }
 
+  /**
+   * The answer to event_subscribe: with the daemon's run id (it changes only when the history
+   * broke, so a client resuming with `since` can tell), and how many events a replay missed.
+   * osctld's dialect answers exactly as osctld does.
+   */
+  private subscribedLine(missed: number): string {
+    if (this.dialect === 'osctld') return okLine('subscribed');
+    return okLine('subscribed', missed > 0 ? { run: this.host.run, missed } : { run: this.host.run });
+  }
+
   statsReply(stats: unknown, error?: string): void {
-    this.send(error === undefined ? okLine(stats) : errorLine(`eventd could not answer: ${error}`));
+    this.reply(error === undefined ? okLine(stats) : errorLine(`eventd could not answer: ${error}`));
     this.commandDone();
   }
 
@@ -170,7 +192,7 @@ export class Subscriber {
   end(): void {
     this.closeReason ??= 'shutdown';
     // osctld ends a subscription this way when it stops; osctl reports the message and exits.
-    if (this.dialect === 'osctld' && this.subscribed) this.send(errorLine('eventd is shutting down'));
+    if (this.dialect === 'osctld' && this.subscribed) this.reply(errorLine('eventd is shutting down'));
     this.socket.end();
   }
 
@@ -178,6 +200,7 @@ export class Subscriber {
     this.socket.destroy();
   }
 
+  /** Events: a subscriber that lets more than maxPendingBytes queue up is dropped as too slow. */
   private send(data: string | Buffer): void {
     if (this.socket.destroyed) return;
     this.socket.write(data);
@@ -185,6 +208,15 @@ export class Subscriber {
       this.closeReason = 'slow';
       this.socket.destroy();
     }
+  }
+
+  /**
+   * The answer to a command: never a reason to drop the connection (a client asking for stats is
+   * not a slow subscriber); a client that does not read its answers is no longer read from
+   * instead (commandDone), so they cannot pile up.
+   */
+  private reply(line: string): void {
+    if (!this.socket.destroyed) this.socket.write(line);
   }
 
   private close(reason: CloseReason): void {
@@ -204,8 +236,9 @@ export class Subscriber {
       return;
     }
     if (typeof line !== 'string') return this.refuse(line.refused);
+    const started = performance.now();
     const read = readCommandFor(this.dialect, line, this.host.faultInjection);
-    if (read.ok) return this.run(read.command);
+    if (read.ok) return this.run(read.command, started);
     if ('message' in read) return this.refuse(read.message);
     // Refused by its schema: the schema says why (zod, loaded then). Later lines wait, as for stats.
     this.busy = true;
@@ -216,38 +249,51 @@ export class Subscriber {
   commandParsed(parsed: ParsedCommand): void {
     if (this.isClosed) return;
     this.busy = false;
-    if (parsed.ok) this.run(parsed.command);
+    if (parsed.ok) this.run(parsed.command, performance.now());
     else this.refuse(parsed.message);
     if (!this.busy) this.commandDone();
   }
 
   private refuse(message: string): void {
-    this.send(errorLine(message));
-    if (++this.refusals <= FREE_REFUSALS) return;
+    this.reply(errorLine(message));
+    if (++this.refusals > FREE_REFUSALS) this.owedMs += REFUSAL_PAUSE_MS;
+    this.holdIfOwed();
+  }
+
+  /** Takes a pause owed before reading the next line (unless a command is still running: commandDone takes it). */
+  private holdIfOwed(): void {
+    if (this.busy || this.owedMs <= 0) return;
+    const ms = this.owedMs;
+    this.owedMs = 0;
     this.busy = true;
     setTimeout(() => {
       if (!this.isClosed) this.commandDone();
-    }, REFUSAL_PAUSE_MS).unref();
+    }, ms).unref();
   }
 
-  private run(command: Command): void {
+  /** Runs a valid command; `started`: when reading its line began (what it costs is charged to the connection). */
+  private run(command: Command, started: number): void {
     switch (command.cmd) {
       case 'event_subscribe': {
         const opts = command.opts;
         this.filter = compileFilter(opts);
         this.format = opts?.format ?? 'native';
         this.subscribed = true;
+        this.owedMs += this.pacer.charge(performance.now() - started);
         if (opts?.since === undefined) {
-          this.send(okLine('subscribed'));
+          this.reply(this.subscribedLine(0));
+          this.holdIfOwed();
           return;
         }
         this.busy = true;
         this.awaitingReplay = true;
-        this.host.requestReplay(this, opts.since, true);
+        // A seq of another run (the daemon's history broke since) says nothing here: everything retained is after it.
+        this.host.requestReplay(this, opts.run === undefined || opts.run === this.host.run ? opts.since : 0, true);
         return;
       }
       case 'stats':
       case 'metrics':
+        this.owedMs += this.pacer.charge(STATS_COST_MS + performance.now() - started);
         this.busy = true;
         this.host.requestStats(this, command.cmd === 'stats' ? 'json' : 'prometheus');
         return;
@@ -262,6 +308,16 @@ export class Subscriber {
 
   private commandDone(): void {
     this.busy = false;
+    this.holdIfOwed();
+    if (this.busy) return;
+    // Answers the client has not read: read its next line once they are taken.
+    if (this.socket.writableLength > this.host.maxPendingBytes && !this.socket.destroyed) {
+      this.busy = true;
+      this.socket.once('drain', () => {
+        if (!this.isClosed) this.commandDone();
+      });
+      return;
+    }
     while (!this.busy && this.queued.length > 0) this.onCommandLine(this.queued.shift()!);
     if (!this.busy && !this.socket.destroyed) this.socket.resume();
     this.endIfDone();

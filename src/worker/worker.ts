@@ -86,6 +86,7 @@ const host: SubscriberHost = {
   maxPendingBytes: settings.maxPendingBytes,
   faultInjection: settings.faultInjection,
   version: settings.version,
+  run: settings.run,
   requestReplay: (subscriber, since, first) => post({ t: 'replay', subscriber: subscriber.id, since, first }),
   requestStats: (subscriber, format) => post({ t: 'stats', subscriber: subscriber.id, format }),
   requestCommand: (subscriber, text) => {

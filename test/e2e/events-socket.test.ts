@@ -56,7 +56,7 @@ describe('events socket', () => {
     const client = await LineClient.connect(daemon.eventsSocket);
     // History keeps 5: last-4..last. Asking from last-7 misses last-6 and last-5.
     client.sendJson({ cmd: 'event_subscribe', opts: { since: last - 7 } });
-    expect(await client.nextJson()).toStrictEqual({ status: true, response: 'subscribed', missed: 2 });
+    expect(await client.nextJson()).toStrictEqual({ status: true, response: 'subscribed', run: expect.any(String), missed: 2 });
     const replayed = await client.takeJson(5);
     expect(replayed.map((event) => event.seq)).toEqual([last - 4, last - 3, last - 2, last - 1, last]);
     const [live] = await daemon.report(state('live'));
@@ -66,7 +66,7 @@ describe('events socket', () => {
     // Within history: no "missed".
     const again = await LineClient.connect(daemon.eventsSocket);
     again.sendJson({ cmd: 'event_subscribe', opts: { since: live! - 1, type: 'state' } });
-    expect(await again.nextJson()).toStrictEqual({ status: true, response: 'subscribed' });
+    expect(await again.nextJson()).toStrictEqual({ status: true, response: 'subscribed', run: expect.any(String) });
     expect(await again.nextJson()).toMatchObject({ seq: live });
     client.destroy();
     again.destroy();
@@ -139,7 +139,7 @@ describe('events socket', () => {
     client.send(Buffer.from([0xff, 0x0a]));
     expect(await client.nextJson()).toEqual({ status: false, message: 'Line is not valid UTF-8' });
     client.sendJson({ cmd: 'event_subscribe', opts: { type: 'ct_exit' } });
-    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed', run: expect.any(String) });
     // A subscriber cannot publish.
     expect((await daemon.stats()).events_published).toBe(before);
     client.destroy();

@@ -70,7 +70,12 @@ describe('replaying a large history', () => {
     const bystander = await daemon.subscriber({ type: 'state' });
     const reader = await LineClient.connect(daemon.eventsSocket);
     reader.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
-    expect(await reader.nextJson()).toStrictEqual({ status: true, response: 'subscribed', missed: stats.history.first_seq - 1 });
+    expect(await reader.nextJson()).toStrictEqual({
+      status: true,
+      response: 'subscribed',
+      run: expect.any(String),
+      missed: stats.history.first_seq - 1,
+    });
     const replayed = await reader.takeJson<{ seq: number }>(stats.history.retained, 30_000);
     expect(replayed.map((event) => event.seq)).toStrictEqual(
       Array.from({ length: stats.history.retained }, (_, i) => stats.history.first_seq + i),

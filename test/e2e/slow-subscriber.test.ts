@@ -87,7 +87,7 @@ it('delivers a since replay larger than the queue bound instead of dropping the 
     late.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
     let reply = await late.nextJson();
     while (reply.status === undefined) reply = await late.nextJson();
-    expect(reply).toEqual({ status: true, response: 'subscribed' });
+    expect(reply).toEqual({ status: true, response: 'subscribed', run: expect.any(String) });
     const replayed = await late.takeJson<{ seq: number }>(5000);
     expect(replayed.map((event) => event.seq)).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
     // The bound is back once the replay is sent: live events flow, nobody was dropped.

@@ -67,7 +67,7 @@ describe('worker pool', () => {
     resumed.sendJson({ cmd: 'event_subscribe', opts: { since: seen[seen.length - 1] } });
     let reply = await resumed.nextJson();
     while (reply.status === undefined) reply = await resumed.nextJson();
-    expect(reply).toStrictEqual({ status: true, response: 'subscribed' });
+    expect(reply).toStrictEqual({ status: true, response: 'subscribed', run: expect.any(String) });
     await pumping;
 
     const survivorSeqs = (await survivor.takeJson<{ seq: number }>(total)).map((event) => event.seq);

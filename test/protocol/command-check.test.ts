@@ -8,7 +8,7 @@ import { EVENT_TYPES } from '../../src/protocol/event-types.js';
 const schemas = { ...commandSchemas, ...faultCommandSchemas };
 
 const key = fc.oneof(
-  fc.constantFrom('cmd', 'opts', 'type', 'since', 'format', 'ms', 'pool', 'id', 'cli', '__proto__', 'constructor'),
+  fc.constantFrom('cmd', 'opts', 'type', 'since', 'run', 'format', 'ms', 'pool', 'id', 'cli', '__proto__', 'constructor'),
   fc.string({ maxLength: 6 }),
 );
 const scalar = fc.oneof(
@@ -80,6 +80,7 @@ const subscribeOpts = field(
         type: typeFilter,
         opts: filterOpts,
         since: field(json(fc.nat()), ['-1', '1.5', '9007199254740991', '9007199254740992', '"1"', 'null']),
+        run: field(json(fc.uuid()), ['""', JSON.stringify('r'.repeat(64)), JSON.stringify('r'.repeat(65)), '1', 'null']),
         format: field(fc.constantFrom('"native"', '"osctld"'), ['"x"', '"NATIVE"', 'null']),
       },
       { requiredKeys: [] },
@@ -113,6 +114,7 @@ const validCommand: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
           { maxKeys: 4 },
         ),
         since: fc.nat(),
+        run: fc.uuid(),
         format: fc.constantFrom('native', 'osctld'),
       },
       { requiredKeys: [] },

@@ -128,7 +128,7 @@ describe('systemd units', () => {
       // The daemon starts on this first connection; the kernel queues it meanwhile.
       const sub = await LineClient.connect(events);
       sub.sendJson({ cmd: 'event_subscribe', opts: { type: 'ct_netif' } });
-      expect(await sub.nextJson()).toEqual({ status: true, response: 'subscribed' });
+      expect(await sub.nextJson()).toEqual({ status: true, response: 'subscribed', run: expect.any(String) });
       const producer = await LineClient.connect(report);
       producer.sendJson({ ...sampleReports.ct_netif, ack: 'sa' });
       expect(await producer.nextJson()).toEqual({ status: true, ack: 'sa', seq: 1 });

@@ -60,6 +60,7 @@ function host(history: EventHistory, chunkBytes: number, onReplayRequest: (since
     maxPendingBytes: 8 * 1024 * 1024,
     faultInjection: false,
     version: 'test',
+    run: 'run-1',
     requestReplay(subscriber, since, first) {
       requests.push({ since, first });
       onReplayRequest(since, first);
@@ -100,7 +101,7 @@ describe('Subscriber.replay', () => {
     const subscriber = new Subscriber(1, server, h);
     made.subscriber = subscriber;
     client.sendJson({ cmd: 'event_subscribe', opts: { since: 50 } });
-    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed', run: expect.any(String) });
     // Everything after 50 that exists by the time the replay catches up, then live.
     const seqs: number[] = [];
     while (seqs.length < 150 || seqs.at(-1)! < live - 1) seqs.push((await client.nextJson<{ seq: number }>()).seq);
@@ -121,7 +122,7 @@ describe('Subscriber.replay', () => {
     const { server, client } = await socketPair();
     new Subscriber(1, server, h);
     client.sendJson({ cmd: 'event_subscribe', opts: { since: 30 } });
-    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed', missed: 50 });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed', run: expect.any(String), missed: 50 });
     const seqs = await client.takeJson<{ seq: number }>(20);
     expect(seqs.map((event) => event.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 81 + i));
   });
@@ -137,7 +138,7 @@ describe('Subscriber.replay', () => {
     const { server, client } = await socketPair();
     new Subscriber(1, server, h);
     client.sendJson({ cmd: 'event_subscribe', opts: { since: 0 } });
-    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed' });
+    expect(await client.nextJson()).toEqual({ status: true, response: 'subscribed', run: expect.any(String) });
     await client.closed;
     expect(closed).toEqual(['slow']);
   });
@@ -152,7 +153,7 @@ describe('Subscriber commands', () => {
     expect(await client.takeJson(3)).toEqual([
       { status: false, message: expect.stringMatching(/^Invalid event_subscribe command: opts\.since /) },
       { status: false, message: expect.stringMatching(/unknown command "nope"/) },
-      { status: true, response: 'subscribed' },
+      { status: true, response: 'subscribed', run: expect.any(String) },
     ]);
     // Only the line its schema refused needed the zod schemas.
     expect(asked).toEqual(['{"cmd":"event_subscribe","opts":{"since":-1}}']);
@@ -185,7 +186,7 @@ describe('Subscriber commands', () => {
     expect(await client.takeJson(3)).toEqual([
       { status: false, message: expect.stringMatching(/^Invalid event_subscribe command: /) },
       { status: false, message: 'Line is not valid UTF-8' },
-      { status: true, response: 'subscribed' },
+      { status: true, response: 'subscribed', run: expect.any(String) },
     ]);
   });
 
@@ -201,6 +202,6 @@ describe('Subscriber commands', () => {
     const replies = await client.takeJson(6);
     // Five pauses at least (each refusal past the sixteenth holds the next line back).
     expect(Date.now() - started - free).toBeGreaterThanOrEqual(5 * 20 - 5);
-    expect(replies.at(-1)).toEqual({ status: true, response: 'subscribed' });
+    expect(replies.at(-1)).toEqual({ status: true, response: 'subscribed', run: expect.any(String) });
   });
 });
