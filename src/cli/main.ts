@@ -61,8 +61,19 @@ export function usageLine(text: string, name: string): string {
   return `eventd: ${said.replace(/\s*\n\s*/g, ' ')} (see \`${name} --help\`)\n`;
 }
 
+/** Commands whose stdout is their log (a daemon must not vanish quietly when its log's reader goes). */
+const LOGGING_COMMANDS = new Set(['serve', 'forward']);
+
 export async function main(argv: string[] = process.argv): Promise<void> {
   const name = argv[2];
+  // A reader that goes away (`eventd monitor | head -1`) ends a command quietly, with 0, as
+  // `journalctl | head` does.
+  if (name === undefined || !LOGGING_COMMANDS.has(name)) {
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(EXIT.ok);
+    });
+  }
   const program = await buildProgram(name !== undefined && Object.hasOwn(COMMANDS, name) ? [name] : undefined);
   // Bare `eventd` is a usage error: the help, on stderr, exit 2.
   if (argv.length <= 2) {

@@ -96,18 +96,40 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
           since: since === undefined ? undefined : (since.seq ?? 0),
           reconnect: options.reconnect ?? false,
           eventsSocket: options.eventsSocket,
-          onGap: (gap) =>
-            process.stderr.write(
-              gap.reason === 'evicted'
-                ? `eventd: ${gap.missed} events were missed (no longer in the daemon's history)\n`
-                : 'eventd: the daemon restarted; events reported while it was down are not in its history\n',
-            ),
-          onDisconnect: (error) => process.stderr.write(`eventd: connection lost${error ? ` (${error.message})` : ''}; reconnecting\n`),
+          ...reconnectMessages(),
         });
         for await (const event of subscription) if (after === undefined || event.time >= after) print(event, options.json ?? false);
         return EXIT.ok;
       }),
     );
+}
+
+/**
+ * What monitor and wait say on stderr about the connection: "lost" once per outage (not at each
+ * retry), "reconnected" with where it resumed, and missed events.
+ */
+function reconnectMessages(): Pick<SubscribeOptions, 'onGap' | 'onDisconnect' | 'onReconnect'> {
+  let down = false;
+  const say = (text: string) => process.stderr.write(`eventd: ${text}\n`);
+  return {
+    onGap: (gap) => {
+      if (gap.reason === 'daemon-restarted') say("the daemon's history was lost (a new run): events from before it may be missing");
+      // After a reconnect the "reconnected" line says how many were missed.
+      else if (!down) say(`${gap.missed} events were missed (no longer in the daemon's history)`);
+    },
+    onDisconnect: (error, connected) => {
+      down = true;
+      say(
+        connected
+          ? `connection lost${error ? ` (${error.message})` : ''}; reconnecting`
+          : `${error ? error.message : 'the daemon is not reachable'}; retrying until it is`,
+      );
+    },
+    onReconnect: ({ run, after, missed }) => {
+      down = false;
+      say(`reconnected (run ${run}${after === undefined ? '' : `, resumed after seq ${after}`}, ${missed} missed)`);
+    },
+  };
 }
 
 /** --since for this host's daemon: a seq, a time, or a duration ago (as with --nats). */
@@ -160,23 +182,35 @@ export function waitCommand(): Command {
       new Option('--since <seq>', 'also look at the events after this seq that already happened (from the history)').argParser(integer(0)),
     )
     .option('--json', 'print the raw event line')
+    .option('--reconnect', 'keep waiting across daemon restarts, resuming where it left off (an event reported meanwhile is still seen)')
     .addOption(eventsSocketOption())
     .addHelpText(
       'after',
       `
 Examples:
   eventd wait state pool=tank id=101 state=running --timeout 30
-  eventd wait ct_exit id=101 && echo "101 exited"
+  eventd wait ct_exit id=101 --reconnect && echo "101 exited"
   eventd wait state id=101 state=running --since 0    # also if it is running already
 
 Subscribes first, so an event that happens as soon as the command starts is not missed.
 Filters are checked against the schema: a field or value that can never match is a usage error.
-Exit codes: 0 seen, 1 refused or the daemon went away, 2 usage, 3 daemon not reachable, 4 timed out.`,
+Exit codes: 0 seen, 1 refused or the daemon went away (without --reconnect), 2 usage,
+3 daemon not reachable, 4 timed out.`,
     )
     .action(
       clientAction(
-        async (type: EventType, fields: string[], options: { timeout?: number; since?: number; json?: boolean; eventsSocket: string }) => {
-          const subscription = subscribe({ ...filters([type], fields), since: options.since, eventsSocket: options.eventsSocket });
+        async (
+          type: EventType,
+          fields: string[],
+          options: { timeout?: number; since?: number; json?: boolean; reconnect?: boolean; eventsSocket: string },
+        ) => {
+          const subscription = subscribe({
+            ...filters([type], fields),
+            since: options.since,
+            eventsSocket: options.eventsSocket,
+            reconnect: options.reconnect ?? false,
+            ...(options.reconnect ? reconnectMessages() : {}),
+          });
           let timedOut = false;
           const timer =
             options.timeout === undefined
@@ -188,9 +222,11 @@ Exit codes: 0 seen, 1 refused or the daemon went away, 2 usage, 3 daemon not rea
           try {
             for await (const event of subscription) {
               print(event, options.json ?? false);
-              subscription.close();
               return EXIT.ok;
             }
+          } catch (error) {
+            // Closed by the timeout while connecting or subscribing: a timeout all the same.
+            if (!timedOut) throw error;
           } finally {
             clearTimeout(timer);
           }

@@ -4,7 +4,8 @@ import { isDaemonShutdown } from '../protocol/event-types.js';
 import type { DaemonStats } from '../protocol/stats.js';
 import type { Socket } from 'node:net';
 import { connect } from './connect.js';
-import { JsonLineReader } from './lines.js';
+import { EventdError } from '../errors.js';
+import { JsonLineReader, REPLY_TIMEOUT_MS, withReplyTimeout } from './lines.js';
 
 /**
  * The daemon's answer to the command just sent. Events before it are passed over (a connection
@@ -14,31 +15,35 @@ async function answer(reader: JsonLineReader, cmd: string): Promise<unknown> {
   for (;;) {
     const line = (await reader.next()) as
       { status?: boolean; response?: unknown; message?: string; type?: string; opts?: unknown } | undefined;
-    if (line === undefined) throw new Error(`eventd closed the connection without answering ${cmd}`);
-    if (isDaemonShutdown(line)) throw new Error('eventd is shutting down');
+    if (line === undefined) throw new EventdError('EVENTD_UNREACHABLE', `eventd closed the connection without answering ${cmd}`);
+    if (typeof line !== 'object' || line === null)
+      throw new EventdError('EVENTD_PROTOCOL', `eventd sent ${JSON.stringify(line)} instead of answering ${cmd}`);
+    if (isDaemonShutdown(line)) throw new EventdError('EVENTD_UNREACHABLE', 'eventd is shutting down');
     if (line.status === true) return line.response;
-    if (line.status === false) throw new Error(`eventd refused ${cmd}: ${line.message}`);
+    if (line.status === false) throw new EventdError('EVENTD_REFUSED', `eventd refused ${cmd}: ${line.message}`);
   }
 }
 
-async function ask(eventsSocket: string, cmd: 'stats' | 'metrics'): Promise<unknown> {
+async function ask(eventsSocket: string, cmd: 'stats' | 'metrics', timeoutMs: number): Promise<unknown> {
   const socket = await connect(eventsSocket);
   // Half-close: the daemon answers, then closes.
   socket.end(`${JSON.stringify({ cmd })}\n`);
   try {
-    return await answer(new JsonLineReader(socket), cmd);
+    return await withReplyTimeout(answer(new JsonLineReader(socket), cmd), timeoutMs, cmd, () => socket.destroy());
   } finally {
     socket.destroy();
   }
 }
 
-export async function fetchStats(eventsSocket: string): Promise<DaemonStats> {
-  return (await ask(eventsSocket, 'stats')) as DaemonStats;
+export async function fetchStats(eventsSocket: string, timeoutMs = REPLY_TIMEOUT_MS): Promise<DaemonStats> {
+  return (await ask(eventsSocket, 'stats', timeoutMs)) as DaemonStats;
 }
 
 /** The daemon's metrics in Prometheus' text format (what --metrics-listen serves). */
-export async function fetchMetrics(eventsSocket: string): Promise<string> {
-  return (await ask(eventsSocket, 'metrics')) as string;
+export async function fetchMetrics(eventsSocket: string, timeoutMs = REPLY_TIMEOUT_MS): Promise<string> {
+  const text = await ask(eventsSocket, 'metrics', timeoutMs);
+  if (typeof text !== 'string') throw new EventdError('EVENTD_PROTOCOL', 'eventd answered metrics with something other than text');
+  return text;
 }
 
 /**
@@ -51,14 +56,15 @@ export class StatsConnection {
   private constructor(
     private readonly socket: Socket,
     private readonly reader: JsonLineReader,
+    private readonly timeoutMs: number,
   ) {}
 
-  static async open(eventsSocket: string): Promise<StatsConnection> {
+  static async open(eventsSocket: string, timeoutMs = REPLY_TIMEOUT_MS): Promise<StatsConnection> {
     const socket = await connect(eventsSocket);
-    const connection = new StatsConnection(socket, new JsonLineReader(socket));
+    const connection = new StatsConnection(socket, new JsonLineReader(socket), timeoutMs);
     socket.write(`${JSON.stringify({ cmd: 'event_subscribe', opts: { type: 'osctld_shutdown' } })}\n`);
     try {
-      await answer(connection.reader, 'event_subscribe');
+      await withReplyTimeout(answer(connection.reader, 'event_subscribe'), timeoutMs, 'event_subscribe', () => socket.destroy());
     } catch (error) {
       socket.destroy();
       throw error;
@@ -68,7 +74,8 @@ export class StatsConnection {
 
   async stats(): Promise<DaemonStats> {
     this.socket.write('{"cmd":"stats"}\n');
-    return (await answer(this.reader, 'stats')) as DaemonStats;
+    const stats = await withReplyTimeout(answer(this.reader, 'stats'), this.timeoutMs, 'stats', () => this.socket.destroy());
+    return stats as DaemonStats;
   }
 
   close(): void {

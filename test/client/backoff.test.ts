@@ -1,6 +1,7 @@
 // Reconnect timing with vitest's fake timers: the backoff doubles from 100 ms to its cap and
 // starts again after a success; a subscription with `reconnect` retries exactly on that schedule.
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +10,7 @@ import { subscribe } from '../../src/client/subscription.js';
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 /** Lets real I/O (a failed connect) complete while the clock stands still. */
@@ -31,8 +33,15 @@ describe('subscribe({ reconnect: true })', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const dir = mkdtempSync(join(tmpdir(), 'eventd-backoff-'));
     try {
+      // Every attempt is a connect (onDisconnect is told once per outage, not at each retry).
       let attempts = 0;
-      const subscription = subscribe({ eventsSocket: join(dir, 'none.sock'), reconnect: true, onDisconnect: () => attempts++ });
+      let told = 0;
+      const connect = net.connect.bind(net);
+      vi.spyOn(net, 'connect').mockImplementation(((...args: Parameters<typeof net.connect>) => {
+        attempts++;
+        return connect(...args);
+      }) as typeof net.connect);
+      const subscription = subscribe({ eventsSocket: join(dir, 'none.sock'), reconnect: true, onDisconnect: () => told++ });
       const iterating = subscription[Symbol.asyncIterator]().next();
       await until(() => attempts === 1);
       for (const wait of [100, 200, 400, 800, 1600, 2000, 2000]) {
@@ -45,6 +54,7 @@ describe('subscribe({ reconnect: true })', () => {
         await vi.advanceTimersByTimeAsync(1);
         await until(() => attempts === before + 1);
       }
+      expect(told).toBe(1);
       subscription.close();
       await vi.advanceTimersByTimeAsync(2000);
       expect(await iterating).toEqual({ done: true, value: undefined });

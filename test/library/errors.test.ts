@@ -70,6 +70,8 @@ describe('EventdError codes', () => {
     expect(Object.keys(ERROR_CODES).sort()).toEqual([
       'EVENTD_INVALID_SETTING',
       'EVENTD_NATS_UNREACHABLE',
+      'EVENTD_PROTOCOL',
+      'EVENTD_REFUSED',
       'EVENTD_REPORT_REJECTED',
       'EVENTD_STREAM',
       'EVENTD_UNREACHABLE',
