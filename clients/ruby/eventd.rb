@@ -3,14 +3,18 @@
 # eventd's producer client for Ruby: report events the way osctld calls its own Eventd.report.
 #
 #   require_relative 'eventd'
-#   Eventd.report(:state, pool: 'tank', id: '101', state: :running)       # returns at once
+#   Eventd.report(:state, pool: 'tank', id: '101', state: :running)       # returns at once, always
 #   seq = Eventd.report!(:ct_exit, pool: 'tank', id: '101', exit_type: :halt) # waits for the ack
 #
 # No gems: only Ruby's own json and socket. Works on Ruby 3.1 and later. See docs/osctld.md.
 #
-# Every report carries an ack token, so the client knows which reports the daemon has answered.
-# Those it has not are kept and sent again on a new connection when the daemon goes away (a
-# restart): nothing is lost, and a report the old daemon took but never answered may arrive twice.
+# `report` never blocks its caller, whatever the daemon's state (osctld calls it from inside
+# container operations): each report goes into a bounded in-process queue, and a background
+# thread delivers the queue, reconnecting with backoff while the daemon is down or restarting,
+# and sending again every report the daemon has not acknowledged. Delivery is at least once while
+# the queue holds: a report the old daemon took but never acknowledged may arrive twice. Past
+# `max_queued` reports waiting, the oldest are dropped and counted (`dropped`), with one warning
+# per outage. `report!` and `flush` wait, and raise when the daemon does not answer in time.
 require 'json'
 require 'socket'
 
@@ -18,10 +22,10 @@ module Eventd
   # Everything this client raises.
   class Error < StandardError; end
 
-  # The daemon could not be reached within `reconnect_timeout`.
+  # The daemon could not be reached while report! or flush waited.
   class UnreachableError < Error; end
 
-  # The daemon did not answer a report! within `ack_timeout`.
+  # The daemon did not answer in time (it is reachable, but slow or stuck).
   class TimeoutError < Error; end
 
   # The daemon refused a report; the message is its own sentence, `issues` one entry per problem.
@@ -41,123 +45,274 @@ module Eventd
     ENV.fetch('EVENTD_REPORT_SOCKET', '/run/eventd/report.sock')
   end
 
-  # One connection to the daemon's report socket; safe to share between threads.
+  # A queue of reports and the thread that delivers it; safe to share between threads.
   class Client
-    # Reports sent and not yet answered past this many: report waits for answers first.
-    MAX_UNANSWERED = 10_000
+    # Reports waiting for the daemon's answer, at most; past it the oldest are dropped.
+    MAX_QUEUED = 10_000
+    # Waits between attempts to reach the daemon: doubling from the first to the last.
+    RETRY_DELAYS = [0.02, 1.0].freeze
 
-    Unanswered = Struct.new(:line, :type, :opts, :waited)
+    Entry = Struct.new(:line, :type, :opts, :waited)
 
     attr_reader :socket_path
 
-    # on_rejected: called with a ReportRejected for a report made with #report (which does not
-    # wait); by default a warning on $stderr. report! raises it instead.
-    def initialize(socket: Eventd.default_socket, reconnect_timeout: 10, ack_timeout: 10, on_rejected: nil)
+    # on_rejected: called (on the delivery thread) with a ReportRejected for a report made with
+    # #report; by default a warning on $stderr. report! raises it instead.
+    # on_warning: called once per outage ("not reachable; queueing") and when reports are dropped;
+    # by default a warning on $stderr.
+    def initialize(socket: Eventd.default_socket, reconnect_timeout: 10, ack_timeout: 10, max_queued: MAX_QUEUED,
+                   on_rejected: nil, on_warning: nil)
       @socket_path = socket
       @reconnect_timeout = reconnect_timeout
       @ack_timeout = ack_timeout
+      @max_queued = max_queued
       @on_rejected = on_rejected || ->(error) { warn("eventd: #{error.message}") }
+      @on_warning = on_warning || ->(message) { warn("eventd: #{message}") }
       @mutex = Mutex.new
+      @answered = ConditionVariable.new # signalled whenever answers arrive or the connection changes
+      @wanted = ConditionVariable.new   # signalled when there is something to deliver
+      @resting = ConditionVariable.new  # waited on between attempts to reach the daemon (close wakes it)
       @sock = nil
-      @buffer = +''
+      @outbuf = +''                     # bytes for @sock not written yet (it was full)
+      @wake_r, @wake_w = IO.pipe        # wakes the delivery thread when @outbuf waits
       @next_ack = 0
-      @unanswered = {} # ack => Unanswered, in the order sent
-      @answers = {}    # ack => seq or ReportRejected, for report! callers
+      @entries = {}                     # ack => Entry, unanswered, in the order sent
+      @answers = {}                     # ack => seq or ReportRejected, for report! callers
+      @dropped = 0
+      @outage = nil                     # why the daemon is not reachable, while it is not
+      @closed = false
+      @thread = nil
+      @buffer = +''
+      @callbacks = []                   # to run once the lock is released
+      @drop_warned = false              # a drop was said since the last outage began
     end
 
-    # Sends a report and returns nil without waiting for the daemon's answer. A rejection is
-    # passed to on_rejected when its answer is read (at a later call, or at #flush).
+    # Reports dropped because the queue was full.
+    def dropped
+      @mutex.synchronize { @dropped }
+    end
+
+    # Reports waiting for the daemon's answer.
+    def queued
+      @mutex.synchronize { @entries.size }
+    end
+
+    # Queues a report and returns nil at once, whatever the daemon's state; it is delivered in the
+    # background. A rejection is passed to on_rejected when the daemon's answer arrives.
     def report(type, **opts)
-      @mutex.synchronize do
-        submit(type, opts, waited: false)
-        read_answers(0)
-        read_answers(nil) while @unanswered.size > MAX_UNANSWERED
-      end
+      locked { submit(type, opts, waited: false) }
       nil
     end
 
-    # Sends a report and waits for it to be published: returns its seq, or raises
-    # ReportRejected, UnreachableError or TimeoutError.
+    # Queues a report and waits for it to be published: returns its seq, or raises ReportRejected,
+    # UnreachableError (the daemon was not reachable for reconnect_timeout) or TimeoutError. A
+    # report that times out stays queued, and is delivered when the daemon is back.
     def report!(type, **opts)
-      @mutex.synchronize do
+      answer = locked do
         ack = submit(type, opts, waited: true)
-        deadline = now + @ack_timeout
+        started = now
         until @answers.key?(ack)
-          left = deadline - now
-          raise TimeoutError, "eventd did not answer within #{@ack_timeout} s (#{@socket_path})" if left <= 0
-
-          read_answers(left)
+          waited = now - started
+          if (@outage && waited >= @reconnect_timeout) || (!@outage && waited >= @ack_timeout)
+            @entries[ack]&.waited = false # no one waits for it now; it still goes
+            if @outage
+              raise UnreachableError, "eventd is not reachable at #{@socket_path}: #{@outage} " \
+                                      "(tried for #{@reconnect_timeout} s; is the daemon running? the report stays queued)"
+            end
+            raise TimeoutError, "eventd did not answer within #{@ack_timeout} s (#{@socket_path})"
+          end
+          @answered.wait(@mutex, 0.05)
         end
-        answer = @answers.delete(ack)
-        raise answer if answer.is_a?(ReportRejected)
-
-        answer
+        @answers.delete(ack)
       end
+      raise answer if answer.is_a?(ReportRejected)
+
+      answer
     end
 
-    # Waits until the daemon has answered every report sent so far.
+    # Waits until the daemon has answered every report queued so far.
     def flush(timeout: @ack_timeout)
-      @mutex.synchronize do
+      locked do
         deadline = now + timeout
-        until @unanswered.empty?
-          left = deadline - now
-          raise TimeoutError, "eventd did not answer #{@unanswered.size} reports within #{timeout} s" if left <= 0
-
-          read_answers(left)
+        until @entries.empty?
+          if now >= deadline
+            why = @outage ? "eventd is not reachable at #{@socket_path}: #{@outage}" : 'eventd did not answer them'
+            raise(@outage ? UnreachableError : TimeoutError, "#{@entries.size} reports unanswered after #{timeout} s: #{why}")
+          end
+          @answered.wait(@mutex, 0.05)
         end
       end
       nil
     end
 
+    # Stops the delivery thread and closes the connection; what is still queued is dropped
+    # (flush first to wait for it).
     def close
+      thread = @mutex.synchronize do
+        @closed = true
+        @wanted.signal
+        @resting.signal
+        wake
+        @thread
+      end
+      thread&.join(1)
       @mutex.synchronize { disconnect }
       nil
     end
 
     private
 
+    # Runs the block under the lock, then the callbacks it left (on_rejected, on_warning): they may
+    # call this client again, which they could not while it holds the lock.
+    def locked(&)
+      result = @mutex.synchronize(&)
+      run_callbacks
+      result
+    end
+
+    def run_callbacks
+      callbacks = @mutex.synchronize { @callbacks.slice!(0..) }
+      callbacks.each(&:call)
+    end
+
+    def notify(&callback)
+      @callbacks << callback
+    end
+
     def submit(type, opts, waited:)
+      raise Error, 'this Eventd::Client is closed' if @closed
+
+      start_thread
       ack = (@next_ack += 1)
       line = "#{JSON.generate({ type: type, opts: opts, ack: ack })}\n"
-      @unanswered[ack] = Unanswered.new(line, type, opts, waited)
+      @entries[ack] = Entry.new(line, type, opts, waited)
+      drop_oldest while @entries.size > @max_queued
       if @sock
-        begin
-          @sock.write(line)
-        rescue SystemCallError, IOError
-          reconnect
-        end
+        @outbuf << line
+        write_out
       else
-        reconnect
+        @wanted.signal
       end
       ack
     end
 
-    # Reads and handles the answers that arrive within `timeout` seconds (0: only those already
-    # here; nil: wait for at least one chunk).
-    def read_answers(timeout)
-      return reconnect if @sock.nil?
+    def drop_oldest
+      ack, = @entries.first
+      @entries.delete(ack)
+      @dropped += 1
+      # Said once per outage (and once while the daemon is up but cannot keep up).
+      return if @drop_warned
 
-      chunk = @sock.read_nonblock(65_536, exception: false)
-      if chunk == :wait_readable
-        return if timeout&.zero?
-        return unless @sock.wait_readable(timeout)
+      @drop_warned = true
+      message = "the report queue is full (#{@max_queued}); dropping the oldest reports (#{@dropped} so far, see #dropped)"
+      notify { @on_warning.call(message) }
+    end
 
-        chunk = @sock.read_nonblock(65_536, exception: false)
-        return if chunk == :wait_readable
+    # Writes what it can of @outbuf without blocking; the delivery thread writes the rest.
+    def write_out
+      return if @outbuf.empty?
+
+      written = @sock.write_nonblock(@outbuf, exception: false)
+      if written == :wait_writable
+        wake
+      else
+        @outbuf = @outbuf.byteslice(written..) || +''
+        wake unless @outbuf.empty?
       end
+    rescue SystemCallError, IOError
+      disconnect
+      @wanted.signal
+    end
+
+    def wake
+      @wake_w.write_nonblock('.', exception: false)
+    end
+
+    def start_thread
+      return if @thread&.alive?
+
+      @thread = Thread.new { deliver }
+      @thread.name = 'eventd-report' if @thread.respond_to?(:name=)
+      # The process may exit while reports wait (flush to wait for them).
+      @thread.report_on_exception = true
+    end
+
+    # The delivery thread: keeps a connection while there is something to deliver, sends what
+    # waits, reads the answers.
+    def deliver
+      delay = RETRY_DELAYS.first
+      loop do
+        sock = @mutex.synchronize do
+          @wanted.wait(@mutex) while @sock.nil? && @entries.empty? && !@closed
+          break :closed if @closed
+
+          if @sock.nil?
+            begin
+              connect
+              delay = RETRY_DELAYS.first
+            rescue SystemCallError, IOError => e
+              outage_began(e.message) unless @outage
+              @answered.broadcast
+              @resting.wait(@mutex, delay)
+              delay = [delay * 2, RETRY_DELAYS.last].min
+            end
+          end
+          @sock
+        end
+        return if sock == :closed
+
+        run_callbacks
+        exchange(sock) if sock
+        run_callbacks
+      end
+    end
+
+    def outage_began(why)
+      @outage = why
+      @drop_warned = false
+      message = "the daemon is not reachable at #{@socket_path} (#{why}); queueing reports until it is back"
+      notify { @on_warning.call(message) }
+    end
+
+    # Connects and sends every unanswered report again, in order.
+    def connect
+      @sock = UNIXSocket.new(@socket_path)
+      @outage = nil
+      @buffer = +''
+      @outbuf = @entries.each_value.map(&:line).join
+      write_out
+    end
+
+    # Waits for answers (or for room to write) and handles them.
+    def exchange(sock)
+      writing = @mutex.synchronize { !@outbuf.empty? && @sock.equal?(sock) }
+      readable, writable, = IO.select([sock, @wake_r], writing ? [sock] : nil, nil, 1)
+      @mutex.synchronize do
+        @wake_r.read_nonblock(4096, exception: false) if readable&.include?(@wake_r)
+        return unless @sock.equal?(sock)
+
+        write_out if writable&.include?(sock)
+        read_answers if readable&.include?(sock)
+      end
+    end
+
+    def read_answers
+      chunk = @sock.read_nonblock(65_536, exception: false)
+      return if chunk == :wait_readable
       # The daemon closed the connection (it is stopping): the next one gets what is unanswered.
-      return reconnect if chunk.nil?
+      return disconnect if chunk.nil?
 
       @buffer << chunk
       while (newline = @buffer.index("\n"))
         handle_answer(JSON.parse(@buffer.slice!(0, newline + 1)))
       end
-    rescue SystemCallError, IOError
-      reconnect
+      @answered.broadcast
+    rescue SystemCallError, IOError, JSON::ParserError
+      disconnect
     end
 
     def handle_answer(answer)
-      report = @unanswered.delete(answer['ack'])
+      report = @entries.delete(answer['ack'])
       return unless report # not ours (an ack we never sent cannot come back)
 
       if answer['status'] == true
@@ -168,47 +323,8 @@ module Eventd
       if report.waited
         @answers[answer['ack']] = error
       else
-        @on_rejected.call(error)
+        notify { @on_rejected.call(error) }
       end
-    end
-
-    # Connects (retrying while the daemon restarts) and sends every unanswered report again, in order.
-    def reconnect
-      salvage_answers
-      disconnect
-      deadline = now + @reconnect_timeout
-      delay = 0.02
-      begin
-        @sock = UNIXSocket.new(@socket_path)
-        @sock.write(@unanswered.each_value.map(&:line).join) unless @unanswered.empty?
-      rescue SystemCallError, IOError => e
-        disconnect
-        if now + delay > deadline
-          raise UnreachableError, "eventd is not reachable at #{@socket_path}: #{e.message} " \
-                                  "(tried for #{@reconnect_timeout} s; is the daemon running?)"
-        end
-        sleep(delay)
-        delay = [delay * 2, 0.5].min
-        retry
-      end
-    end
-
-    # A daemon that stops answers what it took before closing: read those answers, so that only
-    # reports it never answered are sent again.
-    def salvage_answers
-      return if @sock.nil?
-
-      loop do
-        chunk = @sock.read_nonblock(65_536, exception: false)
-        break if chunk.nil? || chunk == :wait_readable
-
-        @buffer << chunk
-      end
-      while (newline = @buffer.index("\n"))
-        handle_answer(JSON.parse(@buffer.slice!(0, newline + 1)))
-      end
-    rescue SystemCallError, IOError, JSON::ParserError
-      nil
     end
 
     def disconnect
@@ -218,6 +334,8 @@ module Eventd
     ensure
       @sock = nil
       @buffer = +''
+      @outbuf = +''
+      @answered.broadcast
     end
 
     def now
@@ -226,7 +344,8 @@ module Eventd
   end
 
   class << self
-    # The process's shared client (a new one after fork: a child must not share the parent's socket).
+    # The process's shared client (a new one after fork: a child must not share the parent's
+    # socket, and the delivery thread does not survive a fork).
     def client
       @client_mutex.synchronize do
         if @client.nil? || @client_pid != Process.pid
@@ -237,7 +356,7 @@ module Eventd
       end
     end
 
-    # osctld's call: Eventd.report(:state, pool: 'tank', id: '101', state: :running).
+    # osctld's call: Eventd.report(:state, pool: 'tank', id: '101', state: :running). Never blocks.
     def report(type, **opts)
       client.report(type, **opts)
     end

@@ -119,7 +119,7 @@ describe('Ruby producer client', () => {
     expect(run.lines).toStrictEqual([
       {
         class: 'Eventd::UnreachableError',
-        message: `eventd is not reachable at ${daemon.reportSocket}: No such file or directory - connect(2) for ${daemon.reportSocket} (tried for 0.3 s; is the daemon running?)`,
+        message: `eventd is not reachable at ${daemon.reportSocket}: No such file or directory - connect(2) for ${daemon.reportSocket} (tried for 0.3 s; is the daemon running? the report stays queued)`,
       },
     ]);
   });
@@ -135,7 +135,8 @@ describe('Ruby producer client', () => {
     const second = await startDaemon(first.dir);
     const after = await second.subscriber({ since: 0 });
     const result = await run.done;
-    expect(result.stderr).toBe('');
+    // The outage is said once, not once per report.
+    expect(result.stderr).toMatch(/^(eventd: the daemon is not reachable at \S+ \(.*\); queueing reports until it is back\n)?$/);
     expect(result.code).toBe(0);
     expect(result.lines.at(-1)).toStrictEqual({ done: count });
 
@@ -146,5 +147,49 @@ describe('Ruby producer client', () => {
     const afterEvents = await takeEvents(after, secondRun.events_published);
     expect([...ids(beforeEvents), ...ids(afterEvents)]).toStrictEqual(Array.from({ length: count }, (_, i) => `r${i}`));
     expect(ids(afterEvents).length).toBeGreaterThan(0);
+  });
+
+  it('never stalls the caller while the daemon is down: 10,000 reports queue, and arrive once it is back', async () => {
+    const first = await startDaemon();
+    await first.stop();
+    const count = 10_000;
+    const run = ruby('scenario.rb', ['outage', String(count), String(count)], first.reportSocket);
+    await run.waitFor((line) => line.reported === count);
+    // A 3 s outage in all, then a daemon on the same socket.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const second = await startDaemon(first.dir);
+    const result = await run.done;
+    const [reported, done] = result.lines;
+    expect(reported!.slowest_ms).toBeLessThan(10);
+    expect(done).toStrictEqual({ done: count, dropped: 0, queued: 0 });
+    expect(result.stderr.match(/not reachable/g)).toHaveLength(1);
+    const subscriber = await second.subscriber({ since: 0 });
+    const events = await takeEvents(subscriber, count);
+    expect(events.map((event) => event.opts.init_pid)).toStrictEqual(Array.from({ length: count }, (_, i) => i + 1));
+  });
+
+  it('drops the oldest past max_queued, counts them, and says so once', async () => {
+    const first = await startDaemon();
+    await first.stop();
+    const run = ruby('scenario.rb', ['outage', '10000', '1000'], first.reportSocket);
+    await run.waitFor((line) => line.reported === 10_000);
+    const second = await startDaemon(first.dir);
+    const result = await run.done;
+    expect(result.lines[1]).toStrictEqual({ done: 10_000, dropped: 9000, queued: 0 });
+    expect(result.stderr.match(/queue is full/g)).toHaveLength(1);
+    const subscriber = await second.subscriber({ since: 0 });
+    const events = await takeEvents(subscriber, 1000);
+    // The newest 1,000 survive, in order.
+    expect(events.map((event) => event.opts.init_pid)).toStrictEqual(Array.from({ length: 1000 }, (_, i) => 9001 + i));
+  });
+
+  it('costs osctld a few microseconds per report while the daemon is up', async () => {
+    const daemon = await startDaemon();
+    const result = await ruby('scenario.rb', ['overhead', '20000'], daemon.reportSocket).done;
+    expect(result.stderr).toBe('');
+    const [{ us_per_report: perReport, dropped }] = result.lines as [{ us_per_report: number; dropped: number }];
+    console.log(`Ruby client: ${perReport.toFixed(1)} µs per report while connected`);
+    expect(dropped).toBe(0);
+    expect(perReport).toBeLessThan(200);
   });
 });

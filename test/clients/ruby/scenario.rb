@@ -51,6 +51,37 @@ when 'stream'
   end
   Eventd.flush
   out(done: count)
+when 'outage'
+  # COUNT reports while the daemon is down (the test starts it a few seconds in), each timed:
+  # report must return at once whatever the daemon's state. MAX_QUEUED bounds the queue.
+  count = Integer(ARGV[1])
+  client = Eventd::Client.new(max_queued: Integer(ARGV[2]))
+  slowest = 0.0
+  started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  count.times do |i|
+    t = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    client.report(:ct_init_pid, pool: 'tank', id: 'o', init_pid: i + 1)
+    slowest = [slowest, Process.clock_gettime(Process::CLOCK_MONOTONIC) - t].max
+  end
+  out(reported: count, seconds: Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, slowest_ms: slowest * 1000,
+      dropped: client.dropped)
+  client.flush(timeout: 60)
+  out(done: count, dropped: client.dropped, queued: client.queued)
+when 'overhead'
+  # What the queue costs osctld's call path while the daemon is up: microseconds spent in report,
+  # over COUNT reports in bursts of 1,000 (a burst past max_queued faster than the daemon answers
+  # would drop reports).
+  count = Integer(ARGV[1])
+  client = Eventd::Client.new
+  client.report!(:state, pool: 'tank', id: 'warm', state: :running)
+  elapsed = 0.0
+  (count / 1000).times do |burst|
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    1000.times { |i| client.report(:ct_init_pid, pool: 'tank', id: 'h', init_pid: (burst * 1000) + i + 1) }
+    elapsed += Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+    client.flush(timeout: 60)
+  end
+  out(us_per_report: elapsed * 1e6 / count, dropped: client.dropped)
 else
   abort "unknown scenario #{ARGV[0].inspect}"
 end
