@@ -4,9 +4,9 @@
 // thread, while one that sends a few never notices (a token bucket of time).
 
 /** The share of a thread one connection's commands get once its burst is spent. */
-const SHARE = 0.02;
+const SHARE = 0.01;
 /** Work a connection may do at once, after a quiet spell. */
-const BURST_MS = 50;
+const BURST_MS = 20;
 
 export class CommandPacer {
   private tokensMs = BURST_MS;
