@@ -17,6 +17,8 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
   const files = execFileSync('tar', ['tzf', join(dir, tarball)], { encoding: 'utf8' }).split('\n');
   expect(files).toContain('package/dist/eventd.js');
   expect(files).toContain('package/native/eventd_native.c');
+  // The licence the package names ships with it (npm includes LICENSE on its own).
+  expect(files).toContain('package/LICENSE');
   // Compiled code only: no sources, tests or a prebuilt binary for this machine.
   expect(files.filter((file) => /^package\/(src|test|build)\//.test(file))).toEqual([]);
 
