@@ -56,6 +56,16 @@ export class BatchBuilder {
     this.types[this.count++] = typeCode;
   }
 
+  /** What was added since the last clear, without copying (valid until the next add or clear). */
+  view(): { bytes: Uint8Array; ends: Uint32Array; types: Uint8Array; count: number; byteLength: number } {
+    return { bytes: this.scratch, ends: this.ends, types: this.types, count: this.count, byteLength: this.used };
+  }
+
+  clear(): void {
+    this.used = 0;
+    this.count = 0;
+  }
+
   /** The lines added since the last take, as a batch starting at `firstSeq` (0: reports not yet sequenced). */
   take(firstSeq: number): EventBatch {
     const batch = allocateBatch(firstSeq, this.count, this.used);
@@ -84,7 +94,7 @@ export class BatchBuilder {
 }
 
 /** An empty batch of `count` events and `size` bytes, its three arrays in one ArrayBuffer. */
-function allocateBatch(firstSeq: number, count: number, size: number): EventBatch {
+export function allocateBatch(firstSeq: number, count: number, size: number): EventBatch {
   // The offsets first: a Uint32Array must start at a multiple of 4.
   const buffer = new ArrayBuffer(count * 5 + size);
   return {
