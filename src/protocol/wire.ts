@@ -3,6 +3,7 @@
 import type { EventOpts, EventType } from './events.js';
 import type { WireIssue } from './issues.js';
 import type { Ack } from './report.js';
+import { canonicalOptsSpan } from './passthrough.js';
 
 const OPTS_KEY = ',"opts":';
 
@@ -25,6 +26,15 @@ export function eventTail(type: EventType, opts: EventOpts): string {
   return `"type":"${type}"${OPTS_KEY}${JSON.stringify(opts)}}\n`;
 }
 
+/**
+ * eventTail, made from the producer's own line when its opts bytes are already what serializing
+ * would write (protocol/passthrough.ts), else by serializing. Throws a RangeError as eventTail.
+ */
+export function eventTailOf(type: EventType, opts: EventOpts, line: string | undefined): string {
+  const span = line === undefined ? undefined : canonicalOptsSpan(line);
+  return span === undefined ? eventTail(type, opts) : `"type":"${type}"${OPTS_KEY}${line!.slice(span[0], span[1])}}\n`;
+}
+
 /** The longest eventPrefix: seq at 16 digits (2^53), time at its 24 characters. */
 export const MAX_EVENT_PREFIX_BYTES = eventPrefix(Number.MAX_SAFE_INTEGER, new Date(0).toISOString()).length;
 
@@ -32,13 +42,14 @@ export const MAX_EVENT_PREFIX_BYTES = eventPrefix(Number.MAX_SAFE_INTEGER, new D
 export class UnpublishableError extends Error {}
 
 /**
- * eventTail, or an UnpublishableError if opts is nested too deeply to serialize or the event line
- * (after a start of `prefixBytes`, without its newline) would be longer than `maxLineBytes`.
+ * eventTailOf (from the producer's `line` when it can be), or an UnpublishableError if opts is
+ * nested too deeply to serialize or the event line (after a start of `prefixBytes`, without its
+ * newline) would be longer than `maxLineBytes`.
  */
-export function checkedEventTail(type: EventType, opts: EventOpts, maxLineBytes: number, prefixBytes: number): string {
+export function checkedEventTail(type: EventType, opts: EventOpts, maxLineBytes: number, prefixBytes: number, line?: string): string {
   let tail: string;
   try {
-    tail = eventTail(type, opts);
+    tail = eventTailOf(type, opts, line);
   } catch (error) {
     if (error instanceof RangeError) throw new UnpublishableError('opts is nested too deeply');
     throw error;
