@@ -1,12 +1,15 @@
-// The two things eventd needs that Node's own API lacks, kept as small as possible:
+// The three things eventd needs that Node's own API lacks, kept as small as possible:
 //  - dupCloexec(fd): a second descriptor for an accepted connection, so the main thread can
 //    destroy its own socket while a worker thread opens the copy with new net.Socket({ fd }).
 //  - peerCred(fd): SO_PEERCRED of a Unix socket, so the daemon can log who reported what.
+//  - lockExclusive(fd): flock(LOCK_EX | LOCK_NB), so one daemon at a time uses a journal: the
+//    kernel drops the lock when its holder dies, however it dies (no stale pid file to guess at).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <node_api.h>
 
@@ -64,10 +67,23 @@ static napi_value peer_cred(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// true: locked; false: another open file description holds it; throws on any other error.
+static napi_value lock_exclusive(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!read_fd_arg(env, info, &fd)) return NULL;
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB); while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno != EWOULDBLOCK) return throw_errno(env, "flock", errno);
+  napi_value result;
+  napi_get_boolean(env, rc == 0, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"dupCloexec", NULL, dup_cloexec, NULL, NULL, NULL, napi_default, NULL},
     {"peerCred", NULL, peer_cred, NULL, NULL, NULL, napi_default, NULL},
+    {"lockExclusive", NULL, lock_exclusive, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -5,6 +5,7 @@ import { getSystemErrorName } from 'node:util';
 interface NativeBinding {
   dupCloexec(fd: number): number;
   peerCred(fd: number): PeerCred;
+  lockExclusive(fd: number): boolean;
 }
 
 export interface PeerCred {
@@ -55,6 +56,11 @@ export function dupCloexec(fd: number): number {
 /** The pid, uid and gid of the process at the other end of a Unix socket. */
 export function peerCred(fd: number): PeerCred {
   return withCode(() => loadNative().peerCred(fd));
+}
+
+/** flock(LOCK_EX | LOCK_NB) on `fd`: true if this process now holds it, false if another does. */
+export function lockExclusive(fd: number): boolean {
+  return withCode(() => loadNative().lockExclusive(fd));
 }
 
 /** The file descriptor under a connected `net.Socket` (Node keeps it on the internal handle). */
