@@ -46,6 +46,8 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
     eventsSocket,
     '--log-level',
     'warn',
+    // Memory only unless a bench asks for a journal (--journal DIR in args): never the system's.
+    ...(args.includes('--journal') ? [] : ['--no-journal']),
     ...args,
   ]);
 }

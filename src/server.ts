@@ -18,7 +18,8 @@ export class EventdServer {
   async start({ workers }: { workers?: number } = {}): Promise<void> {
     if (this.daemon) throw new Error('eventd server already started');
     const { logger, ...overrides } = this.options;
-    const config: DaemonConfig = { ...defaultConfig(), logLevel: 'warn', ...overrides };
+    // In someone's process the journal is asked for (`journal: { dir, … }`), not assumed.
+    const config: DaemonConfig = { ...defaultConfig(), logLevel: 'warn', journal: undefined, ...overrides };
     if (workers !== undefined) config.workers = workers;
     this.daemon = await Daemon.start(config, logger ?? createLogger(config.logLevel));
   }

@@ -3,7 +3,19 @@ import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, ingestThreads, type DaemonConfig } from '../daemon/config.js';
 import { EventdServer } from '../server.js';
 import { createLogger } from '../log.js';
-import { EXIT, fileMode, integer, logLevelOption, metricsAllowOption, metricsListenOption } from './options.js';
+import { EXIT, fileMode, integer, logLevelOption, metricsAllowOption, metricsListenOption, usageErrors } from './options.js';
+import { parseDuration, parseSize } from '../fleet/settings.js';
+import type { FsyncPolicy } from '../journal/format.js';
+import { canCreateDirectory } from '../journal/directory.js';
+
+/** The journal's options as commander reads them (`--no-journal` makes `journal` false). */
+interface ServeJournalOptions {
+  journal: string | false;
+  fsync: FsyncPolicy;
+  journalMaxBytes: number;
+  journalMaxAge: number;
+  journalSegmentBytes: number;
+}
 import { handleSignals } from './signals.js';
 
 /** systemd's default stop timeout is far longer; we promise 5 s. */
@@ -56,12 +68,39 @@ export function serveCommand(): Command {
         ).argParser(integer(1, 257)),
       )
       .addOption(
-        new Option('--history <n>', 'events kept in memory for `since` replay').argParser(integer(0, 10_000_000)).default(DEFAULTS.history),
+        new Option('--history <n>', 'newest events a `since` replay takes from memory (older ones come from the journal)')
+          .argParser(integer(0, 10_000_000))
+          .default(DEFAULTS.history),
       )
       .addOption(
-        new Option('--history-bytes <n>', 'most bytes of events kept for `since` replay (the oldest go first)')
-          .argParser(integer(1024 * 1024))
+        new Option('--history-bytes <n>', 'size of the shared ring holding events in memory (rounded up to a power of two, at most 1 GiB)')
+          .argParser(integer(1024 * 1024, 1024 ** 3))
           .default(DEFAULTS.historyBytes),
+      )
+      .addOption(
+        new Option('--journal <dir>', 'keep every event in a journal on disk here (or $STATE_DIRECTORY)').default(defaults.journal!.dir),
+      )
+      .addOption(new Option('--no-journal', 'keep events in memory only: a restart loses them, and seq starts again at 1'))
+      .addOption(
+        new Option('--fsync <policy>', 'when the journal syncs: always (before each ack), interval (every second), never')
+          .choices(['always', 'interval', 'never'])
+          .default(DEFAULTS.fsync),
+      )
+      .addOption(
+        new Option('--journal-max-bytes <size>', 'delete the oldest journal segments past this total (e.g. 1G, 500M)')
+          .argParser(usageErrors(parseSize))
+          .default(DEFAULTS.journalMaxBytes, '1G'),
+      )
+      .addOption(
+        new Option('--journal-max-age <duration>', 'delete journal segments whose events are all older than this (e.g. 7d, 12h)')
+          .argParser(usageErrors(parseDuration))
+          .default(DEFAULTS.journalMaxAgeMs, '7d'),
+      )
+      .addOption(
+        new Option('--journal-segment-bytes <size>', 'start a new journal segment past this size')
+          .argParser(usageErrors(parseSize))
+          .default(DEFAULTS.journalSegmentBytes, '64M')
+          .hideHelp(),
       )
       .addOption(
         new Option('--max-line-bytes <n>', 'longest line a client may send')
@@ -109,18 +148,41 @@ Exit codes: 0 stopped by a signal (SIGTERM, SIGINT, SIGQUIT, SIGUSR2, SIGTRAP), 
 or stop cleanly, 2 usage.`,
       )
       .action(async (options: Record<string, unknown>, command: Command) => {
-        const { lineTimeout, ...rest } = options as Partial<DaemonConfig> & { lineTimeout: number };
+        const { lineTimeout, journal, fsync, journalMaxBytes, journalMaxAge, journalSegmentBytes, ...rest } =
+          options as unknown as Partial<DaemonConfig> & ServeJournalOptions & { lineTimeout: number };
         if (rest.metricsAllow !== undefined && rest.metricsListen === undefined) {
           command.error('error: --metrics-allow restricts who may scrape --metrics-listen: give that too', { exitCode: EXIT.usage });
         }
-        const config: DaemonConfig = { ...defaults, ...rest, lineTimeoutMs: lineTimeout * 1000 };
-        await serve(config);
+        // The default journal directory is used where it can be had; one asked for must be.
+        const noStateDirectory = journal !== false && command.getOptionValueSource('journal') === 'default' && !canCreateDirectory(journal);
+        const config: DaemonConfig = {
+          ...defaults,
+          ...rest,
+          lineTimeoutMs: lineTimeout * 1000,
+          journal:
+            journal === false || noStateDirectory
+              ? undefined
+              : {
+                  dir: journal,
+                  policy: fsync,
+                  maxBytes: journalMaxBytes === -1 ? Number.POSITIVE_INFINITY : journalMaxBytes,
+                  maxAgeMs: journalMaxAge === 0 ? Number.POSITIVE_INFINITY : journalMaxAge,
+                  segmentBytes: journalSegmentBytes,
+                },
+        };
+        await serve(config, noStateDirectory ? journal : undefined);
       })
   );
 }
 
-async function serve(config: DaemonConfig): Promise<void> {
+async function serve(config: DaemonConfig, noStateDirectory: string | false | undefined): Promise<void> {
   const log = createLogger(config.logLevel);
+  if (noStateDirectory) {
+    log.warn(
+      { journal: noStateDirectory },
+      'no state directory can be had for the journal: events are kept in memory only (--journal DIR to keep them)',
+    );
+  }
   process.on('uncaughtException', (error) => {
     log.fatal({ err: error }, 'uncaught exception; exiting');
     process.exit(EXIT.failed);

@@ -2,6 +2,19 @@
 import { availableParallelism, cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ListenAddress } from '../metrics/address.js';
+import type { FsyncPolicy } from '../journal/format.js';
+import { defaultJournalDir } from '../journal/directory.js';
+
+/** Where and how the journal keeps events (undefined: memory only, --no-journal). */
+export interface JournalOptions {
+  dir: string;
+  policy: FsyncPolicy;
+  /** Retention: whole segments are deleted, oldest first, past this total or this age. */
+  maxBytes: number;
+  maxAgeMs: number;
+  /** A segment is closed and a new one started past this size. */
+  segmentBytes: number;
+}
 
 export interface DaemonConfig {
   reportSocket: string;
@@ -20,9 +33,11 @@ export interface DaemonConfig {
    * (at most workers + 1). Undefined: one per core the workers leave free (defaultIngestThreads).
    */
   ingestThreads: number | undefined;
+  /** The newest events a `since` replay may take from memory (older ones come from the journal). */
   history: number;
-  /** Bytes the history may hold (its events' lines): a bound on memory whatever the events' size. */
+  /** Bytes of the shared ring that holds events in memory (rounded up to a power of two): the in-memory history's bound. */
   historyBytes: number;
+  journal: JournalOptions | undefined;
   maxLineBytes: number;
   /** A line must be finished this long after its first byte, or the connection is closed. */
   lineTimeoutMs: number;
@@ -74,7 +89,11 @@ export const DEFAULTS = {
   eventsMode: 0o660,
   osctldMode: 0o660,
   history: 10_000,
-  historyBytes: 64 * 1024 * 1024,
+  historyBytes: 16 * 1024 * 1024,
+  fsync: 'interval' as FsyncPolicy,
+  journalMaxBytes: 1024 ** 3,
+  journalMaxAgeMs: 7 * 24 * 3600 * 1000,
+  journalSegmentBytes: 64 * 1024 * 1024,
   maxLineBytes: 65_536,
   lineTimeoutMs: 60_000,
   maxConnections: 10_000,
@@ -85,7 +104,23 @@ export const DEFAULTS = {
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const runtimeDir = defaultRuntimeDir(env);
   return {
-    ...DEFAULTS,
+    reportMode: DEFAULTS.reportMode,
+    eventsMode: DEFAULTS.eventsMode,
+    osctldMode: DEFAULTS.osctldMode,
+    history: DEFAULTS.history,
+    historyBytes: DEFAULTS.historyBytes,
+    maxLineBytes: DEFAULTS.maxLineBytes,
+    lineTimeoutMs: DEFAULTS.lineTimeoutMs,
+    maxConnections: DEFAULTS.maxConnections,
+    maxPendingBytes: DEFAULTS.maxPendingBytes,
+    logLevel: DEFAULTS.logLevel,
+    journal: {
+      dir: defaultJournalDir(env),
+      policy: DEFAULTS.fsync,
+      maxBytes: DEFAULTS.journalMaxBytes,
+      maxAgeMs: DEFAULTS.journalMaxAgeMs,
+      segmentBytes: DEFAULTS.journalSegmentBytes,
+    },
     reportSocket: join(runtimeDir, 'report.sock'),
     eventsSocket: join(runtimeDir, 'events.sock'),
     osctldSocket: undefined,
@@ -96,4 +131,16 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfi
     ingestThreads: undefined,
     faultInjection: env.EVENTD_FAULT_INJECTION === '1',
   };
+}
+
+/**
+ * The ring's size for a config: --history-bytes rounded up to a power of two, and at least twice
+ * the largest record an ingest thread can write (a turn's 64 KiB of reports plus one of the longest
+ * line, with their seqs and times), so a record always fits.
+ */
+export function ringBytes(config: Pick<DaemonConfig, 'historyBytes' | 'maxLineBytes'>): number {
+  const largestRecord = 64 * 1024 + config.maxLineBytes + 256 * 1024;
+  let size = 1 << 16;
+  while (size < config.historyBytes || size < 2 * largestRecord) size *= 2;
+  return Math.min(size, 1 << 30);
 }

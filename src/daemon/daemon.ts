@@ -1,16 +1,16 @@
-// The daemon: wires the listening sockets, the publisher (sequencer), the history and the worker
-// pool (which reads producers and writes to subscribers) together, answers stats, and shuts down
-// in order. The main thread reads producers too: it is one of the threads producers are spread
-// over, so that with one producer (osctld) the workers keep their CPU for subscribers.
-import { randomUUID } from 'node:crypto';
+// The daemon: wires the listening sockets, the store (the shared ring, and the journal behind it),
+// the worker pool (which reads producers and writes to subscribers) and the main thread's own
+// ingest together, answers stats, and shuts down in order. The main thread reads producers too:
+// it is one of the threads producers are spread over, so that with one producer (osctld) the
+// workers keep their CPU for subscribers. It never handles another thread's events: every thread
+// writes and reads them in the ring.
 import net from 'node:net';
 import type { Logger } from '../log.js';
 import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
-import { ingestThreads, type DaemonConfig } from './config.js';
+import { ingestThreads, ringBytes, type DaemonConfig } from './config.js';
 import { FdLimitWatch } from './fd-limit.js';
-import { EventHistory } from './history.js';
 import { errorLine, UnpublishableError } from '../protocol/wire.js';
 import {
   bindSocket,
@@ -21,11 +21,11 @@ import {
   type SocketName,
   type SocketSpec,
 } from './listeners.js';
-import { Publisher } from './publisher.js';
 import { ProducerConnection } from '../ingest/producer.js';
+import { Ingest, JournalUnavailableError } from '../ingest/ingest.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import { validateReport } from '../protocol/report.js';
-import { ReportRejectedError } from '../errors.js';
+import { EventdError, ReportRejectedError } from '../errors.js';
 import { WorkerPool } from './worker-pool.js';
 import { EVENTD_VERSION } from '../version.js';
 import {
@@ -37,54 +37,67 @@ import {
   type RejectReason,
 } from '../protocol/stats.js';
 import type { StatsFormat } from '../ipc/messages.js';
-import { metricsUrl } from '../metrics/address.js';
-import { cachedText, createMetrics, type Metrics } from '../metrics/registry.js';
-import { parseAllowList } from '../metrics/address.js';
+import { metricsUrl, parseAllowList } from '../metrics/address.js';
 import type { MetricsServer } from '../metrics/http.js';
+import { cachedText, createMetrics, type Metrics } from '../metrics/registry.js';
 import { DAEMON_METRICS } from './metrics.js';
-
-/** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
-const REPLAY_CHUNK_BYTES = 64 * 1024;
+import { PublishedCounts } from './counters.js';
+import { journalStore, memoryStore, type EventStore } from '../journal/store.js';
+import { DURABLE_SIGNAL } from '../ring/event-ring.js';
 
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
 
 export class Daemon {
-  private readonly history: EventHistory;
-  private readonly publisher: Publisher;
   private readonly pool: WorkerPool;
+  /** The main thread's side of ingest: producers it reads, and the daemon's own events. */
+  private readonly ingest: Ingest;
+  private readonly published = new PublishedCounts();
   private readonly rejected = zeros(REJECT_REASONS);
-  /** Producers the main thread reads itself (their reports go straight to the publisher). */
+  /** Producers the main thread reads itself. */
   private readonly producers = new Map<number, ProducerConnection>();
   private readonly disconnected = zeros(CLOSE_REASONS);
   private subscribersConnected = 0;
   private producersConnected = 0;
+  /** Times producers were held back because the ring was full, and for how long in all (every ingest thread). */
+  private producersPaused = 0;
+  private producersPausedMs = 0;
   private replays = 0;
-  /** When producers were last paused by flow control (undefined while they are not), and the time paused before. */
-  private pausedSince: number | undefined;
-  private pausedMs = 0;
   private metrics: Promise<Metrics> | undefined;
   private metricsText: (() => Promise<string>) | undefined;
   private metricsServer: MetricsServer | undefined;
   private readonly metricsRefused = zeros(METRICS_REFUSALS);
   private lastMetricsRefusalLog = 0;
   private readonly startedAt = Date.now();
-  private readonly run = randomUUID();
+  /** The first seq of this run (the journal carries seq on across runs). */
+  private readonly firstSeq: number;
   private bound: BoundSocket[] = [];
   private refused = 0;
   private lastRefusalLog = 0;
-  private producersPaused = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
 
   private constructor(
     readonly config: DaemonConfig,
     private readonly log: Logger,
+    private readonly store: EventStore,
   ) {
-    this.history = new EventHistory(config.history, config.historyBytes);
     this.fdLimit = new FdLimitWatch(log);
+    this.firstSeq = store.ring.nextSeq;
+    this.ingest = new Ingest(
+      store.ring,
+      {
+        written: (counts) => this.published.add(counts),
+        backlog: (full) => {
+          this.log.debug({ full }, full ? 'the ring is full: pausing producers' : 'room in the ring again: resuming producers');
+          for (const producer of this.producers.values()) producer.throttle(full);
+        },
+      },
+      config.maxLineBytes,
+    );
     this.pool = new WorkerPool(
       config.workers,
+      store.ring,
       {
         maxLineBytes: config.maxLineBytes,
         lineTimeoutMs: config.lineTimeoutMs,
@@ -92,47 +105,40 @@ export class Daemon {
         logLevel: config.logLevel,
         faultInjection: config.faultInjection,
         version: EVENTD_VERSION,
-        run: this.run,
+        run: store.run,
         // The main thread reads producers too: workers 0 … ingestThreads - 2 are the others.
         producerReaders: ingestThreads(config) - 1,
+        journalDir: store.journalDir,
+        historyEvents: config.history,
       },
       log,
       {
-        reports: (reports, pools, sequenced) => {
-          const firstSeq = this.publisher.publishReports(reports, pools);
-          // The acks go out once their events have gone to the workers and the history.
-          this.publisher.after(() => sequenced(firstSeq));
+        counts: (message) => {
+          this.published.add(message);
+          for (const reason of REJECT_REASONS) this.rejected[reason] += message.rejected[reason] ?? 0;
+          this.producersPaused += message.paused;
+          this.producersPausedMs += message.pausedMs;
+          this.replays += message.replays;
         },
         handedOff: (fd) => this.fdLimit.accepted(fd),
-        rejected: (counts) => {
-          for (const reason of REJECT_REASONS) this.rejected[reason] += counts[reason] ?? 0;
-        },
-        replay: (since, first) => {
-          if (first) this.replays++;
-          return { ...this.history.after(since, REPLAY_CHUNK_BYTES), lastSeq: this.history.lastSeq };
-        },
         stats: async (format) => this.statsAs(format),
         closed: (reason) => this.disconnected[reason]++,
-        backlog: (full) => {
-          if (full) {
-            this.producersPaused++;
-            this.pausedSince = Date.now();
-          } else if (this.pausedSince !== undefined) {
-            this.pausedMs += Date.now() - this.pausedSince;
-            this.pausedSince = undefined;
-          }
-          this.log.debug({ full }, full ? 'workers behind: pausing producers' : 'workers caught up: resuming producers');
-          for (const producer of this.producers.values()) producer.throttle(full);
-        },
       },
     );
-    this.publisher = new Publisher(this.history, (batch) => this.pool.broadcast(batch), config.maxLineBytes);
   }
 
   static async start(config: DaemonConfig, log: Logger): Promise<Daemon> {
     // A missing helper is a start error (one line), not a crash at the first connection.
     loadNative();
-    const daemon = new Daemon(config, log);
+    const size = ringBytes(config);
+    const store = config.journal
+      ? await journalStore(size, config.journal, log, (error) => {
+          // Nothing can be published without it: exit, and let systemd start a daemon that can.
+          log.fatal({ err: error }, 'the journal stopped; exiting');
+          process.exit(1);
+        })
+      : memoryStore(size);
+    const daemon = new Daemon(config, log, store);
     try {
       await daemon.open();
     } catch (error) {
@@ -148,21 +154,24 @@ export class Daemon {
   }
 
   stats(): DaemonStats {
+    const ring = this.store.ring;
     const rejected = this.rejected;
-    const pausedMs = this.pausedMs + (this.pausedSince === undefined ? 0 : Date.now() - this.pausedSince);
+    const lastSeq = ring.nextSeq - 1;
+    const retained = Math.max(0, lastSeq - Math.max(ring.tailSeq, lastSeq - this.config.history + 1) + 1);
     return {
-      run: this.run,
+      run: this.store.run,
       pid: process.pid,
       version: EVENTD_VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       workers: this.pool.stats(),
       subscribers: this.pool.subscriberCount,
       producers: this.producers.size + this.pool.producerCount,
-      events_published: this.publisher.lastSeq,
+      events_published: ring.nextSeq - this.firstSeq,
+      last_seq: lastSeq,
       events_by_type: Object.fromEntries(
-        EVENT_TYPES.map((type, code) => [type, this.publisher.byType[code]!]),
+        EVENT_TYPES.map((type, code) => [type, this.published.byType[code]!]),
       ) as DaemonStats['events_by_type'],
-      events_by_pool: Object.fromEntries(this.publisher.byPool),
+      events_by_pool: Object.fromEntries(this.published.byPool),
       lines_rejected: REJECT_REASONS.reduce((sum, reason) => sum + rejected[reason], 0),
       lines_rejected_by_reason: { ...rejected },
       subscribers_connected: this.subscribersConnected,
@@ -170,18 +179,19 @@ export class Daemon {
       subscribers_dropped_slow: this.disconnected.slow,
       producers_connected: this.producersConnected,
       connections_refused: this.refused,
-      producers_paused: this.producersPaused,
-      producers_paused_seconds: pausedMs / 1000,
+      producers_paused: this.producersPaused + this.ingest.paused,
+      producers_paused_seconds: (this.producersPausedMs + this.ingest.pausedMs) / 1000,
       replays: this.replays,
       metrics_refused: { ...this.metricsRefused },
       history: {
-        capacity: this.history.capacity,
-        capacity_bytes: this.history.capacityBytes,
-        retained: this.history.size,
-        bytes: this.history.bytes,
-        first_seq: this.history.firstSeq,
-        last_seq: this.history.lastSeq,
+        capacity: this.config.history,
+        capacity_bytes: ring.size,
+        retained,
+        bytes: ring.heldBytes,
+        first_seq: lastSeq - retained + 1,
+        last_seq: lastSeq,
       },
+      journal: this.store.stats() ?? null,
     };
   }
 
@@ -214,16 +224,18 @@ export class Daemon {
     const report = validateReport({ type, opts });
     if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
     try {
-      return this.publisher.publish(report.type, report.opts);
+      return this.ingest.publishNow(report.type, report.opts);
     } catch (error) {
       if (error instanceof UnpublishableError) throw new ReportRejectedError(`Invalid ${type} report: ${error.message}`, [], 'local');
+      if (error instanceof JournalUnavailableError) throw new EventdError('EVENTD_UNREACHABLE', error.message);
       throw error;
     }
   }
 
   /**
-   * Stops accepting, announces osctld_shutdown to every subscriber, lets the workers flush,
-   * and removes the socket files it created. Safe to call more than once.
+   * Stops accepting, answers every report read, announces osctld_shutdown to every subscriber,
+   * lets the workers deliver and flush, makes everything durable, and removes the socket files it
+   * created. Safe to call more than once.
    */
   stop({ announce = true } = {}): Promise<void> {
     this.stopping ??= (async () => {
@@ -231,14 +243,31 @@ export class Daemon {
       this.metricsServer?.close();
       // Every report read before this is published before the announcement, and answered.
       for (const producer of this.producers.values()) producer.close();
+      this.ingest.flush();
       await this.pool.stopProducers(SHUTDOWN_GRACE_MS);
       // Marked as the daemon's own: a producer may report osctld_shutdown too (osctld stopping).
-      if (announce) this.publisher.publish('osctld_shutdown', DAEMON_SHUTDOWN_OPTS as unknown as EventOpts<'osctld_shutdown'>);
-      this.publisher.flush();
+      if (announce) {
+        try {
+          const seq = this.ingest.publishNow('osctld_shutdown', DAEMON_SHUTDOWN_OPTS as unknown as EventOpts<'osctld_shutdown'>);
+          await this.durable(seq, SHUTDOWN_GRACE_MS);
+        } catch (error) {
+          this.log.error({ err: error }, 'could not announce the shutdown');
+        }
+      }
       await this.pool.shutdown(SHUTDOWN_GRACE_MS);
+      await this.store.stop();
       await Promise.all(this.bound.map(removeSocketFile));
     })();
     return this.stopping;
+  }
+
+  /** Resolves once `seq` may be delivered (at once without a journal), or after timeoutMs. */
+  private async durable(seq: number, timeoutMs: number): Promise<void> {
+    const ring = this.store.ring;
+    const deadline = Date.now() + timeoutMs;
+    while (ring.gated && ring.durableSeq < seq && Date.now() < deadline) {
+      await ring.waitAsync(DURABLE_SIGNAL, ring.signal(DURABLE_SIGNAL), Math.max(1, deadline - Date.now()));
+    }
   }
 
   private async open(): Promise<void> {
@@ -330,13 +359,13 @@ export class Daemon {
     }
     const id = this.pool.connectionId();
     const context = {
-      ingest: this.publisher,
+      ingest: this.ingest,
       maxLineBytes: this.config.maxLineBytes,
       lineTimeoutMs: this.config.lineTimeoutMs,
       rejected: (reason: RejectReason) => this.rejected[reason]++,
       log: this.log,
     };
-    const producer = new ProducerConnection(id, socket, context, peer, this.pool.throttled, () => this.producers.delete(id));
+    const producer = new ProducerConnection(id, socket, context, peer, this.ingest.isFull, () => this.producers.delete(id));
     this.producers.set(id, producer);
   }
 }

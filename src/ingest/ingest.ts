@@ -1,111 +1,234 @@
-// A thread's side of ingest: the reports its producers send, validated and serialized here (in
-// parallel with the other threads), go to the sequencer once per turn as one batch of event lines
-// without their seq and time (see eventTail). The sequencer (daemon/publisher.ts, on the main
-// thread) stamps them in the order batches arrive, so seq stays one gap-free order, and answers
-// each batch with its first seq. Producers the main thread reads go to the publisher directly.
+// A thread's side of ingest: the reports its producers send, validated here (in parallel with the
+// other ingest threads), are written into the shared ring by this thread, once per turn, as one
+// record; the ring gives them their seqs under its lock (ring/event-ring.ts), so no other thread
+// touches them to sequence them.
 //
-// A producer's replies wait on that answer: an ack names its event's seq, and an error line must
-// not overtake the ack of an earlier line. So every reply is a callback on the batch ("ticket")
-// open when its line was read, and tickets are answered in the order they were sent.
-import { BatchBuilder, type EventBatch } from '../ipc/batch.js';
-import { eventTypeCode, type EventType } from '../protocol/event-types.js';
+// A producer's replies wait for their record: an ack names its event's seq and goes once the
+// record is published (committed to the ring; with a journal, durable as its --fsync policy says),
+// and a report is refused when the journal cannot write. An error line must not overtake the ack
+// of an earlier line, so every reply is a callback on the ticket open when its line was read, and
+// tickets are answered in the order they were opened.
+import { BatchBuilder } from '../ipc/batch.js';
+import { EVENT_TYPES, eventTypeCode, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
 import { checkedEventTail, MAX_EVENT_PREFIX_BYTES } from '../protocol/wire.js';
+import { DURABLE_SIGNAL, SPACE_SIGNAL, type EventRing, type Tails } from '../ring/event-ring.js';
 
-/** Past this many bytes a ticket is sent at once: a turn can read megabytes from busy producers. */
+/** Past this many bytes of tails a ticket is written at once: a turn can read megabytes from busy producers. */
 const TICKET_BYTES = 64 * 1024;
 
-/**
- * Tickets sent and not yet answered, at most: past it the producers are paused, so a main thread
- * that cannot keep up holds back readers instead of queueing their reports without bound.
- */
-const MAX_TICKETS_IN_FLIGHT = 4;
+/** What became of a report: its seq, or why it was refused after it was read. */
+export type Outcome = number | { refused: string };
+
+/** Events written, per type code and per opts.pool: the daemon's counters. */
+export interface WrittenCounts {
+  types: number[];
+  pools: [string, number][];
+}
+
+export interface IngestHooks {
+  /** This thread's producers must pause (true: the ring is full, the slowest consumer a ring behind) or may go on. */
+  backlog(full: boolean): void;
+  /** A record was written: its counts, before any of its acks go. */
+  written(counts: WrittenCounts): void;
+}
+
+/** Where a producer connection hands its reports. */
+export interface ReportSink {
+  /**
+   * Takes one validated report (`line`: the producer's own text, whose opts bytes are reused when
+   * they can be); `reply` gets its outcome once it is published or refused. Throws an
+   * UnpublishableError, taking nothing, if the event line could pass the limit.
+   */
+  add(type: EventType, opts: EventOpts, line: string | undefined, reply: (outcome: Outcome) => void): void;
+  /** Runs `step` once every report taken before it is answered. */
+  after(step: () => void): void;
+}
 
 interface Ticket {
   events: number;
-  /** Replies and other steps that wait for this ticket's answer, in line order; get the first seq. */
-  then: ((firstSeq: number) => void)[];
+  /** Replies and other steps waiting for this ticket, in line order; given the first seq (or the refusal). */
+  then: ((outcome: Outcome) => void)[];
+  types: number[];
+  pools: Map<string, number>;
 }
 
-export interface IngestSink {
-  /** Sends a batch of serialized reports to the sequencer, with the count of each opts.pool among them. */
-  send(reports: EventBatch, pools: [string, number][]): void;
-  /** Too many tickets unanswered (true), or room again (false). */
-  backlog(full: boolean): void;
-}
-
-/** Where a producer connection hands its reports (Ingest in a worker, the publisher itself on the main thread). */
-export interface ReportSink {
-  /** Takes one validated report; `seq` is called with its seq once it is published. Throws an UnpublishableError, taking nothing. */
-  add(type: EventType, opts: EventOpts, seq?: (seq: number) => void): void;
-  /** Runs `step` once every report taken before it is published (and its reply given). */
-  after(step: () => void): void;
+interface Entry {
+  ticket: Ticket;
+  /** A copy of its tails while it waits for room in the ring. */
+  waiting: Tails | undefined;
+  outcome: Outcome | undefined;
+  /** seq of its last event, once written. */
+  lastSeq: number;
 }
 
 export class Ingest implements ReportSink {
   private readonly builder = new BatchBuilder();
-  private pools = new Map<string, number>();
-  private ticket: Ticket = { events: 0, then: [] };
-  /** Tickets sent or waiting behind them, oldest first; an empty one is answered with the one before it. */
-  private readonly unanswered: Ticket[] = [];
-  private sentUnanswered = 0;
+  private ticket = newTicket();
+  /** Tickets written or waiting, oldest first; answered from the front. */
+  private readonly queue: Entry[] = [];
   private flushScheduled = false;
   private full = false;
+  private waitingForSpace = false;
+  private waitingForDurable = false;
+  /** Producers paused because the ring was full: how often, and for how long in all. */
+  paused = 0;
+  pausedMs = 0;
+  private pausedSince = 0;
 
   constructor(
-    private readonly sink: IngestSink,
+    private readonly ring: EventRing,
+    private readonly hooks: IngestHooks,
     /** Longest event line (without its newline), as subscribers may rely on --max-line-bytes. */
     private readonly maxLineBytes: number,
   ) {}
 
-  /**
-   * Takes one validated report; `seq` is called with its seq once it is published. Throws an
-   * UnpublishableError, taking nothing, if opts is nested too deeply to serialize or the event
-   * line could pass the limit (counted with the longest seq and time: 58 bytes).
-   */
-  add(type: EventType, opts: EventOpts, seq?: (seq: number) => void): void {
-    const tail = checkedEventTail(type, opts, this.maxLineBytes, MAX_EVENT_PREFIX_BYTES);
+  add(type: EventType, opts: EventOpts, line: string | undefined, reply: (outcome: Outcome) => void): void {
+    const tail = checkedEventTail(type, opts, this.maxLineBytes, MAX_EVENT_PREFIX_BYTES, line);
     if (this.builder.byteLength >= TICKET_BYTES) this.flush();
     const index = this.ticket.events++;
-    this.builder.add(tail, eventTypeCode(type));
+    const code = eventTypeCode(type);
+    this.builder.add(tail, code);
+    this.ticket.types[code]!++;
     const pool = (opts as { pool?: unknown }).pool;
-    if (typeof pool === 'string') this.pools.set(pool, (this.pools.get(pool) ?? 0) + 1);
-    if (seq) this.ticket.then.push((firstSeq) => seq(firstSeq + index));
+    if (typeof pool === 'string') this.ticket.pools.set(pool, (this.ticket.pools.get(pool) ?? 0) + 1);
+    this.ticket.then.push((outcome) => reply(typeof outcome === 'number' ? outcome + index : outcome));
     this.schedule();
   }
 
-  /** Runs `step` once every report taken before it is published (and its reply given). */
   after(step: () => void): void {
-    this.ticket.then.push(step);
+    this.ticket.then.push(() => step());
     this.schedule();
   }
 
-  /** The main thread's answer to the oldest ticket sent. */
-  sequenced(firstSeq: number): void {
-    this.sentUnanswered--;
-    this.answer(this.unanswered.shift()!, firstSeq);
-    while (this.unanswered.length > 0 && this.unanswered[0]!.events === 0) this.answer(this.unanswered.shift()!, 0);
-    this.updateBacklog();
+  /** Whether the ring is full for this thread now (its producers are paused). */
+  get isFull(): boolean {
+    return this.full;
   }
 
-  /** Sends the open ticket now. */
+  /** Writes the open ticket now (or queues it behind those waiting for room). */
   flush(): void {
     const ticket = this.ticket;
-    this.ticket = { events: 0, then: [] };
-    if (ticket.events > 0) {
-      this.sink.send(this.builder.take(0), [...this.pools]);
-      this.pools = new Map();
-      this.sentUnanswered++;
-      this.unanswered.push(ticket);
-      this.updateBacklog();
-    } else if (ticket.then.length > 0) {
-      if (this.unanswered.length === 0) this.answer(ticket, 0);
-      else this.unanswered.push(ticket);
+    this.ticket = newTicket();
+    const entry: Entry = { ticket, waiting: undefined, outcome: undefined, lastSeq: 0 };
+    if (ticket.events === 0) {
+      // Steps only: answered once everything before them is.
+      entry.outcome = 0;
+    } else if (this.queue.some((queued) => queued.waiting !== undefined) || !this.write(entry, this.builder.view())) {
+      entry.waiting ??= copyTails(this.builder.view());
+    }
+    this.builder.clear();
+    if (ticket.then.length > 0 || entry.waiting) this.queue.push(entry);
+    this.pump();
+  }
+
+  /**
+   * Publishes one event now, on this thread, and returns its seq: the daemon's own events and
+   * `EventdServer.report`. If the ring is full this thread waits for room (it is not a consumer, so
+   * the room comes), at most `timeoutMs`.
+   */
+  publishNow(type: EventType, opts: EventOpts, timeoutMs = 5000): number {
+    const one = new BatchBuilder();
+    one.add(checkedEventTail(type, opts, this.maxLineBytes, MAX_EVENT_PREFIX_BYTES), eventTypeCode(type));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = this.ring.signal(SPACE_SIGNAL);
+      const result = this.ring.write(one.view(), Date.now());
+      if (result.ok) {
+        const types = EVENT_TYPES.map(() => 0);
+        types[eventTypeCode(type)] = 1;
+        const pool = (opts as { pool?: unknown }).pool;
+        this.hooks.written({ types, pools: typeof pool === 'string' ? [[pool, 1]] : [] });
+        return result.firstSeq;
+      }
+      if (result.why === 'failing') throw new JournalUnavailableError();
+      if (Date.now() >= deadline) throw new Error('eventd is overloaded: its ring stayed full (a delivery worker or the journal is stuck)');
+      this.ring.waitingForSpace(1);
+      this.ring.waitSync(SPACE_SIGNAL, seen, Math.max(1, Math.min(100, deadline - Date.now())));
+      this.ring.waitingForSpace(-1);
     }
   }
 
-  private answer(ticket: Ticket, firstSeq: number): void {
-    for (const step of ticket.then) step(firstSeq);
+  /** Writes `tails` for an entry; false when the ring has no room (or seqs) for it yet. */
+  private write(entry: Entry, tails: Tails): boolean {
+    const result = this.ring.write(tails, Date.now());
+    if (result.ok) {
+      const { ticket } = entry;
+      this.hooks.written({ types: ticket.types, pools: [...ticket.pools] });
+      entry.outcome = result.firstSeq;
+      entry.lastSeq = result.firstSeq + result.count - 1;
+      entry.waiting = undefined;
+      return true;
+    }
+    if (result.why === 'failing') {
+      entry.outcome = { refused: REFUSED_JOURNAL };
+      entry.waiting = undefined;
+      return true;
+    }
+    return false;
+  }
+
+  /** Writes what waits for room, answers what is published (or refused), in order; waits for the ring when it must. */
+  private pump(): void {
+    for (const entry of this.queue) {
+      if (entry.waiting === undefined) continue;
+      if (!this.write(entry, entry.waiting)) break;
+    }
+    this.setFull(this.queue.some((entry) => entry.waiting !== undefined));
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.outcome === undefined) break;
+      // With a journal, an ack goes once the record is durable as the policy says.
+      if (typeof head.outcome === 'number' && head.lastSeq > 0 && this.ring.gated && this.ring.durableSeq < head.lastSeq) {
+        this.waitForDurable();
+        break;
+      }
+      this.queue.shift();
+      for (const step of head.ticket.then) step(head.outcome);
+    }
+  }
+
+  private setFull(full: boolean): void {
+    if (full) this.waitForSpace();
+    if (full === this.full) return;
+    this.full = full;
+    if (full) {
+      this.paused++;
+      this.pausedSince = performance.now();
+    } else {
+      this.pausedMs += performance.now() - this.pausedSince;
+    }
+    this.hooks.backlog(full);
+  }
+
+  private waitForSpace(): void {
+    if (this.waitingForSpace) return;
+    this.waitingForSpace = true;
+    const seen = this.ring.signal(SPACE_SIGNAL);
+    this.ring.waitingForSpace(1);
+    const wake = () => {
+      this.waitingForSpace = false;
+      this.ring.waitingForSpace(-1);
+      this.pump();
+    };
+    // A consumer may have moved between the failed write and now: then try again at once.
+    const waiting = this.ring.waitAsync(SPACE_SIGNAL, seen, 1000);
+    if (waiting) void waiting.then(wake);
+    else setImmediate(wake);
+  }
+
+  private waitForDurable(): void {
+    if (this.waitingForDurable) return;
+    this.waitingForDurable = true;
+    const seen = this.ring.signal(DURABLE_SIGNAL);
+    const wake = () => {
+      this.waitingForDurable = false;
+      this.pump();
+    };
+    if (this.ring.durableSeq >= this.queue[0]!.lastSeq) return void queueMicrotask(wake);
+    const waiting = this.ring.waitAsync(DURABLE_SIGNAL, seen);
+    if (waiting) void waiting.then(wake);
+    else queueMicrotask(wake);
   }
 
   private schedule(): void {
@@ -116,11 +239,31 @@ export class Ingest implements ReportSink {
       this.flush();
     });
   }
+}
 
-  private updateBacklog(): void {
-    const full = this.sentUnanswered >= MAX_TICKETS_IN_FLIGHT;
-    if (full === this.full) return;
-    this.full = full;
-    this.sink.backlog(full);
+/** What a producer is told when the journal cannot write (disk full, I/O error): nothing of it was published. */
+export const REFUSED_JOURNAL =
+  'eventd cannot write its journal (disk full or failing; see its log): the report was not published; send it again later';
+
+/** The daemon's own event could not be published: the journal cannot write. */
+export class JournalUnavailableError extends Error {
+  constructor() {
+    super(REFUSED_JOURNAL);
+    this.name = 'JournalUnavailableError';
   }
+}
+
+function newTicket(): Ticket {
+  return { events: 0, then: [], types: EVENT_TYPES.map(() => 0), pools: new Map() };
+}
+
+function copyTails(tails: Tails): Tails {
+  return {
+    // A copy (Buffer's slice would share the scratch space it is about to reuse).
+    bytes: new Uint8Array(tails.bytes.subarray(0, tails.byteLength)),
+    ends: tails.ends.slice(0, tails.count),
+    types: tails.types.slice(0, tails.count),
+    count: tails.count,
+    byteLength: tails.byteLength,
+  };
 }

@@ -136,7 +136,13 @@ export class ProducerConnection {
     if (!report.ok) return this.reject(lineNo, report);
     const { ack } = report;
     try {
-      this.ctx.ingest.add(report.type, report.opts, ack === undefined ? undefined : (seq) => this.reply(ackLine(ack, seq)));
+      this.ctx.ingest.add(report.type, report.opts, text, (outcome) => {
+        if (typeof outcome !== 'number') {
+          // Valid, but not published: the journal cannot write. Said even without an ack.
+          this.ctx.rejected('journal');
+          this.reply(reportErrorLine(lineNo, outcome.refused, [], ack));
+        } else if (ack !== undefined) this.reply(ackLine(ack, outcome));
+      });
     } catch (error) {
       if (!(error instanceof UnpublishableError)) throw error;
       return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], ack));

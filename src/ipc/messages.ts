@@ -1,7 +1,8 @@
-// Messages between the main thread (supervisor) and the worker threads.
+// Messages between the main thread (supervisor) and the worker threads. Events do not travel in
+// messages: every thread reads them in the shared ring (ring/event-ring.ts).
 import type { PeerCred } from '../native/index.js';
+import type { RingHandles } from '../ring/event-ring.js';
 import type { CloseReason, RejectReason } from '../protocol/stats.js';
-import type { EventBatch } from './batch.js';
 
 export type { CloseReason };
 
@@ -18,8 +19,14 @@ export interface WorkerSettings {
   run: string;
   /** Workers 0 … producerReaders - 1 read producers (and only they load the report schemas). */
   producerReaders: number;
-  /** Delivery counters shared with the main thread (ipc/flow.ts). */
-  flow: SharedArrayBuffer;
+  /** The shared ring: every worker reads it as consumer `index`; those that read producers write it too. */
+  ring: RingHandles;
+  /** The seq of the first event this worker reads (its consumer joined the ring just before it started). */
+  firstSeq: number;
+  /** Where the journal is, for replays older than the ring (undefined without a journal). */
+  journalDir: string | undefined;
+  /** --history: the newest events a replay may take from memory. */
+  historyEvents: number;
 }
 
 export type ToWorker =
@@ -27,35 +34,35 @@ export type ToWorker =
   | { t: 'attach'; id: number; fd: number; dialect: Dialect }
   /** Take ownership of a producer connection's file descriptor (peer: who is on the other end, if known). */
   | { t: 'producer'; id: number; fd: number; peer: PeerCred | undefined }
-  /** The answer to the oldest batch of reports this worker sent: the seq of its first event. */
-  | { t: 'sequenced'; firstSeq: number }
-  /** Pause reading every producer (the workers are behind), or resume. */
-  | { t: 'throttle'; on: boolean }
-  /** Stop taking reports (shutdown): answer with `producersStopped` once the last batch is sent. */
+  /** Stop taking reports (shutdown): answer with `producersStopped` once every report read is answered. */
   | { t: 'stopProducers' }
-  | { t: 'events'; batch: EventBatch }
-  /** History for a `since` subscription: the next chunk of what is retained after `since`; lastSeq is the newest event now. */
-  | { t: 'replay'; subscriber: number; batch: EventBatch; lastSeq: number; missed: number }
   /** The answer to a stats or metrics command, or why there is none. */
   | { t: 'stats'; subscriber: number; stats: unknown; error?: string }
+  /** Deliver everything published up to now, then end every subscription (at most graceMs). */
   | { t: 'shutdown'; graceMs: number };
 
 export type FromWorker =
   | { t: 'ready' }
   | { t: 'attached'; id: number }
-  /** Reports the worker's producers sent, validated and serialized, to be sequenced and published. */
-  | { t: 'reports'; reports: EventBatch; pools: [string, number][] }
-  /** Lines refused since the last such message, by reason. */
-  | { t: 'rejected'; counts: Partial<Record<RejectReason, number>> }
+  /**
+   * What this worker's producers had written and refused since the last such message: events per
+   * type code and per pool, lines refused by reason, and the time they were held back.
+   */
+  | {
+      t: 'counts';
+      types: number[];
+      pools: [string, number][];
+      rejected: Partial<Record<RejectReason, number>>;
+      paused: number;
+      pausedMs: number;
+      /** `since` replays this worker started. */
+      replays: number;
+    }
   | { t: 'producerClosed'; id: number }
   | { t: 'producersStopped' }
   /** A log record, written by the main thread's logger (fields include the worker's bindings). */
   | { t: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string }
-  /** A batch was delivered (written to or queued for every subscriber), and the main thread asked to be told. */
-  | { t: 'delivered' }
   | { t: 'closed'; id: number; reason: CloseReason }
-  /** first: the subscription's first chunk (a new replay), not the next chunk of one. */
-  | { t: 'replay'; subscriber: number; since: number; first: boolean }
   | { t: 'stats'; subscriber: number; format: StatsFormat }
   | { t: 'drained' };
 

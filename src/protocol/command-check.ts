@@ -13,6 +13,13 @@ export const FILTER_LIMITS = { keys: 32, valuesPerKey: 1024 } as const;
 /** A run id is a UUID; a client may only send one back. */
 export const RUN_ID_MAX = 64;
 
+/** `since_time`: an ISO 8601 time with its zone (Z or ±hh:mm), as Date.toISOString writes it. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function isIsoTime(value: unknown): boolean {
+  return typeof value === 'string' && ISO_TIME.test(value) && Number.isFinite(Date.parse(value));
+}
+
 export const COMMAND_NAMES = ['event_subscribe', 'stats', 'metrics'] as const;
 export const FAULT_COMMAND_NAMES = ['debug_crash_worker', 'debug_block_worker'] as const;
 
@@ -73,10 +80,12 @@ function isValidCommand(cmd: string, value: Record<string, unknown>): boolean {
 function isSubscribeOpts(value: unknown): boolean {
   return (
     isPlainObject(value) &&
-    onlyKeys(value, ['type', 'opts', 'since', 'run', 'format']) &&
+    onlyKeys(value, ['type', 'opts', 'since', 'since_time', 'run', 'format']) &&
     optional(value.type, isTypeFilter) &&
     optional(value.opts, isOptsFilter) &&
     optional(value.since, (since) => isInt(since, 0, Number.MAX_SAFE_INTEGER)) &&
+    optional(value.since_time, isIsoTime) &&
+    (value.since === undefined || value.since_time === undefined) &&
     optional(value.run, (run) => typeof run === 'string' && run.length >= 1 && run.length <= RUN_ID_MAX) &&
     optional(value.format, (format) => format === 'native' || format === 'osctld')
   );

@@ -2,30 +2,34 @@
 // subscribers can never publish. Workers read commands with command-check.ts, which accepts what
 // these schemas accept without loading zod; these schemas say why a command is refused.
 import { z } from 'zod';
-import { FILTER_LIMITS, readCommandFor, RUN_ID_MAX } from './command-check.js';
+import { FILTER_LIMITS, isIsoTime, readCommandFor, RUN_ID_MAX } from './command-check.js';
 import { EVENT_TYPES } from './event-types.js';
 import { summarizeIssues, toWireIssues } from './issues.js';
 
 const eventTypeSchema = z.enum(EVENT_TYPES);
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
-export const subscribeOptsSchema = z.strictObject({
-  type: z.union([eventTypeSchema, z.array(eventTypeSchema).min(1)]).optional(),
-  opts: z
-    .record(
-      z.string(),
-      z.union([
-        filterValue,
-        z.array(filterValue).max(FILTER_LIMITS.valuesPerKey, { error: `must list at most ${FILTER_LIMITS.valuesPerKey} values` }),
-      ]),
-    )
-    .refine((opts) => Object.keys(opts).length <= FILTER_LIMITS.keys, { error: `must have at most ${FILTER_LIMITS.keys} keys` })
-    .optional(),
-  since: z.int().min(0).optional(),
-  /** The run `since` was seen in (the `run` of an earlier reply): from another run, `since` counts from 0. */
-  run: z.string().min(1).max(RUN_ID_MAX).optional(),
-  format: z.enum(['native', 'osctld']).optional(),
-});
+export const subscribeOptsSchema = z
+  .strictObject({
+    type: z.union([eventTypeSchema, z.array(eventTypeSchema).min(1)]).optional(),
+    opts: z
+      .record(
+        z.string(),
+        z.union([
+          filterValue,
+          z.array(filterValue).max(FILTER_LIMITS.valuesPerKey, { error: `must list at most ${FILTER_LIMITS.valuesPerKey} values` }),
+        ]),
+      )
+      .refine((opts) => Object.keys(opts).length <= FILTER_LIMITS.keys, { error: `must have at most ${FILTER_LIMITS.keys} keys` })
+      .optional(),
+    since: z.int().min(0).optional(),
+    /** Replay from the first event at or after this time (ISO 8601 with its zone), instead of a seq. */
+    since_time: z.string().refine(isIsoTime, { error: 'must be an ISO 8601 time with its zone, such as 2026-11-24T22:00:00Z' }).optional(),
+    /** The run `since` was seen in (the `run` of an earlier reply): from another run, `since` counts from 0. */
+    run: z.string().min(1).max(RUN_ID_MAX).optional(),
+    format: z.enum(['native', 'osctld']).optional(),
+  })
+  .refine((opts) => opts.since === undefined || opts.since_time === undefined, { error: 'give since or since_time, not both' });
 
 export const commandSchemas = {
   event_subscribe: z.strictObject({ cmd: z.literal('event_subscribe'), opts: subscribeOptsSchema.optional() }),

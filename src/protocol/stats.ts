@@ -1,6 +1,7 @@
 // The answer to `{"cmd":"stats"}`: the daemon's counters, as they go over the wire. Client, CLI
 // and the metrics exposition read this one shape.
 import type { EventType } from './events.js';
+import type { JournalStats } from '../journal/store.js';
 
 /** Why a report line was refused: the families of the error messages (docs/protocol.md). */
 export const REJECT_REASONS = [
@@ -12,6 +13,8 @@ export const REJECT_REASONS = [
   'type',
   /** The opts do not match the type's schema (or the event could not be published as it is). */
   'schema',
+  /** Valid, but the journal could not write it (disk full, I/O error): nothing was published. */
+  'journal',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -43,7 +46,10 @@ export interface DaemonStats {
   /** Subscriber connections open now (the one asking for stats included). */
   subscribers: number;
   producers: number;
+  /** Events published by this daemon since it started. */
   events_published: number;
+  /** seq of the newest event (seq goes on across restarts with a journal). */
+  last_seq: number;
   events_by_type: Record<EventType, number>;
   /** Events by their opts.pool (types without a pool are not counted here). */
   events_by_pool: Record<string, number>;
@@ -64,4 +70,6 @@ export interface DaemonStats {
   /** Connections to --metrics-listen turned away (past its cap, from an address not allowed), or closed with an answer they never took. */
   metrics_refused: Record<MetricsRefusal, number>;
   history: { capacity: number; capacity_bytes: number; retained: number; bytes: number; first_seq: number; last_seq: number };
+  /** The journal's figures; null with --no-journal. */
+  journal: JournalStats | null;
 }

@@ -21,7 +21,10 @@ export interface SubscriberHost {
   readonly version: string;
   /** The daemon's run id, in the answer to event_subscribe. */
   readonly run: string;
+  /** The next chunk of a `since` replay: answered by replay() (or replayFailed()). */
   requestReplay(subscriber: Subscriber, since: number, first: boolean): void;
+  /** The seq of the first event at or after a time (`since_time`). */
+  seqAtTime(timeMs: number): Promise<number>;
   requestStats(subscriber: Subscriber, format: StatsFormat): void;
   /** Has the zod schemas read a command line the check refused, to say why (answer: commandParsed). */
   requestCommand(subscriber: Subscriber, text: string): void;
@@ -162,7 +165,8 @@ export class Subscriber {
     if (through >= lastSeq) {
       this.awaitingReplay = false;
       this.replayAnswered = false;
-      this.liveAfter = lastSeq;
+      // Events up to `since` were had already (even if this worker has not read them yet).
+      this.liveAfter = Math.max(lastSeq, through);
       this.commandDone();
       return;
     }
@@ -181,6 +185,19 @@ export class Subscriber {
   private subscribedLine(missed: number): string {
     if (this.dialect === 'osctld') return okLine('subscribed');
     return okLine('subscribed', missed > 0 ? { run: this.host.run, missed } : { run: this.host.run });
+  }
+
+  /** The history could not be read (an I/O error on the journal): said, and the subscription is live from now on. */
+  replayFailed(message: string): void {
+    if (this.isClosed) return;
+    if (this.replayAnswered) {
+      this.closeReason = 'error';
+      this.socket.destroy();
+      return;
+    }
+    this.awaitingReplay = false;
+    this.reply(errorLine(message));
+    this.commandDone();
   }
 
   statsReply(stats: unknown, error?: string): void {
@@ -280,15 +297,23 @@ export class Subscriber {
         this.format = opts?.format ?? 'native';
         this.subscribed = true;
         this.owedMs += this.pacer.charge(performance.now() - started);
-        if (opts?.since === undefined) {
+        if (opts?.since === undefined && opts?.since_time === undefined) {
           this.reply(this.subscribedLine(0));
           this.holdIfOwed();
           return;
         }
         this.busy = true;
         this.awaitingReplay = true;
+        if (opts.since_time !== undefined) {
+          // By time: from the first event at or after it.
+          this.host.seqAtTime(Date.parse(opts.since_time)).then(
+            (seq) => !this.isClosed && this.host.requestReplay(this, seq - 1, true),
+            (error: Error) => this.replayFailed(`eventd could not read its history: ${error.message}`),
+          );
+          return;
+        }
         // A seq of another run (the daemon's history broke since) says nothing here: everything retained is after it.
-        this.host.requestReplay(this, opts.run === undefined || opts.run === this.host.run ? opts.since : 0, true);
+        this.host.requestReplay(this, opts.run === undefined || opts.run === this.host.run ? opts.since! : 0, true);
         return;
       }
       case 'stats':

@@ -1,17 +1,21 @@
-// A worker thread: owns a slice of the subscriber connections and streams events to them, and a
-// slice of the producer connections, whose reports it validates and serializes for the main thread
-// to sequence. The main thread never reads or writes connection data.
+// A worker thread: owns a slice of the subscriber connections and streams events to them as it
+// reads them in the shared ring, and a slice of the producer connections, whose reports it
+// validates and writes into the ring itself. The main thread never reads or writes connection data,
+// and never handles an event on its way.
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchView } from '../ipc/batch.js';
-import { FlowReceiver } from '../ipc/flow.js';
 import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import type { PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { Ingest } from '../ingest/ingest.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import type { ProducerConnection } from '../ingest/producer.js';
+import { EventRing } from '../ring/event-ring.js';
+import { copyRecord, RingConsumer } from '../ring/reader.js';
+import { JournalReader } from '../journal/reader.js';
+import { WorkerHistory } from './history.js';
 import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
@@ -25,59 +29,91 @@ const producerModule = settings.index < settings.producerReaders ? await import(
 /**
  * The command schemas (zod), loaded by the first command line that the zod-free check refuses,
  * to say why: working that out here rather than on the main thread keeps a client that floods
- * bad commands off the thread every event passes. Should loading fail (EMFILE), Node never
+ * bad commands off the threads other connections need. Should loading fail (EMFILE), Node never
  * retries it: such commands are then refused without the details.
  */
 let commandSchemas: Promise<typeof import('../protocol/commands.js')> | undefined;
 const port = parentPort!;
 const log = new WorkerLogger(settings.logLevel, { worker: settings.index }, (message) => port.postMessage(message));
+const ring = EventRing.attach(settings.ring);
+const consumer = new RingConsumer(ring, settings.index);
+const history = new WorkerHistory(ring, settings.journalDir ? new JournalReader(settings.journalDir) : undefined, settings.historyEvents);
 const subscribers = new Map<number, Subscriber>();
-const flow = new FlowReceiver(settings.flow);
 const producers = new Map<number, ProducerConnection>();
+/** seq of the last event this worker has read in the ring (delivered to whoever wanted it). */
+let deliveredSeq = settings.firstSeq - 1;
 let onDrained: (() => void) | null = null;
-/** Producers are paused while the main thread says the workers are behind, or while it is behind with our reports. */
-let throttledByMain = false;
-let ingestBehind = false;
-let producersPaused = false;
+let ingestFull = false;
 let rejected: Partial<Record<RejectReason, number>> = {};
-let rejectedPostScheduled = false;
+let replays = 0;
+let countsPostScheduled = false;
 
 function post(message: FromWorker): void {
   port.postMessage(message);
 }
 
+/** Counts go to the main thread with each record written (before its acks), or once a turn for refusals alone. */
+let pending = { types: [] as number[], pools: new Map<string, number>() };
+function postCounts(): void {
+  const paused = ingest.paused;
+  const pausedMs = ingest.pausedMs;
+  ingest.paused = 0;
+  ingest.pausedMs = 0;
+  post({ t: 'counts', types: pending.types, pools: [...pending.pools], rejected, paused, pausedMs, replays });
+  pending = { types: [], pools: new Map() };
+  rejected = {};
+  replays = 0;
+}
+
 const ingest = new Ingest(
+  ring,
   {
-    // The batch's one buffer is moved, not copied.
-    send: (reports, pools) => {
-      const message: FromWorker = { t: 'reports', reports, pools };
-      port.postMessage(message, [reports.bytes.buffer as ArrayBuffer]);
+    written: (counts) => {
+      counts.types.forEach((n, code) => (pending.types[code] = (pending.types[code] ?? 0) + n));
+      for (const [pool, n] of counts.pools) pending.pools.set(pool, (pending.pools.get(pool) ?? 0) + n);
+      postCounts();
     },
     backlog: (full) => {
-      ingestBehind = full;
-      updateProducerFlow();
+      ingestFull = full;
+      log.debug({ full }, full ? 'the ring is full: pausing producers' : 'room in the ring again: resuming producers');
+      for (const producer of producers.values()) producer.throttle(full);
+      // The pause is counted in stats at once, not with the next record.
+      postCounts();
     },
   },
   settings.maxLineBytes,
 );
 
-function updateProducerFlow(): void {
-  const paused = throttledByMain || ingestBehind;
-  if (paused === producersPaused) return;
-  producersPaused = paused;
-  for (const producer of producers.values()) producer.throttle(paused);
-}
-
 /** Counts a refused line; the counts go to the main thread once per turn. */
 function countRejected(reason: RejectReason): void {
   rejected[reason] = (rejected[reason] ?? 0) + 1;
-  if (rejectedPostScheduled) return;
-  rejectedPostScheduled = true;
+  postCountsSoon();
+}
+
+function postCountsSoon(): void {
+  if (countsPostScheduled) return;
+  countsPostScheduled = true;
   setImmediate(() => {
-    rejectedPostScheduled = false;
-    post({ t: 'rejected', counts: rejected });
-    rejected = {};
+    countsPostScheduled = false;
+    if (Object.keys(rejected).length > 0 || replays > 0) postCounts();
   });
+}
+
+/** Reads what the ring has for this worker, hands each record to every subscriber, and goes on as more comes. */
+function deliver(): void {
+  consumer.drain((record) => {
+    deliveredSeq = record.firstSeq + record.count - 1;
+    if (record.void || subscribers.size === 0) return;
+    const view = new BatchView(copyRecord(ring, record));
+    for (const subscriber of subscribers.values()) subscriber.deliver(view);
+  });
+}
+
+async function deliveryLoop(): Promise<void> {
+  for (;;) {
+    deliver();
+    await consumer.waitForMore();
+  }
 }
 
 const host: SubscriberHost = {
@@ -87,7 +123,23 @@ const host: SubscriberHost = {
   faultInjection: settings.faultInjection,
   version: settings.version,
   run: settings.run,
-  requestReplay: (subscriber, since, first) => post({ t: 'replay', subscriber: subscriber.id, since, first }),
+  requestReplay: (subscriber, since, first) => {
+    // Anything newer than every event (from another run) says nothing about this history: all of it.
+    const from = since > ring.nextSeq - 1 && first ? 0 : since;
+    if (first) {
+      replays++;
+      postCountsSoon();
+    }
+    const lastSeq = deliveredSeq;
+    history.chunk(from, consumer.cursor, lastSeq, REPLAY_CHUNK_BYTES).then(
+      ({ batch, missed }) => subscriber.replay(new BatchView(batch), lastSeq, missed),
+      (error: Error) => {
+        log.error({ subscriber: subscriber.id, err: error }, 'replay failed');
+        subscriber.replayFailed(`eventd could not read its history: ${error.message}`);
+      },
+    );
+  },
+  seqAtTime: (timeMs) => history.seqAtTime(timeMs, consumer.cursor).then((seq) => seq ?? deliveredSeq + 1),
   requestStats: (subscriber, format) => post({ t: 'stats', subscriber: subscriber.id, format }),
   requestCommand: (subscriber, text) => {
     commandSchemas ??= import('../protocol/commands.js');
@@ -122,6 +174,9 @@ const host: SubscriberHost = {
   },
 };
 
+/** A `since` replay goes to its subscriber in chunks of about this size, each once the last has been taken. */
+const REPLAY_CHUNK_BYTES = 64 * 1024;
+
 /** A connection handed over by the main thread; half-open, as a producer may end its side and still read its replies. */
 function openConnection(fd: number): Socket {
   // (readableHighWaterMark is passed on to stream.Duplex; Node's typings of the constructor leave it out.)
@@ -139,6 +194,8 @@ function attach(id: number, fd: number, dialect: Dialect): void {
     post({ t: 'closed', id, reason: 'error' });
     return;
   }
+  // Whatever is in the ring now was published before it came: it starts with what comes next.
+  deliver();
   subscribers.set(id, new Subscriber(id, socket, host, dialect));
   post({ t: 'attached', id });
 }
@@ -155,7 +212,7 @@ function attachProducer(id: number, fd: number, peer: PeerCred | undefined): voi
     return refuseProducer(id, fd);
   }
   const context = { ingest, maxLineBytes: settings.maxLineBytes, lineTimeoutMs: settings.lineTimeoutMs, rejected: countRejected, log };
-  const producer = new producerModule.ProducerConnection(id, socket, context, peer, producersPaused, () => {
+  const producer = new producerModule.ProducerConnection(id, socket, context, peer, ingestFull, () => {
     if (!producers.delete(id)) return;
     post({ t: 'producerClosed', id });
     checkDrained();
@@ -170,12 +227,12 @@ function refuseProducer(id: number, fd: number): void {
   checkDrained();
 }
 
-/** Shutdown, first step: stop reading producers; what they sent before is sent on now. */
+/** Shutdown, first step: stop reading producers; what they sent before is published and answered, then we say so. */
 function stopProducers(): void {
   producersStopped = true;
   for (const producer of producers.values()) producer.close();
+  ingest.after(() => post({ t: 'producersStopped' }));
   ingest.flush();
-  post({ t: 'producersStopped' });
 }
 
 /** At shutdown, says so once the last connection is gone; returns whether it did. */
@@ -186,6 +243,8 @@ function checkDrained(): boolean {
 }
 
 function shutdown(graceMs: number): void {
+  // Everything published before the shutdown (its announcement included) goes out first.
+  deliver();
   const done = () => {
     post({ t: 'drained' });
     onDrained = null;
@@ -202,25 +261,12 @@ function shutdown(graceMs: number): void {
 
 port.on('message', (message: ToWorker) => {
   switch (message.t) {
-    case 'events': {
-      const view = new BatchView(message.batch);
-      for (const subscriber of subscribers.values()) subscriber.deliver(view);
-      if (flow.delivered()) post({ t: 'delivered' });
-      return;
-    }
     case 'attach':
       return attach(message.id, message.fd, message.dialect);
     case 'producer':
       return attachProducer(message.id, message.fd, message.peer);
-    case 'sequenced':
-      return ingest.sequenced(message.firstSeq);
-    case 'throttle':
-      throttledByMain = message.on;
-      return updateProducerFlow();
     case 'stopProducers':
       return stopProducers();
-    case 'replay':
-      return subscribers.get(message.subscriber)?.replay(new BatchView(message.batch), message.lastSeq, message.missed);
     case 'stats':
       return subscribers.get(message.subscriber)?.statsReply(message.stats, message.error);
     case 'shutdown':
@@ -228,4 +274,5 @@ port.on('message', (message: ToWorker) => {
   }
 });
 
+void deliveryLoop();
 post({ t: 'ready' });

@@ -20,7 +20,7 @@ afterEach(() => {
 function serveBriefly(terminal: boolean, env: NodeJS.ProcessEnv = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-logs-'));
   dirs.push(dir);
-  const serve = `timeout --foreground -s INT 1.5 ${process.execPath} ${EVENTD_BIN} serve --report-socket ${dir}/r.sock --events-socket ${dir}/e.sock`;
+  const serve = `timeout --foreground -s INT 1.5 ${process.execPath} ${EVENTD_BIN} serve --no-journal --report-socket ${dir}/r.sock --events-socket ${dir}/e.sock`;
   const run = terminal
     ? spawnSync('script', ['-qfec', serve, '/dev/null'], { encoding: 'utf8', env: { ...process.env, ...env } })
     : spawnSync('sh', ['-c', serve], { encoding: 'utf8', env: { ...process.env, ...env } });

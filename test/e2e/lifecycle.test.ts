@@ -39,7 +39,7 @@ function tempDir(): string {
 
 /** Runs `eventd serve` expecting it to refuse to start; returns its stderr. */
 function refusedStart(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const result = spawnSync(process.execPath, [EVENTD_BIN, 'serve', ...args], { encoding: 'utf8', timeout: 15_000 });
+  const result = spawnSync(process.execPath, [EVENTD_BIN, 'serve', '--no-journal', ...args], { encoding: 'utf8', timeout: 15_000 });
   return { status: result.status, stderr: result.stderr, stdout: result.stdout };
 }
 
@@ -259,7 +259,7 @@ describe('daemon lifecycle', () => {
       chmodSync(open, 0o1777);
       const daemon = spawnSync(
         process.execPath,
-        [EVENTD_BIN, 'serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')],
+        [EVENTD_BIN, 'serve', '--no-journal', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')],
         {
           encoding: 'utf8',
           timeout: 3000,
@@ -290,6 +290,9 @@ describe('daemon lifecycle', () => {
         events_socket: join(home, '.eventd', 'events.sock'),
       });
       expect(statSync(join(home, '.eventd')).uid).toBe(65534);
+      // And its journal in its own state directory, 0700.
+      const journal = statSync(join(home, '.local', 'state', 'eventd'));
+      expect([journal.uid, journal.mode & 0o777]).toEqual([65534, 0o700]);
     });
   });
 
@@ -319,6 +322,7 @@ describe('daemon lifecycle', () => {
         [
           EVENTD_BIN,
           'serve',
+          '--no-journal',
           '--log-level',
           'silent',
           '--report-socket',

@@ -25,6 +25,8 @@ export interface StartOptions {
   wrapper?: string[];
   /** Also serve the osctld-compatible socket (osctldSocket). */
   osctld?: boolean;
+  /** Keep a journal (in the daemon's directory, `journal/`); without it, --no-journal. */
+  journal?: boolean;
 }
 
 export class TestDaemon {
@@ -71,6 +73,11 @@ export class TestDaemon {
     return join(this.dir, 'osctld.sock');
   }
 
+  /** The journal's directory, when started with `journal: true`. */
+  get journalDir(): string {
+    return join(this.dir, 'journal');
+  }
+
   get pid(): number {
     return this.proc.pid!;
   }
@@ -87,6 +94,8 @@ export class TestDaemon {
       '--log-level',
       'debug',
       ...(options.osctld ? ['--osctld-socket', join(dir, 'osctld.sock')] : []),
+      // Each daemon its own journal, never /var/lib's or the user's (or none).
+      ...(options.journal ? ['--journal', join(dir, 'journal')] : ['--no-journal']),
       ...(options.args ?? []),
     ];
     const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];

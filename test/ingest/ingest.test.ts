@@ -1,106 +1,144 @@
-// A worker's ingest in-process: what goes to the sequencer, and replies held in line order until
-// the batch they belong to is answered.
+// A thread's ingest in-process, over a real ring: what it writes (one record a turn, stamped),
+// replies held in line order until their record is published (with a journal: durable), producers
+// paused while the ring is full, and reports refused while the journal cannot write.
 import { describe, expect, it } from 'vitest';
-import { BatchView, type EventBatch } from '../../src/ipc/batch.js';
-import { eventPrefix, MAX_EVENT_PREFIX_BYTES, UnpublishableError } from '../../src/protocol/wire.js';
-import { Ingest } from '../../src/ingest/ingest.js';
+import { BatchView } from '../../src/ipc/batch.js';
+import { Ingest, REFUSED_JOURNAL, type Outcome, type WrittenCounts } from '../../src/ingest/ingest.js';
+import { MAX_EVENT_PREFIX_BYTES, UnpublishableError } from '../../src/protocol/wire.js';
+import { EventRing } from '../../src/ring/event-ring.js';
+import { copyRecord, RingConsumer } from '../../src/ring/reader.js';
 
-function ingest(maxLineBytes = 1 << 20) {
-  const sent: { reports: EventBatch; pools: [string, number][] }[] = [];
+function ingest({ maxLineBytes = 1 << 20, ringBytes = 1 << 20, gated = false } = {}) {
+  const ring = EventRing.create(ringBytes, { gated });
+  ring.join(0);
+  const written: WrittenCounts[] = [];
   const backlog: boolean[] = [];
-  const sink = {
-    send: (reports: EventBatch, pools: [string, number][]) => sent.push({ reports, pools }),
-    backlog: (full: boolean) => backlog.push(full),
-  };
-  return { ingest: new Ingest(sink, maxLineBytes), sent, backlog };
+  const i = new Ingest(ring, { written: (counts) => written.push(counts), backlog: (full) => backlog.push(full) }, maxLineBytes);
+  return { ingest: i, ring, consumer: new RingConsumer(ring, 0), written, backlog };
 }
 
 const state = (id: string, pool = 'tank') => ({ pool, id, state: 'running' as const });
+const ignore = () => {};
+
+/** Every event line in the ring after the consumer's cursor. */
+function lines(consumer: RingConsumer): string[] {
+  const out: string[] = [];
+  consumer.drain((record) => {
+    const view = new BatchView(copyRecord(consumer.ring, record));
+    for (let i = 0; i < view.count; i++) out.push(view.line(i));
+  }, consumer.ring.head);
+  return out;
+}
 
 describe('Ingest', () => {
-  it('sends event lines without seq and time, which the sequencer completes, and counts pools', () => {
-    const { ingest: i, sent } = ingest();
-    i.add('state', state('1'));
-    i.add('state', state('2', 'ssd'));
-    i.add('osctld_shutdown', {});
+  it('writes one record a turn, each line stamped with its seq, and counts it by type and pool first', () => {
+    const { ingest: i, consumer, written } = ingest();
+    i.add('state', state('1'), undefined, ignore);
+    i.add('state', state('2', 'ssd'), '{"type":"state","opts":{"pool":"ssd","id":"2","state":"running"}}', ignore);
+    i.add('osctld_shutdown', {}, undefined, ignore);
     i.flush();
-    expect(sent).toHaveLength(1);
-    const view = new BatchView(sent[0]!.reports);
-    expect(view.count).toBe(3);
-    expect(JSON.parse(eventPrefix(7, '2026-11-29T00:00:00.000Z') + view.line(0))).toStrictEqual({
-      seq: 7,
-      time: '2026-11-29T00:00:00.000Z',
-      type: 'state',
-      opts: state('1'),
-    });
-    expect(view.type(2)).toBe('osctld_shutdown');
-    expect(sent[0]!.pools).toEqual([
-      ['tank', 1],
-      ['ssd', 1],
+    const out = lines(consumer);
+    expect(out.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
+      { seq: 1, type: 'state', opts: state('1') },
+      { seq: 2, type: 'state', opts: state('2', 'ssd') },
+      { seq: 3, type: 'osctld_shutdown', opts: {} },
+    ]);
+    expect(written).toEqual([
+      {
+        types: [0, 1, 2, 0, 0, 0, 0, 0],
+        pools: [
+          ['tank', 1],
+          ['ssd', 1],
+        ],
+      },
     ]);
   });
 
-  it('gives each report its seq and runs every reply in line order once its batch is answered', () => {
+  it('gives each report its seq and runs every reply in line order once its record is published', () => {
     const { ingest: i } = ingest();
     const order: string[] = [];
-    i.add('state', state('1'), (seq) => order.push(`ack ${seq}`));
+    const ack = (outcome: Outcome) => order.push(`ack ${String(outcome)}`);
+    i.add('state', state('1'), undefined, ack);
     i.after(() => order.push('error line 2'));
-    i.add('state', state('3'), (seq) => order.push(`ack ${seq}`));
+    i.add('state', state('3'), undefined, ack);
+    expect(order).toEqual([]);
     i.flush();
-    // An error on a later turn, with nothing published in that turn: it waits for the batch before.
     i.after(() => order.push('error line 4'));
     i.flush();
-    i.add('state', state('5'), (seq) => order.push(`ack ${seq}`));
+    expect(order).toEqual(['ack 1', 'error line 2', 'ack 2', 'error line 4']);
+  });
+
+  it('with a journal, answers once the journal says the record is durable, in order', () => {
+    const { ingest: i, ring } = ingest({ gated: true });
+    const order: string[] = [];
+    i.add('state', state('1'), undefined, (outcome) => order.push(`ack ${String(outcome)}`));
+    i.flush();
+    i.after(() => order.push('error line 2'));
+    i.flush();
+    i.add('state', state('3'), undefined, (outcome) => order.push(`ack ${String(outcome)}`));
     i.flush();
     expect(order).toEqual([]);
-    i.sequenced(10);
-    expect(order).toEqual(['ack 10', 'error line 2', 'ack 11', 'error line 4']);
-    i.sequenced(12);
-    expect(order).toEqual(['ack 10', 'error line 2', 'ack 11', 'error line 4', 'ack 12']);
-    // Nothing outstanding: a reply that needs no seq goes at once.
-    i.after(() => order.push('error line 6'));
-    i.flush();
-    expect(order.at(-1)).toBe('error line 6');
+    ring.setDurable(ring.head, 1);
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        expect(order).toEqual(['ack 1', 'error line 2']);
+        ring.setDurable(ring.head, 2);
+        setTimeout(() => {
+          expect(order).toEqual(['ack 1', 'error line 2', 'ack 2']);
+          resolve();
+        }, 20);
+      }, 20),
+    );
   });
 
-  it('starts a new batch past 64 KiB, and each reply stays with its own batch', () => {
-    const { ingest: i, sent } = ingest();
-    const seqs: number[] = [];
-    const blob = 'x'.repeat(1000);
-    for (let n = 0; n < 100; n++) i.add('management', { id: n, cmd: blob, opts: null, state: 'run' }, (seq) => seqs.push(seq));
+  it('refuses reports while the journal cannot write, answering them in their turn', () => {
+    const { ingest: i, ring } = ingest();
+    const outcomes: Outcome[] = [];
+    ring.setJournalFailing(true);
+    i.add('state', state('1'), undefined, (outcome) => outcomes.push(outcome));
     i.flush();
-    expect(sent.length).toBe(2);
-    const first = new BatchView(sent[0]!.reports).count;
-    i.sequenced(1);
-    i.sequenced(1001);
-    expect(seqs).toEqual([...Array.from({ length: first }, (_, n) => 1 + n), ...Array.from({ length: 100 - first }, (_, n) => 1001 + n)]);
+    expect(outcomes).toEqual([{ refused: REFUSED_JOURNAL }]);
+    ring.setJournalFailing(false);
+    i.add('state', state('2'), undefined, (outcome) => outcomes.push(outcome));
+    i.flush();
+    expect(outcomes.at(-1)).toBe(1);
   });
 
-  it('says it is behind at 4 unanswered batches, and when there is room again', () => {
-    const { ingest: i, backlog } = ingest();
-    for (let n = 0; n < 4; n++) {
-      i.add('state', state(String(n)));
+  it('pauses its producers while the ring is full, and writes what waited, in order, once there is room', async () => {
+    const { ingest: i, consumer, backlog } = ingest({ ringBytes: 1 << 16 });
+    const seqs: Outcome[] = [];
+    for (let turn = 0; turn < 12; turn++) {
+      for (let k = 0; k < 60; k++) i.add('state', state(`${turn}-${k}`), undefined, (outcome) => seqs.push(outcome));
       i.flush();
     }
     expect(backlog).toEqual([true]);
-    i.sequenced(1);
+    expect(i.isFull).toBe(true);
+    const seen: string[] = [];
+    while (seen.length < 720) {
+      seen.push(...lines(consumer).map((line) => (JSON.parse(line) as { opts: { id: string } }).opts.id));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     expect(backlog).toEqual([true, false]);
+    expect(seen).toEqual(Array.from({ length: 720 }, (_, n) => `${Math.floor(n / 60)}-${n % 60}`));
+    expect(seqs).toEqual(Array.from({ length: 720 }, (_, n) => n + 1));
   });
 
-  it('refuses, taking nothing, what could pass the line limit with the longest seq and time', () => {
-    const { ingest: i, sent } = ingest(200);
-    const bare = `"type":"management","opts":${JSON.stringify({ id: 1, cmd: '', opts: null, state: 'run' })}}`.length;
-    const fits = 200 - MAX_EVENT_PREFIX_BYTES - bare;
-    i.add('management', { id: 1, cmd: 'y'.repeat(fits), opts: null, state: 'run' });
-    expect(() => i.add('management', { id: 1, cmd: 'y'.repeat(fits + 1), opts: null, state: 'run' })).toThrow(
-      new UnpublishableError('the event would be up to 201 bytes with its seq and time, over the line limit of 200'),
-    );
-    let deep: unknown = 1;
-    for (let n = 0; n < 20_000; n++) deep = [deep];
-    expect(() => i.add('management', { id: 1, cmd: 'x', opts: { deep }, state: 'run' })).toThrow(
-      new UnpublishableError('opts is nested too deeply'),
-    );
+  it('refuses a report whose event could pass the line limit with its longest seq and time, taking nothing', () => {
+    const limit = 200;
+    const { ingest: i, ring } = ingest({ maxLineBytes: limit });
+    const tail = `"type":"state","opts":${JSON.stringify(state(''))}}`.length;
+    const fits = 'x'.repeat(limit - MAX_EVENT_PREFIX_BYTES - tail);
+    expect(() => i.add('state', state(fits), undefined, ignore)).not.toThrow();
+    expect(() => i.add('state', state(`${fits}x`), undefined, ignore)).toThrow(UnpublishableError);
     i.flush();
-    expect(new BatchView(sent[0]!.reports).count).toBe(1);
+    expect(ring.nextSeq).toBe(2);
+  });
+
+  it('publishes the daemon’s own event at once, with its seq', () => {
+    const { ingest: i, consumer } = ingest();
+    expect(i.publishNow('osctld_shutdown', { source: 'eventd' } as never)).toBe(1);
+    expect(lines(consumer)).toEqual([
+      expect.stringMatching(/^\{"seq":1,"time":"[^"]+","type":"osctld_shutdown","opts":\{"source":"eventd"\}\}\n$/),
+    ]);
   });
 });

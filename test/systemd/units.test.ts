@@ -31,6 +31,7 @@ function socketActivated(dir: string, sockets: Record<string, string>) {
       process.execPath,
       EVENTD_BIN,
       'serve',
+      '--no-journal',
       '--report-socket',
       join(dir, 'x.sock'),
       '--events-socket',

@@ -1,12 +1,12 @@
 // Subscriber.replay in-process, over a real Unix socket pair: the `since` history arrives chunk by
 // chunk while live events keep coming, and the client sees the reply, then every event once, in
-// seq order. The host stands in for the worker and the main thread (history, messages).
+// seq order. The host stands in for the worker (its history and its messages).
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventHistory } from '../../src/daemon/history.js';
+import { TestHistory as EventHistory } from '../helpers/history.js';
 import { BatchView, encodeBatch } from '../../src/ipc/batch.js';
 import { parseCommandFor } from '../../src/protocol/commands.js';
 import { eventTypeCode } from '../../src/protocol/events.js';
@@ -69,6 +69,7 @@ function host(history: EventHistory, chunkBytes: number, onReplayRequest: (since
         subscriber.replay(new BatchView(batch), history.lastSeq, missed);
       });
     },
+    seqAtTime: async () => 1,
     requestStats: () => {},
     // As the worker does: the zod schemas read the line (loaded on first use), a turn later.
     requestCommand: (subscriber, text) => {
