@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   top: async () => (await import('./top.js')).topCommand(),
   schema: async () => (await import('./schema.js')).schemaCommand(),
   forward: async () => (await import('./forward.js')).forwardCommand(),
+  journal: async () => (await import('./journal.js')).journalCommand(),
 };
 
 const NOT_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);

@@ -87,18 +87,18 @@ Exit codes: 0 the daemon closed the stream, 1 refused (or no such stream), 2 usa
       clientAction(async (options: MonitorOptions) => {
         if (options.nats !== undefined) return monitorFleet(options, options.nats);
         if (options.host !== undefined) throw new InvalidArgumentError('--host selects hosts of the fleet: it needs --nats');
-        // A seq, or a time / duration ago: the daemon's history is searched by seq, so a time replays
-        // the whole history and skips what is older.
+        // A seq, or a time / duration ago: the daemon finds the first event at that time (in its
+        // journal, through the index) and replays from there.
         const since = options.since === undefined ? undefined : usageErrors(parseLocalSince)(options.since);
-        const after = since?.time?.toISOString();
         const subscription = subscribe({
           ...filters(options.type, options.filter ?? []),
-          since: since === undefined ? undefined : (since.seq ?? 0),
+          since: since?.seq,
+          sinceTime: since?.time,
           reconnect: options.reconnect ?? false,
           eventsSocket: options.eventsSocket,
           ...reconnectMessages(),
         });
-        for await (const event of subscription) if (after === undefined || event.time >= after) print(event, options.json ?? false);
+        for await (const event of subscription) print(event, options.json ?? false);
         return EXIT.ok;
       }),
     );

@@ -13,7 +13,7 @@ function table(stats: DaemonStats): string {
   const rows: [string, string | number][] = [
     ['pid', stats.pid],
     ['uptime', `${stats.uptime_seconds} s`],
-    ['events published', stats.events_published],
+    ['events published', `${stats.events_published} since start, last seq ${stats.last_seq}`],
     [
       'lines rejected',
       rejected.length === 0 ? 0 : `${stats.lines_rejected} (${rejected.map(([reason, n]) => `${reason} ${n}`).join(', ')})`,
@@ -23,7 +23,17 @@ function table(stats: DaemonStats): string {
     ['subscribers', `${stats.subscribers - 1} (besides this stats connection)`],
     ['dropped as slow', stats.subscribers_dropped_slow],
     ['producers paused', `${plural(stats.producers_paused, 'time')}, ${stats.producers_paused_seconds.toFixed(1)} s in all`],
-    ['history', `${stats.history.retained}/${stats.history.capacity} (seq ${stats.history.first_seq}..${stats.history.last_seq})`],
+    [
+      'history',
+      `${stats.history.retained}/${stats.history.capacity} in memory (seq ${stats.history.first_seq}..${stats.history.last_seq})`,
+    ],
+    [
+      'journal',
+      stats.journal === null
+        ? 'none (memory only)'
+        : `${stats.journal.dir}: ${stats.journal.bytes} bytes, ${plural(stats.journal.segments, 'segment')}, ` +
+          `seq ${stats.journal.oldest_seq}.., --fsync ${stats.journal.fsync}${stats.journal.writable ? '' : ', CANNOT WRITE (reports refused)'}`,
+    ],
     ...stats.workers.map((w): [string, string] => [
       `worker ${w.worker}`,
       `${plural(w.subscribers, 'subscriber')}, ${plural(w.producers, 'producer')}, ${plural(w.restarts, 'restart')}`,

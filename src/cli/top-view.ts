@@ -78,14 +78,15 @@ export function renderScreen(frame: Frame, width: number, height: number): strin
   const head = [
     `eventd top  ${frame.socket}  pid ${s.pid}  up ${duration(s.uptime_seconds)}  v${s.version}`.padEnd(width - 9) + clock(frame.now),
     frame.problem ? `!! ${frame.problem}` : '',
-    `events     ${perSecond((x) => x.events_published)}/s   seq ${s.events_published}   history ${history}`,
+    `events     ${perSecond((x) => x.events_published)}/s   seq ${s.last_seq}   history ${history}`,
+    journalLine(s),
     `producers  ${s.producers} connected   paused ${paused}   ${perSecond((x) => x.producers_connected)} connects/s`,
     `rejected   ${perSecond((x) => x.lines_rejected)}/s   ${s.lines_rejected} in all${rejected.length ? ` (${rejected.join(', ')})` : ''}`,
     // The connection top asks on is one of the daemon's subscribers: not counted here.
     `subscribers ${s.subscribers - 1}   dropped as slow ${s.subscribers_dropped_slow} (${perSecond((x) => x.subscribers_dropped_slow)}/s)` +
       `   refused ${s.connections_refused}   replays ${s.replays}`,
     '',
-  ].filter((line, i) => i !== 1 || line !== '');
+  ].filter((line, i) => (i !== 1 && i !== 3) || line !== '');
   const workers = [
     'WORKER  SUBSCRIBERS  PRODUCERS  PENDING  RESTARTS',
     ...columns(
@@ -108,6 +109,18 @@ export function renderScreen(frame: Frame, width: number, height: number): strin
   return [...body.map((line) => line.slice(0, width)), footer];
 }
 
+/** The journal's line: what it holds, how it syncs, and whether it can write. */
+function journalLine(s: DaemonStats): string {
+  const j = s.journal;
+  if (!j) return 'journal    none (memory only)';
+  const state = j.writable ? '' : '   !! CANNOT WRITE: reports refused';
+  const fsync =
+    j.fsyncs > 0
+      ? `, fsync ${((j.fsync_seconds / j.fsyncs) * 1000).toFixed(2)} ms avg, ${(j.fsync_max_seconds * 1000).toFixed(1)} max`
+      : '';
+  return `journal    ${bytes(j.bytes)} in ${plural(j.segments, 'segment')}, seq ${j.oldest_seq}..  --fsync ${j.fsync}${fsync}${state}`;
+}
+
 /** One line per refresh, for a pipe or a log. */
 export function renderLine(frame: Frame): string {
   const s = frame.current.stats;
@@ -115,7 +128,7 @@ export function renderLine(frame: Frame): string {
   return [
     clock(frame.now),
     `events ${showRate(rate(frame, (x) => x.events_published))}/s`,
-    `seq ${s.events_published}`,
+    `seq ${s.last_seq}`,
     `producers ${s.producers}`,
     `subscribers ${s.subscribers - 1}`,
     `rejected ${s.lines_rejected}`,

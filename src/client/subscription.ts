@@ -15,6 +15,8 @@ export interface SubscribeOptions {
   opts?: Record<string, FilterValue | FilterValue[]>;
   /** Replay retained events with seq > since first. */
   since?: number;
+  /** Or replay from the first event at or after this time (found in the daemon's journal, through its index). */
+  sinceTime?: Date;
   /** Keep going across disconnects and daemon restarts (default false: the iteration ends). */
   reconnect?: boolean;
   /** The daemon's events socket (default: where `eventd serve` puts it, see defaultSocketPaths). */
@@ -224,6 +226,8 @@ export class Subscription implements AsyncIterable<Event> {
     if (this.options.type !== undefined) opts.type = this.options.type;
     if (this.options.opts !== undefined) opts.opts = this.options.opts;
     if (this.lastSeq !== undefined) opts.since = this.lastSeq;
+    // By time until the first event comes: from then on by seq, like any resumption.
+    else if (this.options.sinceTime !== undefined) opts.since_time = this.options.sinceTime.toISOString();
     if (this.lastSeq !== undefined && this.daemonRun !== undefined) opts.run = this.daemonRun;
     this.socket!.write(`${JSON.stringify({ cmd: 'event_subscribe', opts })}\n`);
     const reply = await this.reply(reader);

@@ -8,7 +8,7 @@ const perWorker = (stats: DaemonStats, read: (worker: DaemonStats['workers'][num
 export const DAEMON_METRICS: MetricDef<DaemonStats>[] = [
   {
     name: 'eventd_info',
-    help: "eventd's version and run (the run changes at each start; seq restarts then)",
+    help: "eventd's version and run (the run changes when the history broke: without a journal, at each start)",
     type: 'gauge',
     labels: ['version', 'run'],
     read: (s) => [[{ version: s.version, run: s.run }, 1]],
@@ -27,7 +27,12 @@ export const DAEMON_METRICS: MetricDef<DaemonStats>[] = [
     labels: ['pool'],
     read: (s) => byLabel('pool', s.events_by_pool),
   },
-  { name: 'eventd_last_seq', help: 'seq of the newest event published in this run', type: 'gauge', read: (s) => s.events_published },
+  {
+    name: 'eventd_last_seq',
+    help: 'seq of the newest event (with a journal seq goes on across restarts)',
+    type: 'gauge',
+    read: (s) => s.last_seq,
+  },
   {
     name: 'eventd_reports_rejected_total',
     help: 'Report lines refused with an error line, by reason: framing (too long, not UTF-8), json, type (unknown or missing), schema',
@@ -120,4 +125,46 @@ export const DAEMON_METRICS: MetricDef<DaemonStats>[] = [
     read: (s) => byLabel('reason', s.metrics_refused),
   },
   { name: 'eventd_replays_total', help: '`since` subscriptions served from the history', type: 'counter', read: (s) => s.replays },
+  ...journalMetrics(),
 ];
+
+/** The journal's figures (no sample without a journal). */
+function journalMetrics(): MetricDef<DaemonStats>[] {
+  const gauge = (name: string, help: string, read: (j: NonNullable<DaemonStats['journal']>) => number): MetricDef<DaemonStats> => ({
+    name,
+    help,
+    type: 'gauge',
+    read: (s) => (s.journal ? [[{}, read(s.journal)]] : []),
+  });
+  const counter = (name: string, help: string, read: (j: NonNullable<DaemonStats['journal']>) => number): MetricDef<DaemonStats> => ({
+    ...gauge(name, help, read),
+    type: 'counter',
+  });
+  return [
+    gauge('eventd_journal_bytes', 'Bytes of journal segments on disk', (j) => j.bytes),
+    gauge('eventd_journal_segments', 'Journal segment files', (j) => j.segments),
+    gauge(
+      'eventd_journal_oldest_seq',
+      'seq of the oldest event the journal keeps (the farthest a since replay reaches)',
+      (j) => j.oldest_seq,
+    ),
+    gauge('eventd_journal_oldest_timestamp_seconds', 'Time of the oldest event the journal keeps', (j) =>
+      j.oldest_time === null ? 0 : Date.parse(j.oldest_time) / 1000,
+    ),
+    gauge('eventd_journal_written_seq', 'seq of the newest event written to the journal', (j) => j.written_seq),
+    gauge('eventd_journal_synced_seq', 'seq of the newest event known to be on disk (fdatasync)', (j) => j.synced_seq),
+    counter('eventd_journal_fsyncs_total', 'fdatasync calls on the journal', (j) => j.fsyncs),
+    counter('eventd_journal_fsync_seconds_total', 'Seconds spent in fdatasync on the journal', (j) => j.fsync_seconds),
+    gauge('eventd_journal_fsync_max_seconds', 'The longest fdatasync since the daemon started', (j) => j.fsync_max_seconds),
+    counter('eventd_journal_write_errors_total', 'Journal writes (or syncs) that failed: disk full, I/O errors', (j) => j.write_errors),
+    gauge('eventd_journal_writable', '1 while the journal can write; 0 while it cannot (reports are refused then)', (j) =>
+      j.writable ? 1 : 0,
+    ),
+    gauge('eventd_journal_damaged_ranges', 'Damaged ranges found in the last segment at start (eventd journal verify)', (j) => j.damaged),
+    counter(
+      'eventd_journal_segments_deleted_total',
+      'Journal segments deleted by retention (--journal-max-bytes, --journal-max-age)',
+      (j) => j.segments_deleted,
+    ),
+  ];
+}

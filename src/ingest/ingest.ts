@@ -58,7 +58,8 @@ interface Entry {
   /** A copy of its tails while it waits for room in the ring. */
   waiting: Tails | undefined;
   outcome: Outcome | undefined;
-  /** seq of its last event, once written. */
+  /** seqs of its first and last events, once written. */
+  firstSeq: number;
   lastSeq: number;
 }
 
@@ -110,7 +111,7 @@ export class Ingest implements ReportSink {
   flush(): void {
     const ticket = this.ticket;
     this.ticket = newTicket();
-    const entry: Entry = { ticket, waiting: undefined, outcome: undefined, lastSeq: 0 };
+    const entry: Entry = { ticket, waiting: undefined, outcome: undefined, firstSeq: 0, lastSeq: 0 };
     if (ticket.events === 0) {
       // Steps only: answered once everything before them is.
       entry.outcome = 0;
@@ -156,6 +157,7 @@ export class Ingest implements ReportSink {
       const { ticket } = entry;
       this.hooks.written({ types: ticket.types, pools: [...ticket.pools] });
       entry.outcome = result.firstSeq;
+      entry.firstSeq = result.firstSeq;
       entry.lastSeq = result.firstSeq + result.count - 1;
       entry.waiting = undefined;
       return true;
@@ -184,7 +186,9 @@ export class Ingest implements ReportSink {
         break;
       }
       this.queue.shift();
-      for (const step of head.ticket.then) step(head.outcome);
+      // Written to the ring, but the journal could not write it and gave it up: refused, not acknowledged.
+      const outcome = head.lastSeq > 0 && this.ring.wasVoided(head.firstSeq, head.lastSeq) ? { refused: REFUSED_JOURNAL } : head.outcome;
+      for (const step of head.ticket.then) step(outcome);
     }
   }
 

@@ -135,7 +135,7 @@ function recover(dir: string, lockFd: number, policy: FsyncPolicy, env: NodeJS.P
     const bootId = currentBootId(env);
     const decided = decide(previous, lastSeq, segments.length > 0, bootId);
     recovery.newRun = decided.newRun;
-    recovery.skipped = decided.nextSeq > lastSeq + 1 ? [lastSeq + 1, decided.nextSeq - 1] : undefined;
+    recovery.skipped = decided.newRun === undefined && decided.nextSeq > lastSeq + 1 ? [lastSeq + 1, decided.nextSeq - 1] : undefined;
     const state: JournalState = {
       generation: ((previous?.generation ?? 0) + 1) >>> 0,
       run: decided.run,

@@ -124,9 +124,14 @@ export class JournalReader {
             continue;
           }
           if (at + length > chunk.length) {
-            // Not all here: read again from it, with room for it if it is larger than the buffer.
-            if (at === 0 && bytesRead === buffer.length && length <= MAX_RECORD_BYTES) grow = length;
-            break;
+            if (bytesRead === buffer.length && length <= MAX_RECORD_BYTES) {
+              // Not all read yet: read again from it, with room for it if it is larger than the buffer.
+              if (at === 0) grow = length;
+              break;
+            }
+            // The segment ends before it would (a damaged length, or a record still being written): look past it.
+            at += 8;
+            continue;
           }
           const header = goodRecordAt(chunk, view, at);
           if (header === undefined) {

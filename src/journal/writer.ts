@@ -84,6 +84,8 @@ export class JournalWriter {
   private writtenSeq: number;
   private failing: string | undefined;
   private retryAt = 0;
+  /** seqs given up while the journal could not write: written as one void record once it can. */
+  private pendingVoid: { from: number; to: number; timeMs: number } | undefined;
   private lastRetention = 0;
 
   constructor(
@@ -124,9 +126,15 @@ export class JournalWriter {
    * undefined when nothing is due.
    */
   step(now = Date.now()): number | undefined {
-    if (this.failing !== undefined && now < this.retryAt) return this.retryAt - now;
+    if (this.failing !== undefined && now < this.retryAt) {
+      this.giveUpCommitted();
+      return this.retryAt - now;
+    }
     const wrote = this.writeCommitted();
-    if (this.failing !== undefined) return this.retryAt - now;
+    if (this.failing !== undefined) {
+      this.giveUpCommitted();
+      return this.retryAt - now;
+    }
     if (
       this.unsynced &&
       (this.settings.policy === 'always' || (this.settings.policy === 'interval' && now - this.lastSync >= SYNC_INTERVAL_MS))
@@ -167,8 +175,16 @@ export class JournalWriter {
     let index: Buffer[] = [];
     let pendingEnd = pos;
     let pendingSeq = this.writtenSeq;
+    // What was given up while the journal could not write goes first: the journal says those seqs are lost.
+    const voided = this.pendingVoid;
+    if (voided && this.active) {
+      const record = voidRecord(voided.from, voided.to - voided.from + 1, voided.timeMs);
+      pending.push(record);
+      pendingBytes += record.length;
+    }
     const flush = (): boolean => {
       if (pending.length > 0 && !this.append(pending, pendingBytes, index)) return false;
+      if (pending.length > 0 && voided) this.pendingVoid = undefined;
       pending = [];
       pendingBytes = 0;
       index = [];
@@ -283,6 +299,38 @@ export class JournalWriter {
     this.unsynced = false;
     this.figures.set('syncedSeq', this.writtenSeq);
     this.noteSync(this.active.path, this.active.size);
+  }
+
+  /**
+   * While the journal cannot write, what is committed is given up: its records are voided (no
+   * subscriber gets them), its reports refused (not acknowledged), and the seqs they had are
+   * written as lost once the journal can write again. So producers hear at once, and no record
+   * waits in the ring for a disk that may not come back.
+   */
+  private giveUpCommitted(): void {
+    const head = this.ring.head;
+    let pos = this.cursor;
+    let from: number | undefined;
+    let to = 0;
+    let timeMs = 0;
+    while (pos !== head) {
+      const record = this.ring.recordAt(pos);
+      if (record === undefined) break;
+      if (record !== 'pad') {
+        this.ring.markVoid(pos);
+        from ??= record.firstSeq;
+        to = record.firstSeq + record.count - 1;
+        timeMs = record.timeMs;
+      }
+      pos = (pos + this.ring.lengthAt(pos)) >>> 0;
+    }
+    if (from === undefined) return;
+    this.pendingVoid = { from: this.pendingVoid?.from ?? from, to, timeMs };
+    this.ring.setVoided(this.pendingVoid.from, to);
+    this.cursor = pos;
+    this.writtenSeq = to;
+    this.ring.setDurable(pos, to);
+    this.ring.advance(this.consumer, pos);
   }
 
   /** Tells the ring what may be delivered and acknowledged now. */

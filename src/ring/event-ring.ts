@@ -71,6 +71,9 @@ const SEQ_LIMIT = 2;
 const TAIL_SEQ = 3;
 /** Every event up to this seq is durable as the journal's policy says (acks wait for it). */
 const DURABLE_SEQ = 4;
+/** The seqs the journal gave up on the last time it could not write (their records were voided): [from, to]. */
+const VOID_FROM = 5;
+const VOID_TO = 6;
 /** Free for the journal's own figures (journal/figures.ts). */
 export const JOURNAL_NUMBERS = 8;
 const NUMBER_WORDS = 32;
@@ -478,12 +481,25 @@ export class EventRing {
     return Atomics.load(this.control, JOURNAL_FAILING) !== 0;
   }
 
-  /** Marks the record at `pos` lost (its writer died before committing it): consumers skip its events. */
+  /** The journal gave up on seqs from … to (it could not write them): their reports are refused, not acknowledged. */
+  setVoided(from: number, to: number): void {
+    this.numbers[VOID_FROM] = from;
+    this.numbers[VOID_TO] = to;
+  }
+
+  /** Whether events first … last were given up by the journal (see setVoided). */
+  wasVoided(first: number, last: number): boolean {
+    return first >= this.numbers[VOID_FROM]! && last <= this.numbers[VOID_TO]! && this.numbers[VOID_TO]! > 0;
+  }
+
+  /** Marks the record at `pos` lost (its writer died before committing it, or it could not be journaled): consumers skip its events. */
   markVoid(pos: number): void {
     const offset = pos & this.mask;
     this.words[(offset >> 2) + W_FLAGS] = FLAG_VOID;
-    Atomics.store(this.words, offset >> 2, RECORD_MAGIC);
-    this.bump(COMMIT_SIGNAL);
+    if (Atomics.load(this.words, offset >> 2) !== RECORD_MAGIC) {
+      Atomics.store(this.words, offset >> 2, RECORD_MAGIC);
+      this.bump(COMMIT_SIGNAL);
+    }
   }
 }
 
