@@ -32,7 +32,8 @@ function table(stats: DaemonStats): string {
       stats.journal === null
         ? 'none (memory only)'
         : `${stats.journal.dir}: ${stats.journal.bytes} bytes, ${plural(stats.journal.segments, 'segment')}, ` +
-          `seq ${stats.journal.oldest_seq}.., --fsync ${stats.journal.fsync}${stats.journal.writable ? '' : ', CANNOT WRITE (reports refused)'}`,
+          `seq ${stats.journal.oldest_seq}.., --fsync ${stats.journal.fsync}` +
+          (stats.journal.writable ? '' : ', CANNOT WRITE (reports refused)'),
     ],
     ...stats.workers.map((w): [string, string] => [
       `worker ${w.worker}`,
