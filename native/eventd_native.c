@@ -1,15 +1,18 @@
-// The three things eventd needs that Node's own API lacks, kept as small as possible:
+// The things eventd needs that Node's own API lacks, kept as small as possible:
 //  - dupCloexec(fd): a second descriptor for an accepted connection, so the main thread can
 //    destroy its own socket while a worker thread opens the copy with new net.Socket({ fd }).
 //  - peerCred(fd): SO_PEERCRED of a Unix socket, so the daemon can log who reported what.
 //  - lockExclusive(fd): flock(LOCK_EX | LOCK_NB), so one daemon at a time uses a journal: the
 //    kernel drops the lock when its holder dies, however it dies (no stale pid file to guess at).
+//  - nameThread(name): prctl(PR_SET_NAME) for the calling thread, so `top -H`, /proc/PID/task
+//    and the benchmarks tell the main thread, each worker and the journal apart.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <node_api.h>
 
@@ -79,11 +82,26 @@ static napi_value lock_exclusive(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value name_thread(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[16];
+  size_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a thread name (a string; 15 bytes are kept)");
+    return NULL;
+  }
+  if (prctl(PR_SET_NAME, name, 0, 0, 0) < 0) return throw_errno(env, "prctl(PR_SET_NAME)", errno);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"dupCloexec", NULL, dup_cloexec, NULL, NULL, NULL, napi_default, NULL},
     {"peerCred", NULL, peer_cred, NULL, NULL, NULL, napi_default, NULL},
     {"lockExclusive", NULL, lock_exclusive, NULL, NULL, NULL, napi_default, NULL},
+    {"nameThread", NULL, name_thread, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -7,6 +7,7 @@ import { EXIT, fileMode, integer, logLevelOption, metricsAllowOption, metricsLis
 import { parseDuration, parseSize } from '../fleet/settings.js';
 import type { FsyncPolicy } from '../journal/format.js';
 import { canCreateDirectory } from '../journal/directory.js';
+import { nameThread } from '../native/index.js';
 
 /** The journal's options as commander reads them (`--no-journal` makes `journal` false). */
 interface ServeJournalOptions {
@@ -210,6 +211,8 @@ async function serve(config: DaemonConfig, noStateDirectory: string | false | un
   });
   try {
     await server.start();
+    // The process's own thread (`top -H` shows eventd-w0 … and eventd-journal beside it); not in a library's host.
+    nameThread('eventd');
   } catch (error) {
     // One line, on stderr (journald keeps it too): the message says what to do; a stack would not.
     process.stderr.write(`eventd: ${(error as Error).message}\n`);

@@ -7,7 +7,8 @@ import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
-import type { ReportSink } from './ingest.js';
+import type { Outcome, ReplyTarget, ReportSink } from './ingest.js';
+import type { Ack } from '../protocol/report.js';
 import type { ConnectionLogger } from '../worker/log.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
@@ -22,7 +23,7 @@ export interface ProducerContext {
   log: ConnectionLogger;
 }
 
-export class ProducerConnection {
+export class ProducerConnection implements ReplyTarget {
   private readonly framer: LineFramer;
   private readonly log: ConnectionLogger;
   /** Set at shutdown: nothing read after this point is published or answered. */
@@ -136,17 +137,22 @@ export class ProducerConnection {
     if (!report.ok) return this.reject(lineNo, report);
     const { ack } = report;
     try {
-      this.ctx.ingest.add(report.type, report.opts, text, (outcome) => {
-        if (typeof outcome !== 'number') {
-          // Valid, but not published: the journal cannot write. Said even without an ack.
-          this.ctx.rejected('journal');
-          this.reply(reportErrorLine(lineNo, outcome.refused, [], ack));
-        } else if (ack !== undefined) this.reply(ackLine(ack, outcome));
-      });
+      this.ctx.ingest.add(report.type, report.opts, text, this, lineNo, ack);
     } catch (error) {
       if (!(error instanceof UnpublishableError)) throw error;
       return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], ack));
     }
+  }
+
+  /**
+   * What became of a report (ReplyTarget): its ack, or, valid but not published (the journal
+   * cannot write), an error line even without an ack.
+   */
+  answered(outcome: Outcome, lineNo: number, ack: Ack | undefined): void {
+    if (typeof outcome !== 'number') {
+      this.ctx.rejected('journal');
+      this.reply(reportErrorLine(lineNo, outcome.refused, [], ack));
+    } else if (ack !== undefined) this.reply(ackLine(ack, outcome));
   }
 
   private reject(lineNo: number, report: RejectedReport): void {

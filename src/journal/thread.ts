@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { COMMIT_SIGNAL, EventRing, type RingHandles } from '../ring/event-ring.js';
 import type { OpenedJournal } from './open.js';
 import { JournalWriter, type JournalSettings } from './writer.js';
+import { nameThread } from '../native/index.js';
 
 export interface JournalThreadData {
   ring: RingHandles;
@@ -17,6 +18,7 @@ export interface JournalThreadData {
 export type JournalMessage =
   { t: 'log'; level: 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> } | { t: 'ready' } | { t: 'stopped' };
 
+nameThread('eventd-journal');
 const data = workerData as JournalThreadData;
 const port = parentPort!;
 const post = (message: JournalMessage) => port.postMessage(message);

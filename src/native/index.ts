@@ -6,6 +6,7 @@ interface NativeBinding {
   dupCloexec(fd: number): number;
   peerCred(fd: number): PeerCred;
   lockExclusive(fd: number): boolean;
+  nameThread(name: string): void;
 }
 
 export interface PeerCred {
@@ -61,6 +62,18 @@ export function peerCred(fd: number): PeerCred {
 /** flock(LOCK_EX | LOCK_NB) on `fd`: true if this process now holds it, false if another does. */
 export function lockExclusive(fd: number): boolean {
   return withCode(() => loadNative().lockExclusive(fd));
+}
+
+/**
+ * Names the calling thread (15 bytes at most), as `top -H` and /proc/PID/task/TID/comm show it.
+ * Only a convenience: a helper too old to have it, or a refusal, leaves the name as it was.
+ */
+export function nameThread(name: string): void {
+  try {
+    loadNative().nameThread(name);
+  } catch {
+    // Not worth failing for.
+  }
 }
 
 /** The file descriptor under a connected `net.Socket` (Node keeps it on the internal handle). */

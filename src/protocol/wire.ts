@@ -31,7 +31,7 @@ export function eventTail(type: EventType, opts: EventOpts): string {
  * would write (protocol/passthrough.ts), else by serializing. Throws a RangeError as eventTail.
  */
 export function eventTailOf(type: EventType, opts: EventOpts, line: string | undefined): string {
-  const span = line === undefined ? undefined : canonicalOptsSpan(line);
+  const span = line === undefined ? undefined : canonicalOptsSpan(line, type);
   return span === undefined ? eventTail(type, opts) : `"type":"${type}"${OPTS_KEY}${line!.slice(span[0], span[1])}}\n`;
 }
 

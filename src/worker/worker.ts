@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BatchView } from '../ipc/batch.js';
 import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
-import type { PeerCred } from '../native/index.js';
+import { nameThread, type PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { Ingest } from '../ingest/ingest.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
@@ -20,6 +20,7 @@ import { WorkerLogger } from './log.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
 const settings = workerData as WorkerSettings;
+nameThread(`eventd-w${settings.index}`);
 /**
  * Only a worker that reads producers loads the report schemas (zod: about 10 MiB of a thread's
  * memory); the others check subscribers' commands without zod (protocol/command-check.ts). Loaded

@@ -3,7 +3,7 @@
 // paused while the ring is full, and reports refused while the journal cannot write.
 import { describe, expect, it } from 'vitest';
 import { BatchView } from '../../src/ipc/batch.js';
-import { Ingest, REFUSED_JOURNAL, type Outcome, type WrittenCounts } from '../../src/ingest/ingest.js';
+import { Ingest, REFUSED_JOURNAL, type Outcome, type ReplyTarget, type WrittenCounts } from '../../src/ingest/ingest.js';
 import { MAX_EVENT_PREFIX_BYTES, UnpublishableError } from '../../src/protocol/wire.js';
 import { EventRing } from '../../src/ring/event-ring.js';
 import { copyRecord, RingConsumer } from '../../src/ring/reader.js';
@@ -19,6 +19,8 @@ function ingest({ maxLineBytes = 1 << 20, ringBytes = 1 << 20, gated = false } =
 
 const state = (id: string, pool = 'tank') => ({ pool, id, state: 'running' as const });
 const ignore = () => {};
+/** A reply target that hands each outcome to `reply`. */
+const to = (reply: (outcome: Outcome) => void): ReplyTarget => ({ answered: (outcome) => reply(outcome) });
 
 /** Every event line in the ring after the consumer's cursor. */
 function lines(consumer: RingConsumer): string[] {
@@ -33,9 +35,9 @@ function lines(consumer: RingConsumer): string[] {
 describe('Ingest', () => {
   it('writes one record a turn, each line stamped with its seq, and counts it by type and pool first', () => {
     const { ingest: i, consumer, written } = ingest();
-    i.add('state', state('1'), undefined, ignore);
-    i.add('state', state('2', 'ssd'), '{"type":"state","opts":{"pool":"ssd","id":"2","state":"running"}}', ignore);
-    i.add('osctld_shutdown', {}, undefined, ignore);
+    i.add('state', state('1'), undefined, to(ignore), 0, undefined);
+    i.add('state', state('2', 'ssd'), '{"type":"state","opts":{"pool":"ssd","id":"2","state":"running"}}', to(ignore), 0, undefined);
+    i.add('osctld_shutdown', {}, undefined, to(ignore), 0, undefined);
     i.flush();
     const out = lines(consumer);
     expect(out.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
@@ -58,9 +60,9 @@ describe('Ingest', () => {
     const { ingest: i } = ingest();
     const order: string[] = [];
     const ack = (outcome: Outcome) => order.push(`ack ${String(outcome)}`);
-    i.add('state', state('1'), undefined, ack);
+    i.add('state', state('1'), undefined, to(ack), 0, undefined);
     i.after(() => order.push('error line 2'));
-    i.add('state', state('3'), undefined, ack);
+    i.add('state', state('3'), undefined, to(ack), 0, undefined);
     expect(order).toEqual([]);
     i.flush();
     i.after(() => order.push('error line 4'));
@@ -71,11 +73,25 @@ describe('Ingest', () => {
   it('with a journal, answers once the journal says the record is durable, in order', () => {
     const { ingest: i, ring } = ingest({ gated: true });
     const order: string[] = [];
-    i.add('state', state('1'), undefined, (outcome) => order.push(`ack ${String(outcome)}`));
+    i.add(
+      'state',
+      state('1'),
+      undefined,
+      to((outcome) => order.push(`ack ${String(outcome)}`)),
+      0,
+      undefined,
+    );
     i.flush();
     i.after(() => order.push('error line 2'));
     i.flush();
-    i.add('state', state('3'), undefined, (outcome) => order.push(`ack ${String(outcome)}`));
+    i.add(
+      'state',
+      state('3'),
+      undefined,
+      to((outcome) => order.push(`ack ${String(outcome)}`)),
+      0,
+      undefined,
+    );
     i.flush();
     expect(order).toEqual([]);
     ring.setDurable(ring.head, 1);
@@ -95,11 +111,25 @@ describe('Ingest', () => {
     const { ingest: i, ring } = ingest();
     const outcomes: Outcome[] = [];
     ring.setJournalFailing(true);
-    i.add('state', state('1'), undefined, (outcome) => outcomes.push(outcome));
+    i.add(
+      'state',
+      state('1'),
+      undefined,
+      to((outcome) => outcomes.push(outcome)),
+      0,
+      undefined,
+    );
     i.flush();
     expect(outcomes).toEqual([{ refused: REFUSED_JOURNAL }]);
     ring.setJournalFailing(false);
-    i.add('state', state('2'), undefined, (outcome) => outcomes.push(outcome));
+    i.add(
+      'state',
+      state('2'),
+      undefined,
+      to((outcome) => outcomes.push(outcome)),
+      0,
+      undefined,
+    );
     i.flush();
     expect(outcomes.at(-1)).toBe(1);
   });
@@ -108,7 +138,15 @@ describe('Ingest', () => {
     const { ingest: i, consumer, backlog } = ingest({ ringBytes: 1 << 16 });
     const seqs: Outcome[] = [];
     for (let turn = 0; turn < 12; turn++) {
-      for (let k = 0; k < 60; k++) i.add('state', state(`${turn}-${k}`), undefined, (outcome) => seqs.push(outcome));
+      for (let k = 0; k < 60; k++)
+        i.add(
+          'state',
+          state(`${turn}-${k}`),
+          undefined,
+          to((outcome) => seqs.push(outcome)),
+          0,
+          undefined,
+        );
       i.flush();
     }
     expect(backlog).toEqual([true]);
@@ -128,8 +166,8 @@ describe('Ingest', () => {
     const { ingest: i, ring } = ingest({ maxLineBytes: limit });
     const tail = `"type":"state","opts":${JSON.stringify(state(''))}}`.length;
     const fits = 'x'.repeat(limit - MAX_EVENT_PREFIX_BYTES - tail);
-    expect(() => i.add('state', state(fits), undefined, ignore)).not.toThrow();
-    expect(() => i.add('state', state(`${fits}x`), undefined, ignore)).toThrow(UnpublishableError);
+    expect(() => i.add('state', state(fits), undefined, to(ignore), 0, undefined)).not.toThrow();
+    expect(() => i.add('state', state(`${fits}x`), undefined, to(ignore), 0, undefined)).toThrow(UnpublishableError);
     i.flush();
     expect(ring.nextSeq).toBe(2);
   });

@@ -14,9 +14,7 @@ while (i < count) {
   for (let k = 0; k < size; k++) builder.add(`"type":"state","opts":{"pool":"tank","id":"t${thread}-${i + k}","state":"running"}}\n`, 2);
   for (;;) {
     const seen = ring.signal(SPACE_SIGNAL);
-    ring.waitingForSpace(1);
     const result = ring.write(builder.view(), Date.now());
-    ring.waitingForSpace(-1);
     if (result.ok) break;
     ring.waitSync(SPACE_SIGNAL, seen, 50);
   }
