@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, cpuSeconds, MIX, nowMs, peakRssMiB, startTarget, type Target } from './lib.js';
+import { connect, cpuSeconds, MIX, nowMs, peakRssMiB, startTarget, threadCpuSeconds, type Target } from './lib.js';
 import type { FromSubscribers, SubscribersConfig, ToSubscribers } from './subscribers.js';
 
 export interface FanoutParams {
@@ -21,6 +21,8 @@ export interface FanoutParams {
   ackEvery: number;
   /** 0: as fast as possible; otherwise events/s, with latency measured. */
   rate: number;
+  /** More options for eventd (--ingest-threads 2, --journal DIR --fsync always, …). */
+  args?: string[];
 }
 
 export interface FanoutResult extends FanoutParams {
@@ -32,6 +34,9 @@ export interface FanoutResult extends FanoutParams {
   daemon_peak_rss_mib: number;
   latency_ms?: { p50: number; p99: number; max: number };
   subscribers_per_worker?: number[];
+  /** eventd: CPU µs per ingested event, in all and by thread (main, each worker, the journal, other). */
+  cpu_us_per_event?: number;
+  thread_cpu_us_per_event?: Record<string, number>;
   lost: number;
 }
 
@@ -105,7 +110,7 @@ class SubscriberProcess {
 
 export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
   const { subscribers: S, producers: P, events: N } = params;
-  const daemon = await startTarget(params.target, params.workers);
+  const daemon = await startTarget(params.target, params.workers, params.args);
   const frame = params.target === 'redis' ? frameRedis : frameLine;
   const sockets: net.Socket[] = [];
   const subscribers = new SubscriberProcess({
@@ -128,19 +133,24 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const load = new Load(params, subscribers, frame);
     const cpuBefore = cpuSeconds(pid);
+    const threadsBefore = params.target === 'eventd' ? threadCpuSeconds(pid) : undefined;
     const startedAt = nowMs();
     await Promise.all(producers.map((producer, p) => load.produce(producer, Math.floor(N / P) + (p < N % P ? 1 : 0))));
     const ingestSeconds = (performance.now() - load.started) / 1000;
     const done = await distributed;
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    const byThread = threadsBefore === undefined ? undefined : perEvent(threadsBefore, threadCpuSeconds(pid), N);
     return {
       ...params,
       ...figures(params, done, {
         ingestSeconds,
         totalSeconds: Math.max((done.doneAt - startedAt) / 1000, ingestSeconds),
-        cpu: cpuSeconds(pid) - cpuBefore,
+        cpu,
         peakRss: peakRssMiB(pid),
       }),
-      ...(params.target === 'eventd' ? { subscribers_per_worker: await daemon.spread() } : {}),
+      ...(params.target === 'eventd'
+        ? { subscribers_per_worker: await daemon.spread(), cpu_us_per_event: round((cpu * 1e6) / N), thread_cpu_us_per_event: byThread }
+        : {}),
     };
   } finally {
     subscribers.stop();
@@ -294,6 +304,13 @@ function ackWanted(params: FanoutParams, sent: number): boolean {
   return params.ackEvery > 0 && sent % params.ackEvery === 0;
 }
 
+/** CPU µs per event of each thread, between two readings of threadCpuSeconds. */
+function perEvent(before: Map<string, number>, after: Map<string, number>, events: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, seconds] of after) out[name] = round(((seconds - (before.get(name) ?? 0)) * 1e6) / events);
+  return out;
+}
+
 function round(ms: number): number {
   return Number(ms.toFixed(2));
 }
@@ -308,6 +325,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       events: { type: 'string', default: '200000' },
       'ack-every': { type: 'string', default: '0' },
       rate: { type: 'string', default: '0' },
+      args: { type: 'string', default: '' },
     },
   });
   const result = await runFanout({
@@ -318,6 +336,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     events: Number(values.events),
     ackEvery: Number(values['ack-every']),
     rate: Number(values.rate),
+    args: values.args.split(' ').filter(Boolean),
   });
   console.log(JSON.stringify(result));
   if (result.lost !== 0) process.exitCode = 1;

@@ -1,6 +1,6 @@
 // Shared by the benchmarks: start the compiled daemon, connect, read /proc figures.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,16 +46,28 @@ export async function startDaemon(args: string[] = []): Promise<BenchDaemon> {
     eventsSocket,
     '--log-level',
     'warn',
-    // Memory only unless a bench asks for a journal (--journal DIR in args): never the system's.
-    ...(args.includes('--journal') ? [] : ['--no-journal']),
+    // Memory only unless a bench asks for a journal (--journal DIR in args): never the system's
+    // (an older build, for a comparison, has no journal to turn off).
+    ...(args.includes('--journal') || !hasJournalOption(bin) ? [] : ['--no-journal']),
     ...args,
   ]);
 }
 
-/** eventd with W workers, or the raw fan-out server that validates nothing. */
-export function startTarget(target: Target, workers: number): Promise<BenchDaemon> {
+const journalOption = new Map<string, boolean>();
+
+/** Whether a build of eventd knows --no-journal (builds before the journal do not). */
+function hasJournalOption(bin: string): boolean {
+  if (!journalOption.has(bin)) {
+    const help = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' });
+    journalOption.set(bin, help.stdout.includes('--no-journal'));
+  }
+  return journalOption.get(bin)!;
+}
+
+/** eventd with W workers (and `args`), or the raw fan-out server that validates nothing. */
+export function startTarget(target: Target, workers: number, args: string[] = []): Promise<BenchDaemon> {
   if (target === 'eventd')
-    return startDaemon(['--workers', String(workers), ...(process.env.EVENTD_BENCH_ARGS ?? '').split(' ').filter(Boolean)]);
+    return startDaemon(['--workers', String(workers), ...args, ...(process.env.EVENTD_BENCH_ARGS ?? '').split(' ').filter(Boolean)]);
   if (target === 'redis') return startRedis();
   const raw = new URL('./raw-server.ts', import.meta.url).pathname;
   return spawnServer((reportSocket, eventsSocket) => ['--import', 'tsx', raw, reportSocket, eventsSocket]);
@@ -117,6 +129,25 @@ async function spawnServer(
 /** Wall-clock milliseconds with sub-millisecond precision, comparable between processes. */
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/**
+ * CPU seconds of each of a process's threads, by what eventd names them (nameThread): eventd (the
+ * main thread), eventd-w0 …, eventd-journal; every other thread (V8's, libuv's) as "other".
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const name = comm.startsWith('eventd') ? comm : 'other';
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // A thread that ended meanwhile.
+    }
+  }
+  return out;
 }
 
 /** utime + stime of a process, in seconds. */
