@@ -309,7 +309,7 @@ describe('eventd monitor, wait, stats', () => {
     const table = await cli(['stats']);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^pid\s+\d+$/m);
-    expect(table.stdout).toMatch(/^events published\s+\d+$/m);
+    expect(table.stdout).toMatch(/^events published\s+\d+ since start, last seq \d+$/m);
     expect(table.stdout).toMatch(/^worker 1\s+\d+ subscribers?, \d+ producers?, 0 restarts$/m);
     const json = await cli(['stats', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ pid: daemon.pid, workers: expect.any(Array) });
