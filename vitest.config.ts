@@ -25,6 +25,8 @@ export default defineConfig({
         },
       },
     ],
+    // Stops at once, naming them, when a system tool the tests use is missing.
+    globalSetup: ['test/setup/prerequisites.ts'],
     // The JSON report lets .ci/run print its own "N passed, N failed" line.
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest-results.json' },

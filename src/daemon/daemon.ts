@@ -4,46 +4,29 @@
 // it is one of the threads producers are spread over, so that with one producer (osctld) the
 // workers keep their CPU for subscribers. It never handles another thread's events: every thread
 // writes and reads them in the ring.
-import net from 'node:net';
+import type net from 'node:net';
+import { EventdError, ReportRejectedError } from '../errors.js';
+import { Ingest, JournalUnavailableError } from '../ingest/ingest.js';
+import { ProducerConnection } from '../ingest/producer.js';
+import type { StatsFormat } from '../ipc/messages.js';
+import { journalStore, memoryStore, type EventStore } from '../journal/store.js';
 import type { Logger } from '../log.js';
 import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
-import { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, type EventType } from '../protocol/event-types.js';
+import { DAEMON_SHUTDOWN_OPTS, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
-import { ingestThreads, ringBytes, type DaemonConfig } from './config.js';
-import { FdLimitWatch } from './fd-limit.js';
-import { errorLine, UnpublishableError } from '../protocol/wire.js';
-import {
-  bindSocket,
-  removeSocketFile,
-  resolveGroup,
-  systemdSockets,
-  type BoundSocket,
-  type SocketName,
-  type SocketSpec,
-} from './listeners.js';
-import { ProducerConnection } from '../ingest/producer.js';
-import { Ingest, JournalUnavailableError } from '../ingest/ingest.js';
-import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import { validateReport } from '../protocol/report.js';
-import { EventdError, ReportRejectedError } from '../errors.js';
-import { WorkerPool } from './worker-pool.js';
-import { EVENTD_VERSION } from '../version.js';
-import {
-  CLOSE_REASONS,
-  METRICS_REFUSALS,
-  REJECT_REASONS,
-  type DaemonStats,
-  type MetricsRefusal,
-  type RejectReason,
-} from '../protocol/stats.js';
-import type { StatsFormat } from '../ipc/messages.js';
-import { metricsUrl, parseAllowList } from '../metrics/address.js';
-import type { MetricsServer } from '../metrics/http.js';
-import { cachedText, createMetrics, type Metrics } from '../metrics/registry.js';
-import { DAEMON_METRICS } from './metrics.js';
-import { PublishedCounts } from './counters.js';
-import { journalStore, memoryStore, type EventStore } from '../journal/store.js';
+import type { DaemonStats, RejectReason } from '../protocol/stats.js';
+import { UnpublishableError } from '../protocol/wire.js';
 import { DURABLE_SIGNAL } from '../ring/event-ring.js';
+import { EVENTD_VERSION } from '../version.js';
+import { ingestThreads, ringBytes, type DaemonConfig } from './config.js';
+import { DaemonCounters } from './counters.js';
+import { daemonStats } from './daemon-stats.js';
+import { FdLimitWatch } from './fd-limit.js';
+import { removeSocketFile, type BoundSocket, type SocketName } from './listeners.js';
+import { MetricsEndpoint } from './metrics-endpoint.js';
+import { openServers, passedSockets } from './servers.js';
+import { WorkerPool } from './worker-pool.js';
 
 /** How long subscribers get to take what is queued for them at shutdown. */
 const SHUTDOWN_GRACE_MS = 2500;
@@ -52,27 +35,14 @@ export class Daemon {
   private readonly pool: WorkerPool;
   /** The main thread's side of ingest: producers it reads, and the daemon's own events. */
   private readonly ingest: Ingest;
-  private readonly published = new PublishedCounts();
-  private readonly rejected = zeros(REJECT_REASONS);
+  private readonly counters = new DaemonCounters();
   /** Producers the main thread reads itself. */
   private readonly producers = new Map<number, ProducerConnection>();
-  private readonly disconnected = zeros(CLOSE_REASONS);
-  private subscribersConnected = 0;
-  private producersConnected = 0;
-  /** Times producers were held back because the ring was full, and for how long in all (every ingest thread). */
-  private producersPaused = 0;
-  private producersPausedMs = 0;
-  private replays = 0;
-  private metrics: Promise<Metrics> | undefined;
-  private metricsText: (() => Promise<string>) | undefined;
-  private metricsServer: MetricsServer | undefined;
-  private readonly metricsRefused = zeros(METRICS_REFUSALS);
-  private lastMetricsRefusalLog = 0;
+  private readonly metrics: MetricsEndpoint;
   private readonly startedAt = Date.now();
   /** The first seq of this run (the journal carries seq on across runs). */
   private readonly firstSeq: number;
   private bound: BoundSocket[] = [];
-  private refused = 0;
   private lastRefusalLog = 0;
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
@@ -84,10 +54,11 @@ export class Daemon {
   ) {
     this.fdLimit = new FdLimitWatch(log);
     this.firstSeq = store.ring.nextSeq;
+    this.metrics = new MetricsEndpoint(() => this.stats(), this.counters.metricsRefused, log);
     this.ingest = new Ingest(
       store.ring,
       {
-        written: (counts) => this.published.add(counts),
+        written: (counts) => this.counters.published(counts),
         backlog: (full) => {
           this.log.debug({ full }, full ? 'the ring is full: pausing producers' : 'room in the ring again: resuming producers');
           for (const producer of this.producers.values()) producer.throttle(full);
@@ -113,16 +84,10 @@ export class Daemon {
       },
       log,
       {
-        counts: (message) => {
-          this.published.add(message);
-          for (const reason of REJECT_REASONS) this.rejected[reason] += message.rejected[reason] ?? 0;
-          this.producersPaused += message.paused;
-          this.producersPausedMs += message.pausedMs;
-          this.replays += message.replays;
-        },
+        counts: (message) => this.counters.fromWorker(message),
         handedOff: (fd) => this.fdLimit.accepted(fd),
         stats: async (format) => this.statsAs(format),
-        closed: (reason) => this.disconnected[reason]++,
+        closed: (reason) => this.counters.disconnected[reason]++,
       },
     );
   }
@@ -154,68 +119,28 @@ export class Daemon {
   }
 
   stats(): DaemonStats {
-    const ring = this.store.ring;
-    const rejected = this.rejected;
-    const lastSeq = ring.nextSeq - 1;
-    const retained = Math.max(0, lastSeq - Math.max(ring.tailSeq, lastSeq - this.config.history + 1) + 1);
-    return {
+    return daemonStats({
       run: this.store.run,
-      pid: process.pid,
-      version: EVENTD_VERSION,
-      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
-      workers: this.pool.stats(),
-      subscribers: this.pool.subscriberCount,
-      producers: this.producers.size + this.pool.producerCount,
-      events_published: ring.nextSeq - this.firstSeq,
-      last_seq: lastSeq,
-      events_by_type: Object.fromEntries(
-        EVENT_TYPES.map((type, code) => [type, this.published.byType[code]!]),
-      ) as DaemonStats['events_by_type'],
-      events_by_pool: Object.fromEntries(this.published.byPool),
-      lines_rejected: REJECT_REASONS.reduce((sum, reason) => sum + rejected[reason], 0),
-      lines_rejected_by_reason: { ...rejected },
-      subscribers_connected: this.subscribersConnected,
-      subscribers_disconnected: { ...this.disconnected },
-      subscribers_dropped_slow: this.disconnected.slow,
-      producers_connected: this.producersConnected,
-      connections_refused: this.refused,
-      producers_paused: this.producersPaused + this.ingest.paused,
-      producers_paused_seconds: (this.producersPausedMs + this.ingest.pausedMs) / 1000,
-      replays: this.replays,
-      metrics_refused: { ...this.metricsRefused },
-      history: {
-        capacity: this.config.history,
-        capacity_bytes: ring.size,
-        retained,
-        bytes: ring.heldBytes,
-        first_seq: lastSeq - retained + 1,
-        last_seq: lastSeq,
-      },
+      startedAt: this.startedAt,
+      firstSeq: this.firstSeq,
+      historyEvents: this.config.history,
+      ring: this.store.ring,
+      counters: this.counters,
+      pool: this.pool,
+      producersHere: this.producers.size,
+      ingestHere: this.ingest,
       journal: this.store.stats() ?? null,
-    };
+    });
   }
 
   /** The stats object, or the same figures as Prometheus text. */
   async statsAs(format: StatsFormat): Promise<DaemonStats | string> {
-    if (format === 'json') return this.stats();
-    // Built at most once a second, however many ask (`metrics` in a loop on many connections).
-    this.metricsText ??= cachedText(await this.registry(), 1000);
-    return this.metricsText();
-  }
-
-  /** The metrics, made (and prom-client loaded) on first use; tried again next time if that failed (e.g. EMFILE). */
-  private registry(): Promise<Metrics> {
-    this.metrics ??= createMetrics(DAEMON_METRICS, () => this.stats()).catch((error: unknown) => {
-      this.metrics = undefined;
-      throw error;
-    });
-    return this.metrics;
+    return format === 'json' ? this.stats() : this.metrics.text();
   }
 
   /** The URL --metrics-listen serves, with the port it got (for HOST:0); undefined when off. */
   get metricsUrl(): string | undefined {
-    const listen = this.config.metricsListen;
-    return listen && this.metricsServer ? metricsUrl(listen, this.metricsServer.server) : undefined;
+    return this.metrics.url(this.config.metricsListen);
   }
 
   /** Publishes an event from inside the process, validated like a report; returns its seq. */
@@ -240,7 +165,7 @@ export class Daemon {
   stop({ announce = true } = {}): Promise<void> {
     this.stopping ??= (async () => {
       for (const { server } of this.bound) server.close();
-      this.metricsServer?.close();
+      this.metrics.close();
       // Every report read before this is published before the announcement, and answered.
       for (const producer of this.producers.values()) producer.close();
       this.ingest.flush();
@@ -272,76 +197,39 @@ export class Daemon {
 
   private async open(): Promise<void> {
     const { config } = this;
-    const gid = config.socketGroup === undefined ? undefined : resolveGroup(config.socketGroup);
-    const activated = systemdSockets();
-    if (activated && !activated.has('report') && !activated.has('events')) {
-      const names = [...activated.keys()].join(', ');
-      throw new Error(`systemd passed sockets named ${names}; expected "report" and "events" (FileDescriptorName=)`);
-    }
+    const activated = passedSockets();
     await this.pool.start();
-    const specs: SocketSpec[] = [
-      { name: 'report', path: config.reportSocket, mode: config.reportMode, gid },
-      { name: 'events', path: config.eventsSocket, mode: config.eventsMode, gid },
-    ];
-    // Off by default: on when asked for, or when systemd passes a socket named "osctld".
-    const osctldPath = config.osctldSocket ?? (activated?.has('osctld') ? '' : undefined);
-    if (osctldPath !== undefined) specs.push({ name: 'osctld', path: osctldPath, mode: config.osctldMode, gid });
-    for (const spec of specs) {
-      const dialect = spec.name === 'osctld' ? 'osctld' : 'native';
-      const server =
-        spec.name === 'report'
-          ? // Paused: a producer handed to a worker must not be read here first. Half-open: a
-            // producer that ends its side still gets its replies (see READ_AHEAD_BYTES too).
-            net.createServer({ pauseOnConnect: true, allowHalfOpen: true, highWaterMark: READ_AHEAD_BYTES }, (socket) => {
-              if (this.producers.size + this.pool.producerCount >= config.maxConnections) return this.refuse(socket, spec.name);
-              this.onProducer(socket);
-            })
-          : net.createServer({ pauseOnConnect: true }, (socket) => {
-              if (this.pool.connections(dialect) >= config.maxConnections) return this.refuse(socket, spec.name);
-              this.watchFds(socket);
-              this.subscribersConnected++;
-              this.pool.attach(socket, dialect);
-            });
-      this.bound.push(await bindSocket(server, spec, activated?.get(spec.name)));
-      // Accept errors (EMFILE, ENFILE) must not take the daemon down; libuv keeps listening.
-      server.on('error', (error) => this.log.error({ socket: spec.name, err: error }, 'accept failed'));
-    }
-    if (config.metricsListen) {
-      // Loaded only here: a daemon without --metrics-listen carries neither HTTP nor prom-client.
-      const { serveMetrics } = await import('../metrics/http.js');
-      this.metricsServer = await serveMetrics(config.metricsListen, await this.registry(), {
-        allow: config.metricsAllow === undefined ? undefined : parseAllowList(config.metricsAllow),
-        refused: (why) => this.metricsRefusal(why),
-      });
-    }
-  }
-
-  /** Turns a connection away with one error line: the socket already has all it takes. */
-  private refuse(socket: net.Socket, name: SocketName): void {
-    this.refused++;
-    const max = this.config.maxConnections;
-    if (Date.now() - this.lastRefusalLog > 10_000) {
-      this.lastRefusalLog = Date.now();
-      this.log.warn({ socket: name, max_connections: max }, 'connection refused: the socket has all the connections it takes');
-    }
-    socket.on('error', () => {});
-    socket.end(
-      errorLine(`eventd has ${max} connections on its ${name} socket, the most it takes (--max-connections); try again later`),
-      () => socket.destroy(),
+    this.bound = await openServers(
+      config,
+      activated,
+      {
+        full: (name) =>
+          (name === 'report'
+            ? this.producers.size + this.pool.producerCount
+            : this.pool.connections(name === 'osctld' ? 'osctld' : 'native')) >= config.maxConnections,
+        producer: (socket) => this.onProducer(socket),
+        subscriber: (socket, dialect) => {
+          this.watchFds(socket);
+          this.counters.subscribersConnected++;
+          this.pool.attach(socket, dialect);
+        },
+        refused: (name) => this.refused(name),
+      },
+      this.log,
     );
+    // A daemon without --metrics-listen carries neither HTTP nor prom-client.
+    if (config.metricsListen) await this.metrics.listen(config.metricsListen, config.metricsAllow);
   }
 
-  /** A scraper turned away: counted, and logged at most once in 10 s (a flood would fill the log). */
-  private metricsRefusal(why: MetricsRefusal): void {
-    this.metricsRefused[why]++;
-    if (Date.now() - this.lastMetricsRefusalLog < 10_000) return;
-    this.lastMetricsRefusalLog = Date.now();
-    const reason = {
-      connections: 'it has all the connections it takes',
-      address: 'the peer is not in --metrics-allow',
-      unread: 'the client did not take its answer within 10 s',
-    }[why];
-    this.log.warn({ refused: { ...this.metricsRefused } }, `metrics connection refused or closed: ${reason}`);
+  /** A connection turned away at --max-connections: counted, and logged at most once in 10 s. */
+  private refused(name: SocketName): void {
+    this.counters.refused++;
+    if (Date.now() - this.lastRefusalLog < 10_000) return;
+    this.lastRefusalLog = Date.now();
+    this.log.warn(
+      { socket: name, max_connections: this.config.maxConnections },
+      'connection refused: the socket has all the connections it takes',
+    );
   }
 
   private watchFds(socket: net.Socket): void {
@@ -351,7 +239,7 @@ export class Daemon {
   /** Reads a new producer here, or hands it to a worker: whichever thread has the fewest (this one on a tie). */
   private onProducer(socket: net.Socket): void {
     this.watchFds(socket);
-    this.producersConnected++;
+    this.counters.producersConnected++;
     const peer = readPeer(socket);
     if (this.producers.size > this.pool.fewestProducers()) {
       this.pool.attachProducer(socket, peer);
@@ -362,7 +250,7 @@ export class Daemon {
       ingest: this.ingest,
       maxLineBytes: this.config.maxLineBytes,
       lineTimeoutMs: this.config.lineTimeoutMs,
-      rejected: (reason: RejectReason) => this.rejected[reason]++,
+      rejected: (reason: RejectReason) => this.counters.rejected[reason]++,
       log: this.log,
     };
     const producer = new ProducerConnection(id, socket, context, peer, this.ingest.isFull, () => this.producers.delete(id));
@@ -377,8 +265,4 @@ function readPeer(socket: net.Socket): PeerCred | undefined {
   } catch {
     return undefined;
   }
-}
-
-function zeros<K extends string>(keys: readonly K[]): Record<K, number> {
-  return Object.fromEntries(keys.map((key) => [key, 0])) as Record<K, number>;
 }

@@ -9,7 +9,7 @@ import type { RejectReason } from '../protocol/stats.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
 import type { Outcome, ReplyTarget, ReportSink } from './ingest.js';
 import type { Ack } from '../protocol/report.js';
-import type { ConnectionLogger } from '../worker/log.js';
+import type { ConnectionLogger } from '../connection-log.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;

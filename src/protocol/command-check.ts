@@ -2,28 +2,13 @@
 // does not load it (zod and the schemas are about 10 MiB of each thread's memory). It accepts
 // exactly what the zod schemas in commands.ts accept (test/protocol/command-check.test.ts compares
 // them on random commands); for a command they refuse it only says so, and the schemas, which
-// the worker then loads, say why (commands.ts, parseCommandFor).
+// the worker then loads, say why (parse-command.ts).
+import { COMMAND_NAMES, FAULT_COMMAND_NAMES, FILTER_LIMITS, isIsoTime, RUN_ID_MAX } from './command-limits.js';
+import type { Command, SubscribeOpts } from './commands.js';
 import { EVENT_TYPES } from './event-types.js';
 import { isPlainObject, parseJson } from './json.js';
-import type { Command, SubscribeOpts } from './commands.js';
 
-/** A filter is matched against every event: its size is bounded (each key's values are a Set). */
-export const FILTER_LIMITS = { keys: 32, valuesPerKey: 1024 } as const;
-
-/** A run id is a UUID; a client may only send one back. */
-export const RUN_ID_MAX = 64;
-
-/** `since_time`: an ISO 8601 time with its zone (Z or ±hh:mm), as Date.toISOString writes it. */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-export function isIsoTime(value: unknown): boolean {
-  return typeof value === 'string' && ISO_TIME.test(value) && Number.isFinite(Date.parse(value));
-}
-
-export const COMMAND_NAMES = ['event_subscribe', 'stats', 'metrics'] as const;
-export const FAULT_COMMAND_NAMES = ['debug_crash_worker', 'debug_block_worker'] as const;
-
-/** A command line read: valid, refused with a message, or refused by its schema (`why`: ask parseCommand). */
+/** A command line read: valid, refused with a message, or refused by its schema (`why`: parse-command.ts asks the schema). */
 export type CommandRead<T> = { ok: true; command: T } | { ok: false; message: string } | { ok: false; why: 'schema' };
 
 /** A command line on a socket of either dialect (osctld's event_subscribe as the native one, in its format). */

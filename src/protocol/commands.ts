@@ -1,10 +1,10 @@
 // The commands a subscriber may send on the events socket. Nothing else is accepted there:
 // subscribers can never publish. Workers read commands with command-check.ts, which accepts what
-// these schemas accept without loading zod; these schemas say why a command is refused.
+// these schemas accept without loading zod; these schemas say why a command is refused
+// (parse-command.ts).
 import { z } from 'zod';
-import { FILTER_LIMITS, isIsoTime, readCommandFor, RUN_ID_MAX } from './command-check.js';
+import { FILTER_LIMITS, isIsoTime, RUN_ID_MAX } from './command-limits.js';
 import { EVENT_TYPES } from './event-types.js';
-import { summarizeIssues, toWireIssues } from './issues.js';
 
 const eventTypeSchema = z.enum(EVENT_TYPES);
 const filterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -63,27 +63,3 @@ export const osctldSubscribeSchema = z.object({
   cmd: z.literal('event_subscribe'),
   opts: z.object({ type: subscribeOptsSchema.shape.type, opts: subscribeOptsSchema.shape.opts }).nullish(),
 });
-
-const nativeSchemas = { ...commandSchemas, ...faultCommandSchemas };
-
-/**
- * A command line on a socket of either dialect (osctld's event_subscribe as the native one, in
- * its format): valid, or refused with a message that says why. Where the zod-free check refuses
- * it by its schema, the schema is asked why (and has the last word).
- */
-export function parseCommandFor(dialect: 'native' | 'osctld', text: string, faultInjection = false): ParsedCommand {
-  const read = readCommandFor(dialect, text, faultInjection);
-  if (read.ok || 'message' in read) return read;
-  // The check has read the line as a JSON object with a known cmd (event_subscribe on the osctld socket).
-  const value = JSON.parse(text) as { cmd: keyof typeof nativeSchemas; opts?: SubscribeOpts | null };
-  const schema = dialect === 'osctld' ? osctldSubscribeSchema : nativeSchemas[value.cmd];
-  const result = schema.safeParse(value, { reportInput: true });
-  if (!result.success) return { ok: false, message: summarizeIssues(`Invalid ${value.cmd} command`, toWireIssues(result.error.issues)) };
-  if (dialect === 'native') return { ok: true, command: value as Command };
-  return { ok: true, command: { cmd: 'event_subscribe', opts: { type: value.opts?.type, opts: value.opts?.opts, format: 'osctld' } } };
-}
-
-/** A command line on the events socket (parseCommandFor, native dialect). */
-export function parseCommand(text: string, faultInjection = false): ParsedCommand {
-  return parseCommandFor('native', text, faultInjection);
-}

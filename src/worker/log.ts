@@ -1,20 +1,12 @@
 // A worker's logger: its records go to the main thread, which writes them with its own pino
 // logger (JSON or readable, as configured). pino in every worker thread cost each about 3.5 MiB,
 // for a few lines an hour; a worker logs connections at debug and trouble at warn or error.
+import type { ConnectionLogger } from '../connection-log.js';
 import type { FromWorker, LogLevel } from '../ipc/messages.js';
 
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
 
 type Fields = Record<string, unknown>;
-
-/** What a connection logs through: a worker's WorkerLogger, or pino's Logger on the main thread. */
-export interface ConnectionLogger {
-  child(bindings: Fields): ConnectionLogger;
-  debug(fields: Fields, msg?: string): void;
-  debug(msg: string): void;
-  warn(fields: Fields, msg?: string): void;
-  warn(msg: string): void;
-}
 
 export class WorkerLogger implements ConnectionLogger {
   private readonly threshold: number;

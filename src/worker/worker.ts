@@ -33,7 +33,7 @@ const producerModule = settings.index < settings.producerReaders ? await import(
  * bad commands off the threads other connections need. Should loading fail (EMFILE), Node never
  * retries it: such commands are then refused without the details.
  */
-let commandSchemas: Promise<typeof import('../protocol/commands.js')> | undefined;
+let commandSchemas: Promise<typeof import('../protocol/parse-command.js')> | undefined;
 const port = parentPort!;
 const log = new WorkerLogger(settings.logLevel, { worker: settings.index }, (message) => port.postMessage(message));
 const ring = EventRing.attach(settings.ring);
@@ -143,7 +143,7 @@ const host: SubscriberHost = {
   seqAtTime: (timeMs) => history.seqAtTime(timeMs, consumer.cursor).then((seq) => seq ?? deliveredSeq + 1),
   requestStats: (subscriber, format) => post({ t: 'stats', subscriber: subscriber.id, format }),
   requestCommand: (subscriber, text) => {
-    commandSchemas ??= import('../protocol/commands.js');
+    commandSchemas ??= import('../protocol/parse-command.js');
     commandSchemas.then(
       ({ parseCommandFor }) => subscriber.commandParsed(parseCommandFor(subscriber.dialect, text, settings.faultInjection)),
       (error: Error) => {

@@ -4,7 +4,9 @@ import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli, untilLive } from '../helpers/cli.js';
-import { EVENTD_BIN, TestDaemon } from '../helpers/daemon.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { canRunAsNobody, NOBODY } from '../helpers/nobody.js';
+import { readableEventdBin } from '../helpers/readable-runtime.js';
 
 let daemon: TestDaemon;
 let env: NodeJS.ProcessEnv;
@@ -162,18 +164,21 @@ describe('eventd report', () => {
     expect(bare.stderr).toContain('Exit codes of the client commands: 0 ok, 1 refused, 2 usage, 3 daemon not reachable, 4 timed out.');
   });
 
-  it('says which socket and mode when permission is denied', async () => {
+  /** `it` where this machine can run a command as nobody; elsewhere it says by name that it does not run. */
+  const itAsNobody = (name: string, test: () => Promise<void>) => it.runIf(canRunAsNobody(`cli › ${name}`))(name, test);
+
+  itAsNobody('says which socket and mode when permission is denied', async () => {
     // Any unprivileged user: the sockets are 0660 root:root, in a directory anyone may enter,
     // so it is the socket's own mode that makes the kernel refuse.
     chmodSync(daemon.dir, 0o755);
-    const result = await runCli(['stats'], { env, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    const result = await runCli(['stats'], { env, asNobody: true });
     expect(result.code).toBe(3);
     expect(result.stderr).toBe(
       `eventd: permission denied on ${daemon.eventsSocket} (mode 0660, owner uid 0, group gid 0): join the socket's group or ask for --socket-group / --events-mode / --report-mode to be set\n`,
     );
     const report = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], {
       env,
-      prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      asNobody: true,
     });
     expect(report).toMatchObject({
       code: 3,
@@ -181,39 +186,41 @@ describe('eventd report', () => {
     });
   });
 
-  it("a non-root client finds its own daemon, else names every place it looked (never the calling service's RUNTIME_DIRECTORY)", async () => {
-    const home = join(daemon.dir, 'home');
-    chmodSync(daemon.dir, 0o755);
-    mkdirSync(home);
-    chownSync(home, 65534, 65534);
-    const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
-    const userEnv = {
-      HOME: home,
-      XDG_RUNTIME_DIR: '',
-      RUNTIME_DIRECTORY: '/srv/some-service',
-      EVENTD_REPORT_SOCKET: '',
-      EVENTD_EVENTS_SOCKET: '',
-    };
-    const missing = await runCli(['stats'], { env: userEnv, prefix: asNobody });
-    expect(missing).toMatchObject({
-      code: 3,
-      stderr: `eventd: the daemon is not running: there is no socket at ${home}/.eventd/events.sock or /run/eventd/events.sock (start it with \`eventd serve\`, or point to the right socket)\n`,
-    });
-    const [command, ...args] = [...asNobody, process.execPath, EVENTD_BIN, 'serve'];
-    // The daemon itself takes $RUNTIME_DIRECTORY (systemd's, for eventd's own service): not here.
-    const own = spawn(command!, args, { env: { ...process.env, ...userEnv, RUNTIME_DIRECTORY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise((resolve) => own.once('exit', resolve));
-    try {
-      let out = '';
-      own.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-      await expect.poll(() => out.includes('eventd ready'), { timeout: 10_000 }).toBe(true);
-      const reported = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], { env: userEnv, prefix: asNobody });
-      expect(reported).toEqual({ code: 0, stdout: '1\n', stderr: '' });
-    } finally {
-      own.kill('SIGTERM');
-      await exited;
-    }
-  });
+  itAsNobody(
+    "a non-root client finds its own daemon, else names every place it looked (never the calling service's RUNTIME_DIRECTORY)",
+    async () => {
+      const home = join(daemon.dir, 'home');
+      chmodSync(daemon.dir, 0o755);
+      mkdirSync(home);
+      chownSync(home, 65534, 65534);
+      const userEnv = {
+        HOME: home,
+        XDG_RUNTIME_DIR: '',
+        RUNTIME_DIRECTORY: '/srv/some-service',
+        EVENTD_REPORT_SOCKET: '',
+        EVENTD_EVENTS_SOCKET: '',
+      };
+      const missing = await runCli(['stats'], { env: userEnv, asNobody: true });
+      expect(missing).toMatchObject({
+        code: 3,
+        stderr: `eventd: the daemon is not running: there is no socket at ${home}/.eventd/events.sock or /run/eventd/events.sock (start it with \`eventd serve\`, or point to the right socket)\n`,
+      });
+      const [command, ...args] = [...NOBODY, process.execPath, readableEventdBin(), 'serve', '--no-journal'];
+      // The daemon itself takes $RUNTIME_DIRECTORY (systemd's, for eventd's own service): not here.
+      const own = spawn(command!, args, { env: { ...process.env, ...userEnv, RUNTIME_DIRECTORY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise((resolve) => own.once('exit', resolve));
+      try {
+        let out = '';
+        own.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+        await expect.poll(() => out.includes('eventd ready'), { timeout: 10_000 }).toBe(true);
+        const reported = await runCli(['report', 'state', 'pool=tank', 'id=1', 'state=running'], { env: userEnv, asNobody: true });
+        expect(reported).toEqual({ code: 0, stdout: '1\n', stderr: '' });
+      } finally {
+        own.kill('SIGTERM');
+        await exited;
+      }
+    },
+  );
 });
 
 describe('eventd monitor, wait, stats', () => {

@@ -58,8 +58,7 @@ async function cpuDuring<T>(d: TestDaemon, during: () => Promise<T>): Promise<{ 
   return { result, cpu };
 }
 
-const asNobody = canRunAsNobody() ? describe : describe.skip;
-if (!canRunAsNobody()) console.warn('hardening: the tests as an unprivileged user need root and setpriv; they do not run here');
+const asNobody = canRunAsNobody('hardening › the metrics endpoint against an unprivileged local user') ? describe : describe.skip;
 
 asNobody('the metrics endpoint against an unprivileged local user', () => {
   it('holds a few connections at most: 300 idle ones from nobody take no descriptors producers need', async () => {

@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTD_BIN, sampleReports, TestDaemon } from '../helpers/daemon.js';
+import { canChownToNobody, canRunAsNobody, NOBODY } from '../helpers/nobody.js';
+import { readableEventdBin } from '../helpers/readable-runtime.js';
 
 const daemons: TestDaemon[] = [];
 const dirs: string[] = [];
@@ -221,7 +223,7 @@ describe('daemon lifecycle', () => {
   describe('refuses a socket directory another user could tamper with', () => {
     const refused = (dir: string) => refusedStart(['--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')]);
 
-    it('owned by another user (uid 65534)', () => {
+    it.runIf(canChownToNobody('lifecycle › refuses a socket directory owned by another user'))('owned by another user (uid 65534)', () => {
       const dir = join(tempDir(), 'theirs');
       mkdirSync(dir, { mode: 0o755 });
       chownSync(dir, 65534, 65534);
@@ -269,7 +271,8 @@ describe('daemon lifecycle', () => {
       expect(daemon.stdout).toContain('eventd ready');
     });
 
-    it("a non-root user's default is ~/.eventd, not a directory under /tmp that anyone could create first", async () => {
+    const defaults = "a non-root user's default is ~/.eventd, not a directory under /tmp that anyone could create first";
+    it.runIf(canRunAsNobody(`lifecycle › ${defaults}`))(defaults, async () => {
       const parent = tempDir();
       chmodSync(parent, 0o755);
       const home = join(parent, 'home');
@@ -277,7 +280,7 @@ describe('daemon lifecycle', () => {
       chownSync(home, 65534, 65534);
       const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
       for (const name of ['XDG_RUNTIME_DIR', 'RUNTIME_DIRECTORY', 'EVENTD_REPORT_SOCKET', 'EVENTD_EVENTS_SOCKET']) delete env[name];
-      const run = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, EVENTD_BIN, 'serve'], {
+      const run = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, readableEventdBin(), 'serve'], {
         encoding: 'utf8',
         env,
         timeout: 3000,

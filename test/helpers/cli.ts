@@ -1,6 +1,8 @@
 // Runs the real `eventd` binary as a child process.
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { EVENTD_BIN } from './daemon.js';
+import { NOBODY } from './nobody.js';
+import { readableEventdBin } from './readable-runtime.js';
 
 export interface CliResult {
   code: number | null;
@@ -8,11 +10,11 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): Promise<CliResult> {
-  const [command, ...prefix] = options.prefix ?? [];
-  const argv = [...prefix, process.execPath, EVENTD_BIN, ...args];
+/** Runs `eventd args`; `asNobody` runs it as uid 65534, from a copy that user can read. */
+export function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; asNobody?: boolean } = {}): Promise<CliResult> {
+  const argv = options.asNobody ? [...NOBODY, process.execPath, readableEventdBin(), ...args] : [process.execPath, EVENTD_BIN, ...args];
   const spawnOptions: SpawnOptions = { env: { ...process.env, TZ: 'UTC', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] };
-  const child = command ? spawn(command, argv, spawnOptions) : spawn(argv[0]!, argv.slice(1), spawnOptions);
+  const child = spawn(argv[0]!, argv.slice(1), spawnOptions);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

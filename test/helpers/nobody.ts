@@ -8,10 +8,23 @@ import { join } from 'node:path';
 
 export const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
-/** Whether this machine can run a process as uid 65534 (root with setpriv); the tests that need it say so by name. */
-export function canRunAsNobody(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  return spawnSync(NOBODY[0]!, [...NOBODY.slice(1), 'true']).status === 0;
+let able: boolean | undefined;
+
+/** Whether this process may give a file to uid 65534 (root may); where not, `named` says which test does not run. */
+export function canChownToNobody(named: string): boolean {
+  const root = process.getuid?.() === 0;
+  if (!root) console.warn(`not run here (it needs root, to give a file to uid 65534): ${named}`);
+  return root;
+}
+
+/**
+ * Whether this machine can run node as uid 65534 (root, setpriv, a node binary anyone may run).
+ * Where it cannot, `named` says which test does not run here, by name, on stderr.
+ */
+export function canRunAsNobody(named?: string): boolean {
+  able ??= process.getuid?.() === 0 && spawnSync(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, '-e', '']).status === 0;
+  if (!able && named !== undefined) console.warn(`not run here (it needs root, setpriv and a node that uid 65534 may run): ${named}`);
+  return able;
 }
 
 export interface NobodyProcess {

@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readCommand, readOsctldCommand } from '../../src/protocol/command-check.js';
-import { commandSchemas, faultCommandSchemas, osctldSubscribeSchema, parseCommand } from '../../src/protocol/commands.js';
+import { commandSchemas, faultCommandSchemas, osctldSubscribeSchema } from '../../src/protocol/commands.js';
+import { parseCommand } from '../../src/protocol/parse-command.js';
 import { EVENT_TYPES } from '../../src/protocol/event-types.js';
 
 const schemas = { ...commandSchemas, ...faultCommandSchemas };

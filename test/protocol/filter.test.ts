@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../src/protocol/commands.js';
+import { parseCommand } from '../../src/protocol/parse-command.js';
 import { compileFilter, matchesOpts, matchesType } from '../../src/protocol/filter.js';
 
 describe('filters', () => {

@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../src/protocol/commands.js';
+import { parseCommand } from '../../src/protocol/parse-command.js';
 import { LineFramer } from '../../src/protocol/framing.js';
 import { EVENT_TYPES, reportSchemas } from '../../src/protocol/events.js';
 import { isValidReport, MAX_WIRE_ISSUES, parseReport } from '../../src/protocol/report.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestHistory as EventHistory } from '../helpers/history.js';
 import { BatchView, encodeBatch } from '../../src/ipc/batch.js';
-import { parseCommandFor } from '../../src/protocol/commands.js';
+import { parseCommandFor } from '../../src/protocol/parse-command.js';
 import { eventTypeCode } from '../../src/protocol/events.js';
 import { eventLine } from '../../src/protocol/wire.js';
 import { Subscriber, type SubscriberHost } from '../../src/worker/subscriber.js';
