@@ -58,5 +58,12 @@ it('src/ has no import cycles', () => {
 it('finds a cycle when there is one', () => {
   const a = join(src, 'a.ts');
   const b = join(src, 'b.ts');
-  expect(cycles(new Map([[a, [b]], [b, [a]]]))).toEqual([['a.ts', 'b.ts', 'a.ts']]);
+  expect(
+    cycles(
+      new Map([
+        [a, [b]],
+        [b, [a]],
+      ]),
+    ),
+  ).toEqual([['a.ts', 'b.ts', 'a.ts']]);
 });
