@@ -274,6 +274,30 @@ describe('eventd forward', () => {
     expect(logs(forwarder).some((record) => record.msg === 'the daemon restarted after a clean shutdown; nothing was missed')).toBe(false);
   });
 
+  it('with a journal, loses nothing when the daemon is SIGKILLed while the forwarder is behind: same run, seq goes on', async () => {
+    const nats = await startNats();
+    const first = await TestDaemon.start({ journal: true });
+    cleanups.push(() => first.cleanup());
+    let forwarder = await startForwarder(nats, first, 'node6');
+    await report(first, 1, 50);
+    await expectStored(nats, 50);
+    // Not forwarded when the daemon dies: they are in its journal.
+    await stopForwarder(forwarder);
+    await report(first, 51, 80);
+    const run = (await first.stats()).run;
+    await first.stop('SIGKILL');
+    const second = await TestDaemon.start({ dir: first.dir, journal: true });
+    cleanups.push(() => second.cleanup());
+    await report(second, 81, 100);
+    forwarder = await startForwarder(nats, second, 'node6');
+    await expectStored(nats, 100, 20_000);
+    const stored = await readStream(nats.url);
+    expect(stored.map((message) => message.id)).toEqual(Array.from({ length: 100 }, (_, i) => `node6:${run}:${i + 1}`));
+    expect(stored.map((message) => message.event.opts.init_pid)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(logs(forwarder).find((record) => record.msg === 'resuming')).toMatchObject({ since: 50 });
+    expect(logs(forwarder).some((record) => /lost|evicted|restarted/.test(String(record.msg)))).toBe(false);
+  });
+
   it('says when the daemon history no longer covers what was not forwarded, and counts it', async () => {
     const nats = await startNats();
     const daemon = await startDaemon(['--history', '10']);
