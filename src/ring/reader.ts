@@ -26,19 +26,23 @@ export class RingConsumer {
 
   /**
    * Calls `take` with each complete record from the cursor up to `end` (default: what may be
-   * delivered), in order, then moves the cursor past them. Stops at a record still being written.
+   * delivered), in order, then moves the cursor past them. Stops at a record still being written,
+   * and once records of `maxBytes` in all were taken.
    */
-  drain(take: (record: RingRecord) => void, end = this.ring.visibleEnd): number {
+  drain(take: (record: RingRecord) => void, end = this.ring.visibleEnd, maxBytes = Infinity): number {
     let taken = 0;
+    let bytes = 0;
     let pos = this.cursor;
-    while (pos !== end) {
+    while (pos !== end && bytes < maxBytes) {
       const record = this.ring.recordAt(pos);
       if (record === undefined) break;
       if (record !== 'pad') {
         take(record);
         taken++;
       }
-      pos = (pos + this.ring.lengthAt(pos)) >>> 0;
+      const length = this.ring.lengthAt(pos);
+      bytes += length;
+      pos = (pos + length) >>> 0;
     }
     if (pos !== this.cursor) {
       this.cursor = pos;
@@ -47,11 +51,19 @@ export class RingConsumer {
     return taken;
   }
 
-  /** Resolves when something new may be there (immediately if it already is). */
+  /** Whether a complete record (or filler) waits at the cursor. */
+  get hasMore(): boolean {
+    return this.cursor !== this.ring.visibleEnd && this.ring.recordAt(this.cursor) !== undefined;
+  }
+
+  /**
+   * Resolves when something new may be there: at once if a complete record is; a record still
+   * being written is waited for (its commit changes the signal), not spun on.
+   */
   async waitForMore(timeoutMs?: number): Promise<void> {
     const word = this.signalWord;
     const seen = this.ring.signal(word);
-    if (this.cursor !== this.ring.visibleEnd) return;
+    if (this.hasMore) return;
     await this.ring.waitAsync(word, seen, timeoutMs);
   }
 }

@@ -100,20 +100,33 @@ function postCountsSoon(): void {
   });
 }
 
-/** Reads what the ring has for this worker, hands each record to every subscriber, and goes on as more comes. */
-function deliver(): void {
-  consumer.drain((record) => {
-    deliveredSeq = record.firstSeq + record.count - 1;
-    if (record.void || subscribers.size === 0) return;
-    const view = new BatchView(copyRecord(ring, record));
-    for (const subscriber of subscribers.values()) subscriber.deliver(view);
-  });
+/** Reads what the ring has for this worker (up to maxBytes of it), hands each record to every subscriber. */
+function deliver(maxBytes = Infinity): void {
+  consumer.drain(
+    (record) => {
+      deliveredSeq = record.firstSeq + record.count - 1;
+      if (record.void || subscribers.size === 0) return;
+      const view = new BatchView(copyRecord(ring, record));
+      for (const subscriber of subscribers.values()) subscriber.deliver(view);
+    },
+    undefined,
+    maxBytes,
+  );
 }
+
+/**
+ * A turn delivers at most this much, then lets the event loop run. Draining all the ring holds in
+ * one go, and again at once while more came (a loop of microtasks), kept the event loop from
+ * completing socket writes: every write queued behind one huge writev, whose bytes Node counts as
+ * pending until all of it is written, and a subscriber that read everything was dropped as slow.
+ */
+const DELIVERY_SLICE_BYTES = 1 << 20;
 
 async function deliveryLoop(): Promise<void> {
   for (;;) {
-    deliver();
-    await consumer.waitForMore();
+    deliver(DELIVERY_SLICE_BYTES);
+    if (consumer.hasMore) await new Promise((resolve) => setImmediate(resolve));
+    else await consumer.waitForMore();
   }
 }
 
