@@ -1,15 +1,16 @@
 // The benchmark suite: eventd against the raw Node fan-out ceiling (and Redis pub/sub when
 // redis-server is installed), side by side in one run,
 // medians of three. Prints Markdown tables (docs/benchmarks.md holds the latest).
-// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled|forward|harm]
+// Usage: npm run bench [-- --quick] [-- --only fanout|workers|latency|idle|stalled|forward|journal|harm]
 // (--quick: one small run of each kind, under a minute)
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { connect, peakRssMiB, redisInstalled, rssMiB, startDaemon, startTarget, tableHead, tableRow } from './lib.js';
+import { connect, peakRssMiB, redisInstalled, rssMiB, startDaemon, startTarget, stats, tableHead, tableRow } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 import { natsInstalled, runForward, type ForwardResult } from './forward.js';
 import { harmTable, runHarm } from './harm.js';
+import { journalIngest, journalLatency, journalStartAndReplay, redisStreams, redisStreamsInstalled } from './journal.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
 const QUICK = values.quick;
@@ -227,25 +228,45 @@ async function stalledSubscriber(): Promise<void> {
     const line = `${JSON.stringify({ type: 'management', opts: { id: 1, cmd: 'pad', opts: { pad: 'x'.repeat(4000) }, state: 'run' } })}\n`;
     const count = Math.ceil(totalBytes / line.length);
     let received = 0;
+    let lastSeq = 0;
+    let outOfOrder = 0;
     let peak = 0;
     let caughtUp: (() => void) | undefined;
+    let healthyClosed = false;
     const finished = new Promise<void>((resolve) => {
+      // The start of a line the last chunk cut (its seq is all that is read of it).
+      let carry = '';
       healthy.on('data', (chunk: Buffer) => {
-        let at = -1;
-        while ((at = chunk.indexOf(10, at + 1)) !== -1) received++;
+        const text = carry + chunk.toString('latin1');
+        let start = 0;
+        for (let end = text.indexOf('\n'); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
+          received++;
+          const seq = Number(text.slice(start + 7, text.indexOf(',', start)));
+          if (lastSeq !== 0 && seq !== lastSeq + 1) outOfOrder++;
+          lastSeq = seq;
+        }
+        carry = text.slice(start, start + 32);
         caughtUp?.();
         if (received >= count) resolve();
+      });
+      // Dropped (it must not be) or cut: say so rather than wait for ever.
+      healthy.on('close', () => {
+        healthyClosed = true;
+        caughtUp?.();
+        resolve();
       });
     });
     const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
     const producer = await connect(daemon.reportSocket);
     const batch = line.repeat(64);
-    for (let sent = 0; sent < count; sent += 64) {
+    let sentTotal = 0;
+    for (let sent = 0; sent < count && !healthyClosed; sent += 64) {
+      sentTotal = sent + 64;
       const n = Math.min(64, count - sent);
       if (!producer.write(n === 64 ? batch : line.repeat(n))) await new Promise((resolve) => producer.once('drain', resolve));
       // Closed loop, as in fanout.ts: at most STALLED_WINDOW events ahead of the healthy reader (in
       // this same process), which a flood would otherwise outrun until it is dropped as too slow too.
-      while (sent - received > STALLED_WINDOW) await new Promise<void>((resolve) => (caughtUp = resolve));
+      while (sent - received > STALLED_WINDOW && !healthyClosed) await new Promise<void>((resolve) => (caughtUp = resolve));
     }
     await finished;
     clearInterval(sampler);
@@ -253,7 +274,13 @@ async function stalledSubscriber(): Promise<void> {
     console.log(
       `\n### A subscriber that never reads\n\n${(totalBytes / 2 ** 20).toFixed(0)} MiB of events (${count.toLocaleString('en-US')} × ${line.length} B) past a subscriber that never reads: daemon RSS peak ${peak.toFixed(1)} MiB; the reading subscriber got ${received === count ? 'all of them' : `${received} of ${count}`}; the stalled one was ${dropped ? 'dropped as too slow' : 'NOT dropped'}.`,
     );
-    if (received !== count) lostAnything = true;
+    if (healthyClosed || outOfOrder > 0) {
+      const figures = await stats(daemon.eventsSocket);
+      console.log(
+        `The reading subscriber was ${healthyClosed ? 'disconnected' : 'not disconnected'} after ${received} events of ${sentTotal} sent (last seq ${lastSeq}, ${outOfOrder} out of order); daemon: ${JSON.stringify(figures.subscribers_disconnected)}.`,
+      );
+    }
+    if (received !== count || outOfOrder > 0) lostAnything = true;
     for (const socket of [stalled, healthy, producer]) socket.destroy();
   } finally {
     await daemon.stop();
@@ -310,7 +337,28 @@ async function harm(): Promise<void> {
   console.log(harmTable(await runHarm(5)));
 }
 
-// --only fanout|workers|latency|idle|stalled|forward|harm runs one part (harm is left out of --quick).
+/** What the journal costs, against Redis Streams' AOF, and what it gives (bench/journal.ts). */
+async function journal(): Promise<void> {
+  console.log('\n### The journal: ingest by --fsync policy (1 subscriber, 4 producers, 2 workers; medians; CPU µs per event by thread)\n');
+  const ingest = await journalIngest(RUNS, QUICK ? 20_000 : 300_000);
+  console.log(ingest.text);
+  console.log('\n### The durable anchor: Redis Streams, XADD of the same line (redis-benchmark -c 4 -P 64)\n');
+  if (redisStreamsInstalled()) {
+    const redis = redisStreams(QUICK ? 20_000 : 500_000);
+    console.log(tableHead(['Redis', 'XADD/s', '× no AOF']));
+    for (const r of redis) console.log(tableRow([r.policy, fmt(Math.round(r.perSecond)), (r.perSecond / redis[0]!.perSecond).toFixed(2)]));
+  } else console.log('Not measured: redis-server and redis-benchmark are not installed (apt-get install redis-server redis-tools).');
+  const rate = QUICK ? 1000 : 10_000;
+  console.log(`\n### The journal: latency at ${fmt(rate)} ev/s to 100 subscribers (medians; sampled on 10 subscribers)\n`);
+  const latencies = await journalLatency(RUNS, rate, QUICK ? 2_000 : 50_000);
+  console.log(latencies.text);
+  console.log('\n### The journal: start-up and a replay from disk\n');
+  const big = await journalStartAndReplay(QUICK ? 32 * 2 ** 20 : 2 ** 30, QUICK ? 50_000 : 1_000_000);
+  console.log(big.text);
+  if (ingest.lost || latencies.lost || big.lost) lostAnything = true;
+}
+
+// --only fanout|workers|latency|idle|stalled|forward|journal|harm runs one part (harm is left out of --quick).
 const parts = {
   fanout: fanoutMatrix,
   workers: workerScaling,
@@ -318,6 +366,7 @@ const parts = {
   idle: idleSubscribers,
   stalled: stalledSubscriber,
   forward: forwarding,
+  journal,
   ...(QUICK ? {} : { harm }),
 };
 for (const [name, part] of Object.entries(parts)) if (values.only === undefined || values.only === name) await part();
