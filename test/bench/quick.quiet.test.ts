@@ -16,5 +16,9 @@ it('`bench/run.ts --quick` runs every kind of measurement and loses nothing', { 
   expect(run.stdout).toContain('the reading subscriber got all of them; the stalled one was dropped as too slow.');
   expect(run.stdout).toMatch(/\| 1000 \| 2 \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 501\/500 \| 0 \|/); // workers, generator pinned
   expect(run.stdout).toMatch(/\| 5,000 \| [\d,]+ \| [\d,]+ \| [\d.]+ \| [\d.]+ \| 0 \| 0 \|/); // forwarding into NATS
+  // The journal: every policy measured, a replay from disk complete and in order.
+  for (const journal of ['--no-journal', '--fsync never', '--fsync interval', '--fsync always'])
+    expect(run.stdout).toMatch(new RegExp(`\\| ${journal} \\| [\\d,]+ \\| [\\d.]+ \\|`));
+  expect(run.stdout).toContain('| events replayed in order from since + 1, none missing | yes |');
   expect(run.stdout).toContain('Lost events in any run: 0.');
 });
