@@ -103,9 +103,11 @@ async function main(config: SubscribersConfig): Promise<void> {
       checker?.check(chunk);
       if (sampling && expected !== Infinity) {
         const now = nowMs();
+        // Whole lines only: a number the chunk cut would read as another (and be read twice).
         const text = partial + chunk.toString('latin1');
-        partial = text.slice(text.lastIndexOf('\n') + 1);
-        for (const match of text.matchAll(/"sent_ms":([\d.]+)/g)) latencies.push(now - Number(match[1]));
+        const complete = text.lastIndexOf('\n') + 1;
+        partial = text.slice(complete);
+        for (const match of text.slice(0, complete).matchAll(/"sent_ms":([\d.]+)/g)) latencies.push(now - Number(match[1]));
       }
       if (!live && received.every((r) => r > 0)) {
         live = true;
