@@ -26,8 +26,11 @@ export interface ForwardResult {
   duplicated: number;
 }
 
+/** nats-server by name, else where Debian puts it (/usr/sbin, off an unprivileged user's PATH). */
+const NATS_SERVER = ['nats-server', '/usr/sbin/nats-server'].find((bin) => spawnSync(bin, ['--version']).status === 0);
+
 export function natsInstalled(): boolean {
-  return spawnSync('nats-server', ['--version']).status === 0;
+  return NATS_SERVER !== undefined;
 }
 
 async function freePort(): Promise<number> {
@@ -64,7 +67,7 @@ export async function runForward(events: number): Promise<ForwardResult> {
   const dir = mkdtempSync(join(tmpdir(), 'eventd-bench-nats-'));
   const port = await freePort();
   const url = `nats://127.0.0.1:${port}`;
-  const nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js')], {
+  const nats = spawn(NATS_SERVER ?? 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'js')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The whole run stays in the history, so a forwarder dropped as too slow resumes without loss.

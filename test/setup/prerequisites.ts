@@ -21,6 +21,15 @@ export function prerequisites(): Prerequisite[] {
     });
 }
 
+/**
+ * PATH with the system directories after it: Debian installs nats-server in /usr/sbin, which is
+ * not on an unprivileged user's PATH (the tests spawn it by name).
+ */
+export function withSystemDirs(path = ''): string {
+  const dirs = path.split(delimiter).filter(Boolean);
+  return [...dirs, ...['/usr/sbin', '/sbin'].filter((dir) => !dirs.includes(dir))].join(delimiter);
+}
+
 function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     try {
@@ -45,6 +54,8 @@ export function missingToolsMessage(isHere: (tool: string) => boolean = onPath):
 }
 
 export default function setup(): void {
+  // Set here, before the test workers start: they inherit it.
+  process.env.PATH = withSystemDirs(process.env.PATH);
   const message = missingToolsMessage();
   if (message !== undefined) throw new Error(message);
 }
