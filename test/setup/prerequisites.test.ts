@@ -44,11 +44,10 @@ it('stops vitest before any test runs when a tool is missing', () => {
       output = failed.stdout + failed.stderr;
     }
     expect(status).not.toBe(0);
-    expect(output).toContain(
-      `The tests need system tools this machine lacks: ${prerequisites()
-        .map(({ tool }) => tool)
-        .join(', ')}.`,
-    );
+    // Those in the system directories (nats-server in /usr/sbin) are found there whatever PATH says.
+    const missing = prerequisites().filter(({ tool }) => !['/usr/sbin', '/sbin'].some((dir) => existsSync(join(dir, tool))));
+    expect(missing.length).toBeGreaterThan(5);
+    expect(output).toContain(`The tests need system tools this machine lacks: ${missing.map(({ tool }) => tool).join(', ')}.`);
     expect(output).not.toMatch(/Tests\s+\d+ passed/);
   } finally {
     rmSync(bin, { recursive: true, force: true });
