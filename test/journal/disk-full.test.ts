@@ -38,7 +38,7 @@ const canMount = (() => {
   spawnSync('umount', ['-l', probe]);
   return true;
 })();
-if (!canMount) console.warn('journal disk-full test: this machine cannot mount a tmpfs (needs root); it does not run here');
+if (!canMount) console.warn('not run here (it needs root, to mount a small tmpfs): journal › the journal on a full disk');
 
 (canMount ? describe : describe.skip)('the journal on a full disk', () => {
   it('refuses reports while it cannot write, serves subscribers meanwhile, and recovers when space returns', async () => {
