@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Another build against this one, side by side: ingest (S=1, P=4, with and without
+# --ingest-threads 2), deliveries at 100 and 1000 subscribers, with raw and Redis in the same
+# rounds; 3 rounds interleaved, medians, CPU per event by thread.
+# Usage: bash bench/before-after.sh /path/to/other/checkout/bin/eventd.js
+# (e.g. `git worktree add /tmp/base f4c9eef && cd /tmp/base && npm ci`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BEFORE=${1:?give the other build: its bin/eventd.js}
+AFTER=$PWD/bin/eventd.js
+out=$(mktemp)
+run() { # label bin target S P events [args]
+  EVENTD_BENCH_BIN=$2 npx tsx bench/fanout.ts --target "$3" --subscribers "$4" --producers "$5" --workers 2 --events "$6" ${7:+"--args=$7"} |
+    tail -1 | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.stringify({label:process.argv[1],...JSON.parse(s)})))' "$1" >>"$out"
+}
+for round in 1 2 3; do
+  run raw - raw 1 4 300000
+  if command -v redis-server >/dev/null; then run redis - redis 1 4 300000; fi
+  run before "$BEFORE" eventd 1 4 300000
+  run after "$AFTER" eventd 1 4 300000
+  run before-it2 "$BEFORE" eventd 1 4 300000 "--ingest-threads 2"
+  run after-it2 "$AFTER" eventd 1 4 300000 "--ingest-threads 2"
+  for S in 100 1000; do
+    N=$([ "$S" = 100 ] && echo 50000 || echo 10000)
+    run raw - raw "$S" 1 "$N"
+    run before "$BEFORE" eventd "$S" 1 "$N"
+    run after "$AFTER" eventd "$S" 1 "$N"
+  done
+done
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const groups = new Map();
+  for (const r of rows) {
+    const key = `S=${r.subscribers} P=${r.producers} ${r.label}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  console.log("| run | ingest ev/s | deliveries/s | CPU µs/event | by thread (µs/event) | peak RSS MiB | lost |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const [key, rs] of groups) {
+    const threads = {};
+    for (const r of rs) for (const [name, us] of Object.entries(r.thread_cpu_us_per_event ?? {})) (threads[name] ??= []).push(us);
+    const byThread = Object.entries(threads).map(([name, us]) => `${name} ${median(us)}`).join(", ");
+    console.log(`| ${key} | ${Math.round(median(rs.map((r) => r.ingest_events_per_s)))} | ${Math.round(median(rs.map((r) => r.deliveries_per_s)))} | ${median(rs.map((r) => r.cpu_us_per_event ?? 0))} | ${byThread} | ${median(rs.map((r) => r.daemon_peak_rss_mib))} | ${Math.max(...rs.map((r) => r.lost))} |`);
+  }
+' "$out"
+rm -f "$out"
