@@ -64,8 +64,8 @@ export function serveCommand(): Command {
       .addOption(
         new Option(
           '--ingest-threads <n>',
-          "threads that read and validate producers' reports: the main thread, then workers (at most workers + 1; " +
-            'default: one per core the workers leave free, at least 1)',
+          "threads that read and validate producers' reports: 1 is the main thread; from 2, workers, and the main thread " +
+            'only as the last (at most workers + 1; default: one per core the workers leave free, at least 1)',
         ).argParser(integer(1, 257)),
       )
       .addOption(

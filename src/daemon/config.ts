@@ -73,6 +73,18 @@ export function ingestThreads(config: Pick<DaemonConfig, 'workers' | 'ingestThre
 }
 
 /**
+ * Which threads read producers: one ingest thread is the main thread (on a host whose cores the
+ * workers fill, ingest then runs beside delivery rather than on a delivering worker); from two up,
+ * workers take them first, so the main thread does no work per event (it hands connections over)
+ * and joins them only when every worker already reads producers.
+ */
+export function ingestLayout(config: Pick<DaemonConfig, 'workers' | 'ingestThreads'>): { mainThread: boolean; workers: number } {
+  const threads = ingestThreads(config);
+  const mainThread = threads === 1 || threads > config.workers;
+  return { mainThread, workers: mainThread ? threads - 1 : threads };
+}
+
+/**
  * $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=), else /run/eventd for root,
  * else $XDG_RUNTIME_DIR/eventd, else ~/.eventd. (Not a directory under /tmp: another user could
  * create it first.)

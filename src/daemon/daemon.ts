@@ -1,9 +1,10 @@
 // The daemon: wires the listening sockets, the store (the shared ring, and the journal behind it),
 // the worker pool (which reads producers and writes to subscribers) and the main thread's own
-// ingest together, answers stats, and shuts down in order. The main thread reads producers too:
-// it is one of the threads producers are spread over, so that with one producer (osctld) the
-// workers keep their CPU for subscribers. It never handles another thread's events: every thread
-// writes and reads them in the ring.
+// ingest together, answers stats, and shuts down in order. With one ingest thread the main thread
+// reads the producers, so that with one producer (osctld) the workers keep their CPU for
+// subscribers; with more, workers read them and the main thread only hands connections over
+// (config.ts, ingestLayout). It never handles another thread's events: every thread writes and
+// reads them in the ring.
 import type net from 'node:net';
 import { EventdError, ReportRejectedError } from '../errors.js';
 import { Ingest, JournalUnavailableError } from '../ingest/ingest.js';
@@ -19,7 +20,7 @@ import type { DaemonStats, RejectReason } from '../protocol/stats.js';
 import { UnpublishableError } from '../protocol/wire.js';
 import { DURABLE_SIGNAL } from '../ring/event-ring.js';
 import { EVENTD_VERSION } from '../version.js';
-import { ingestThreads, ringBytes, type DaemonConfig } from './config.js';
+import { ingestLayout, ringBytes, type DaemonConfig } from './config.js';
 import { DaemonCounters } from './counters.js';
 import { daemonStats } from './daemon-stats.js';
 import { FdLimitWatch } from './fd-limit.js';
@@ -77,8 +78,7 @@ export class Daemon {
         faultInjection: config.faultInjection,
         version: EVENTD_VERSION,
         run: store.run,
-        // The main thread reads producers too: workers 0 … ingestThreads - 2 are the others.
-        producerReaders: ingestThreads(config) - 1,
+        producerReaders: ingestLayout(config).workers,
         journalDir: store.journalDir,
         historyEvents: config.history,
       },
@@ -236,12 +236,12 @@ export class Daemon {
     this.fdLimit.accepted(socketFd(socket));
   }
 
-  /** Reads a new producer here, or hands it to a worker: whichever thread has the fewest (this one on a tie). */
+  /** Reads a new producer here, or hands it to a worker: whichever ingest thread has the fewest (this one on a tie). */
   private onProducer(socket: net.Socket): void {
     this.watchFds(socket);
     this.counters.producersConnected++;
     const peer = readPeer(socket);
-    if (this.producers.size > this.pool.fewestProducers()) {
+    if (!ingestLayout(this.config).mainThread || this.producers.size > this.pool.fewestProducers()) {
       this.pool.attachProducer(socket, peer);
       return;
     }

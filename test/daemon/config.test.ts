@@ -1,6 +1,6 @@
 // Which threads read producers by default.
 import { expect, it } from 'vitest';
-import { defaultIngestThreads, ingestThreads } from '../../src/daemon/config.js';
+import { defaultIngestThreads, ingestLayout, ingestThreads } from '../../src/daemon/config.js';
 
 it('reads producers on the main thread alone unless the workers leave cores free, then on up to every thread', () => {
   expect(defaultIngestThreads(2, 2)).toBe(1);
@@ -10,4 +10,13 @@ it('reads producers on the main thread alone unless the workers leave cores free
   expect(defaultIngestThreads(8, 16)).toBe(8);
   expect(ingestThreads({ workers: 2, ingestThreads: 10 })).toBe(3);
   expect(ingestThreads({ workers: 4, ingestThreads: 2 })).toBe(2);
+});
+
+it('leaves the main thread out of ingest from two ingest threads until every worker reads producers', () => {
+  expect(ingestLayout({ workers: 2, ingestThreads: 1 })).toEqual({ mainThread: true, workers: 0 });
+  expect(ingestLayout({ workers: 2, ingestThreads: 2 })).toEqual({ mainThread: false, workers: 2 });
+  expect(ingestLayout({ workers: 4, ingestThreads: 3 })).toEqual({ mainThread: false, workers: 3 });
+  expect(ingestLayout({ workers: 2, ingestThreads: 3 })).toEqual({ mainThread: true, workers: 2 });
+  expect(ingestLayout({ workers: 1, ingestThreads: 2 })).toEqual({ mainThread: true, workers: 1 });
+  expect(ingestLayout({ workers: 2, ingestThreads: 10 })).toEqual({ mainThread: true, workers: 2 });
 });

@@ -61,3 +61,25 @@ it('sequences reports from producers on every thread into one order, each produc
   for (const producer of producers) producer.destroy();
   subscriber.destroy();
 });
+
+it('with two ingest threads of two workers, reads every producer on a worker and none on the main thread', async () => {
+  const workersOnly = await TestDaemon.start({ args: ['--workers', '2', '--ingest-threads', '2'] });
+  try {
+    const subscriber = await workersOnly.subscriber();
+    const producers = [await workersOnly.producer(), await workersOnly.producer(), await workersOnly.producer()];
+    await expect.poll(async () => ((await workersOnly.stats()).workers as { producers: number }[]).map((w) => w.producers)).toEqual([2, 1]);
+    // The total counts the main thread's producers too: none.
+    expect((await workersOnly.stats()).producers).toBe(3);
+    producers.forEach((producer, p) =>
+      producer.send(`${JSON.stringify({ type: 'state', opts: { pool: 'tank', id: String(p), state: 'running' }, ack: p })}\n`),
+    );
+    const acks = await Promise.all(producers.map(async (producer) => (await producer.takeJson<{ status: boolean; seq: number }>(1))[0]!));
+    expect(acks.map((ack) => ack.status)).toEqual([true, true, true]);
+    expect(acks.map((ack) => ack.seq).sort()).toEqual([1, 2, 3]);
+    expect((await subscriber.takeJson<{ seq: number }>(3)).map((event) => event.seq)).toEqual([1, 2, 3]);
+    for (const producer of producers) producer.destroy();
+    subscriber.destroy();
+  } finally {
+    await workersOnly.cleanup();
+  }
+});
