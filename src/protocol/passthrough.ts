@@ -9,7 +9,7 @@
 // on generated reports, that the line is byte for byte the one serializing makes.
 //
 // It is on every event's path, so it is written for speed: strings are crossed with indexOf, and
-// keys are compared by a hash (two different keys with one hash only cost a serialization).
+// keys are compared in place, allocating nothing.
 
 /** Deeper than this, opts are serialized again (the scan keeps no stack of its own beyond it). */
 const MAX_DEPTH = 32;
@@ -18,7 +18,7 @@ const MAX_DEPTH = 32;
 let nextEscape = -1;
 
 /** What may follow opts: the end of the report, or an ack (a number or a string without escapes) and the end. */
-const ACK_TAIL = /^,"ack":(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"[^"\\]*")\}$/;
+const ACK_TAIL = /,"ack":(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"[^"\\]*")\}$/y;
 
 /**
  * `[start, end)` of the "opts" value in a report line of type `type`, if the line is laid out as
@@ -28,9 +28,12 @@ export function canonicalOptsSpan(line: string, type: string): [number, number] 
   const start = 18 + type.length; // {"type":"<type>","opts":
   if (!line.startsWith('{"type":"') || !line.startsWith(type, 9) || !line.startsWith('","opts":', 9 + type.length)) return undefined;
   nextEscape = -1;
+  keyStackLength = 0;
   const end = value(line, start, 0);
   if (end < 0) return undefined;
-  if (end === line.length - 1 ? line.charCodeAt(end) !== 0x7d : !ACK_TAIL.test(line.slice(end))) return undefined;
+  if (end === line.length - 1) return line.charCodeAt(end) === 0x7d ? [start, end] : undefined;
+  ACK_TAIL.lastIndex = end;
+  if (!ACK_TAIL.test(line)) return undefined;
   return [start, end];
 }
 
@@ -50,38 +53,62 @@ function object(text: string, at: number, depth: number): number {
   if (depth >= MAX_DEPTH) return -1;
   at++;
   if (text.charCodeAt(at) === 0x7d) return at + 1;
-  // Hashes of the keys seen: a repeated key (or two that share a hash) is left to JSON.stringify.
-  const seen: number[] = [];
-  let many: Set<number> | undefined;
+  // This object's keys are kept from keyStack[base] on, as start and end pairs (a failed scan
+  // leaves them: canonicalOptsSpan starts the stack again).
+  const base = keyStackLength;
   for (;;) {
     const keyEnd = string(text, at);
     if (keyEnd < 0) return -1;
-    let hash = 0x811c9dc5;
-    const first = text.charCodeAt(at + 1);
-    let digits = first >= 0x30 && first <= 0x39;
-    for (let i = at + 1; i < keyEnd - 1; i++) {
-      const k = text.charCodeAt(i);
-      hash = Math.imul(hash ^ k, 0x01000193);
-      if (k < 0x30 || k > 0x39) digits = false;
-    }
     // JavaScript orders array-index keys ("0", "17") first: JSON.stringify would move this one.
-    if (digits && keyEnd - at - 2 <= 10 && (first !== 0x30 || keyEnd - at === 3)) return -1;
-    if (many === undefined) {
-      if (seen.includes(hash)) return -1;
-      seen.push(hash);
-      if (seen.length > 16) many = new Set(seen);
-    } else {
-      if (many.has(hash)) return -1;
-      many.add(hash);
-    }
+    const first = text.charCodeAt(at + 1);
+    if (first >= 0x30 && first <= 0x39 && looksLikeIndex(text, at + 1, keyEnd - 1)) return -1;
+    // A key given twice is kept once by JSON.parse. A canonical key has one spelling, so equal
+    // text is an equal key; only keys of one length are compared. Past MAX_KEYS keys the
+    // comparisons would grow with their square: such an object is serialized instead.
+    if (keyStackLength - base >= 2 * MAX_KEYS || repeated(text, at, keyEnd, base)) return -1;
+    keyStack[keyStackLength++] = at;
+    keyStack[keyStackLength++] = keyEnd;
     if (text.charCodeAt(keyEnd) !== 0x3a) return -1;
     at = value(text, keyEnd + 1, depth + 1);
     if (at < 0) return -1;
     const c = text.charCodeAt(at);
-    if (c === 0x7d) return at + 1;
+    if (c === 0x7d) {
+      keyStackLength = base;
+      return at + 1;
+    }
     if (c !== 0x2c) return -1;
     at++;
   }
+}
+
+/** Keys in one object past which it is serialized again (see object). */
+const MAX_KEYS = 32;
+
+/** The keys of the objects being scanned, innermost last: where each starts and ends (quotes included). */
+const keyStack = new Int32Array(2 * MAX_KEYS * MAX_DEPTH);
+let keyStackLength = 0;
+
+/** Whether the key at [start, end) is one of those kept from keyStack[base] on. */
+function repeated(text: string, start: number, end: number, base: number): boolean {
+  const length = end - start;
+  for (let k = base; k < keyStackLength; k += 2) {
+    const other = keyStack[k]!;
+    if (keyStack[k + 1]! - other !== length) continue;
+    let i = 1;
+    while (i < length - 1 && text.charCodeAt(start + i) === text.charCodeAt(other + i)) i++;
+    if (i === length - 1) return true;
+  }
+  return false;
+}
+
+/** Whether text[start, end) may be an array index: up to 10 digits, "0" or without a leading 0 (a few too many is only a serialization). */
+function looksLikeIndex(text: string, start: number, end: number): boolean {
+  if (end - start > 10 || (text.charCodeAt(start) === 0x30 && end - start > 1)) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 function array(text: string, at: number, depth: number): number {
@@ -101,13 +128,28 @@ function array(text: string, at: number, depth: number): number {
 /** The end of the string at `at` (after its closing quote); -1 if it is not as JSON.stringify writes it. */
 function string(text: string, at: number): number {
   if (text.charCodeAt(at) !== 0x22) return -1;
-  const close = text.indexOf('"', at + 1);
+  // Most keys and values are a few characters: read here, that is cheaper than a call to indexOf.
+  const near = Math.min(at + SHORT_STRING, text.length);
+  for (let i = at + 1; i < near; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return i + 1;
+    if (c === 0x5c) return escaped(text, at);
+  }
+  const close = text.indexOf('"', near);
   if (nextEscape !== Infinity && nextEscape <= at) {
     const found = text.indexOf('\\', at + 1);
     nextEscape = found < 0 ? Infinity : found;
   }
   // The common case: no escape in it (a raw control character would not have parsed).
   if (close > 0 && nextEscape > close) return close + 1;
+  return escaped(text, at);
+}
+
+/** Characters of a string read one by one before looking further with indexOf. */
+const SHORT_STRING = 24;
+
+/** string(), for a string with an escape in it: each escape must be one JSON.stringify writes. */
+function escaped(text: string, at: number): number {
   for (let i = at + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) return i + 1;

@@ -89,6 +89,11 @@ const report = fc.oneof(
   freeForm.map((payload) => ({ type: 'management', opts: { id: null, cmd: payload, opts: payload, state: 'failed' } })),
 );
 
+/** A management report whose free-form opts has these entries (`"key":value` each). */
+function managementWith(entries: string[]): string {
+  return `{"type":"management","opts":{"id":1,"cmd":"x","opts":{${entries.join(',')}},"state":"run"}}`;
+}
+
 describe('opts passed through as the producer sent them', () => {
   it('makes the same line as serializing, however the report is spelled', () => {
     fc.assert(
@@ -117,6 +122,16 @@ describe('opts passed through as the producer sent them', () => {
     }
   });
 
+  it("takes keys of one length that differ, nested objects that reuse their parent's keys, and 32 keys", () => {
+    for (const entries of [
+      ['"ab":1', '"ac":2', '"bc":{"ab":1,"ac":{"ab":2}}', '"ba":[{"ab":1},{"ab":1}]'],
+      Array.from({ length: 32 }, (_, i) => `"k${i}":${i}`),
+    ]) {
+      const text = managementWith(entries);
+      expect(canonicalOptsSpan(text, 'management'), text).toBeDefined();
+    }
+  });
+
   const serializedAgain: [string, string][] = [
     ['whitespace', '{"type":"state","opts":{ "pool":"tank","id":"1","state":"running"}}'],
     ['an escaped slash', '{"type":"state","opts":{"pool":"tank","id":"a\\/b","state":"running"}}'],
@@ -134,6 +149,11 @@ describe('opts passed through as the producer sent them', () => {
     ['opts given twice', '{"type":"state","opts":{},"opts":{"pool":"tank","id":"1","state":"running"}}'],
     ['opts spelled with an escape', '{"type":"state","\\u006fpts":{"pool":"tank","id":"1","state":"running"}}'],
     ['a 16-digit integer', '{"type":"management","opts":{"id":1234567890123456,"cmd":"x","opts":null,"state":"run"}}'],
+    [
+      'a key repeated among many of one length',
+      managementWith(Array.from({ length: 20 }, (_, i) => `"k${String(i).padStart(2, '0')}":1`).concat('"k05":2')),
+    ],
+    ['an object of more than 32 keys', managementWith(Array.from({ length: 33 }, (_, i) => `"k${i}":${i}`))],
   ];
   for (const [what, text] of serializedAgain) {
     it(`serializes again for ${what}, with the same result as always serializing`, () => {
