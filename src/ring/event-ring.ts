@@ -124,8 +124,8 @@ export interface Tails {
 export type WriteResult = { ok: true; firstSeq: number; count: number; end: number } | { ok: false; why: 'full' | 'failing' | 'lease' };
 
 const textEncoder = new TextEncoder();
-const SEQ_OPEN = textEncoder.encode('{"seq":');
-const TIME_OPEN = textEncoder.encode(',"time":"');
+/** Where a line's seq digits start: after `{"seq":`. */
+const SEQ_DIGITS_AT = '{"seq":'.length;
 
 export class EventRing {
   readonly size: number;
@@ -362,36 +362,28 @@ export class EventRing {
     const endsAt = (offset + HEADER_BYTES) >> 2;
     const typesAt = offset + HEADER_BYTES + count * 4;
     const lines = offset + linesOffset(count);
-    const time = textEncoder.encode(`${new Date(claim.timeMs).toISOString()}",`);
-    const digits = textEncoder.encode(String(firstSeq));
-    let digitCount = digits.length;
-    let scratch = digits;
+    // Every line of a record starts the same but for the seq: one template, its digits counted up.
+    const time = `${new Date(claim.timeMs).toISOString()}",`;
+    let prefix = textEncoder.encode(`{"seq":${firstSeq},"time":"${time}`);
+    let digitsEnd = SEQ_DIGITS_AT + String(firstSeq).length;
     let at = lines;
     let start = 0;
     for (let i = 0; i < count; i++) {
-      bytes.set(SEQ_OPEN, at);
-      at += SEQ_OPEN.length;
-      for (let d = 0; d < digitCount; d++) bytes[at++] = scratch[d]!;
-      bytes.set(TIME_OPEN, at);
-      at += TIME_OPEN.length;
-      bytes.set(time, at);
-      at += time.length;
+      bytes.set(prefix, at);
+      at += prefix.length;
       const end = tails.ends[i]!;
       bytes.set(tails.bytes.subarray(start, end), at);
       at += end - start;
       start = end;
       this.words[endsAt + i] = at - lines;
       bytes[typesAt + i] = tails.types[i]!;
-      // The next seq's digits: add one, carrying (seqs are consecutive).
-      let d = digitCount - 1;
-      while (d >= 0 && scratch[d] === 0x39) scratch[d--] = 0x30;
-      if (d >= 0) scratch[d]!++;
+      // The next seq's digits: add one, carrying (seqs are consecutive); one digit more at 10^n.
+      let d = digitsEnd - 1;
+      while (d >= SEQ_DIGITS_AT && prefix[d] === 0x39) prefix[d--] = 0x30;
+      if (d >= SEQ_DIGITS_AT) prefix[d]!++;
       else {
-        const wider = new Uint8Array(digitCount + 1);
-        wider[0] = 0x31;
-        wider.fill(0x30, 1);
-        scratch = wider;
-        digitCount++;
+        prefix = textEncoder.encode(`{"seq":${firstSeq + i + 1},"time":"${time}`);
+        digitsEnd++;
       }
     }
     // The gaps left by alignment are zeros, so a record's bytes (and its CRC) depend on it alone.

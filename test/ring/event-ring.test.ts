@@ -51,6 +51,18 @@ describe('EventRing', () => {
     expect(ring.nextSeq).toBe(12);
   });
 
+  it('counts seqs up through carries and a digit more within one record', () => {
+    for (const first of [98, 1_098, 999_998]) {
+      const ring = EventRing.create(1 << 16, { nextSeq: first });
+      ring.join(0);
+      const consumer = new RingConsumer(ring, 0);
+      ring.write(tails([tail('a'), tail('b'), tail('c'), tail('d')]), T0);
+      expect(drainAll(consumer).map(([seq, line]) => [seq, JSON.parse(line).seq])).toEqual(
+        Array.from({ length: 4 }, (_, i) => [first + i, first + i]),
+      );
+    }
+  });
+
   it('counts the digits of any run of seqs', () => {
     expect(digitsOf(1, 9)).toBe(9);
     expect(digitsOf(8, 5)).toBe(1 + 1 + 2 + 2 + 2);
