@@ -53,6 +53,18 @@ export interface ReportSink {
     lineNo: number,
     ack: string | number | undefined,
   ): void;
+  /**
+   * add(), for a report whose event line is made already (`tail`, see protocol/wire.ts): the
+   * caller checked its length. `pool` is its opts.pool, counted.
+   */
+  addTail(
+    type: EventType,
+    tail: string,
+    pool: string | undefined,
+    target: ReplyTarget,
+    lineNo: number,
+    ack: string | number | undefined,
+  ): void;
   /** Runs `step` once every report taken before it is answered. */
   after(step: () => void): void;
 }
@@ -112,13 +124,24 @@ export class Ingest implements ReportSink {
     ack: string | number | undefined,
   ): void {
     const tail = checkedEventTail(type, opts, this.maxLineBytes, MAX_EVENT_PREFIX_BYTES, line);
+    const pool = (opts as { pool?: unknown }).pool;
+    this.addTail(type, tail, typeof pool === 'string' ? pool : undefined, target, lineNo, ack);
+  }
+
+  addTail(
+    type: EventType,
+    tail: string,
+    pool: string | undefined,
+    target: ReplyTarget,
+    lineNo: number,
+    ack: string | number | undefined,
+  ): void {
     if (this.builder.byteLength >= TICKET_BYTES) this.flush();
     const index = this.ticket.events++;
     const code = eventTypeCode(type);
     this.builder.add(tail, code);
     this.ticket.types[code]!++;
-    const pool = (opts as { pool?: unknown }).pool;
-    if (typeof pool === 'string') this.ticket.pools.set(pool, (this.ticket.pools.get(pool) ?? 0) + 1);
+    if (pool !== undefined) this.ticket.pools.set(pool, (this.ticket.pools.get(pool) ?? 0) + 1);
     const ticket = this.ticket;
     ticket.waiting.push(target);
     ticket.indexes.push(index);

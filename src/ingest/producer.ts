@@ -6,7 +6,16 @@ import type { PeerCred } from '../native/index.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import type { RejectReason } from '../protocol/stats.js';
-import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
+import { scanReport } from '../protocol/fast-report.js';
+import {
+  ackLine,
+  checkedLength,
+  errorLine,
+  MAX_EVENT_PREFIX_BYTES,
+  reportErrorLine,
+  spanTail,
+  UnpublishableError,
+} from '../protocol/wire.js';
 import type { Outcome, ReplyTarget, ReportSink } from './ingest.js';
 import type { Ack } from '../protocol/report.js';
 import type { ConnectionLogger } from '../connection-log.js';
@@ -133,11 +142,19 @@ export class ProducerConnection implements ReplyTarget {
   }
 
   private onLine(text: string, lineNo: number): void {
-    const report = parseReport(text);
+    // The common case is read straight from the text (protocol/fast-report.ts); any other line is parsed and checked in full.
+    const report = scanReport(text) ?? parseReport(text);
     if (!report.ok) return this.reject(lineNo, report);
     const { ack } = report;
     try {
-      this.ctx.ingest.add(report.type, report.opts, text, this, lineNo, ack);
+      if ('optsStart' in report) {
+        const tail = checkedLength(
+          spanTail(report.type, text, report.optsStart, report.optsEnd),
+          this.ctx.maxLineBytes,
+          MAX_EVENT_PREFIX_BYTES,
+        );
+        this.ctx.ingest.addTail(report.type, tail, report.pool, this, lineNo, ack);
+      } else this.ctx.ingest.add(report.type, report.opts, text, this, lineNo, ack);
     } catch (error) {
       if (!(error instanceof UnpublishableError)) throw error;
       return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], ack));

@@ -27,14 +27,19 @@ const ACK_TAIL = /,"ack":(?:-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"[^"\\]*")\}$/y;
 export function canonicalOptsSpan(line: string, type: string): [number, number] | undefined {
   const start = 18 + type.length; // {"type":"<type>","opts":
   if (!line.startsWith('{"type":"') || !line.startsWith(type, 9) || !line.startsWith('","opts":', 9 + type.length)) return undefined;
-  nextEscape = -1;
-  keyStackLength = 0;
-  const end = value(line, start, 0);
+  const end = canonicalValueEnd(line, start);
   if (end < 0) return undefined;
   if (end === line.length - 1) return line.charCodeAt(end) === 0x7d ? [start, end] : undefined;
   ACK_TAIL.lastIndex = end;
   if (!ACK_TAIL.test(line)) return undefined;
   return [start, end];
+}
+
+/** The end of the JSON value at `text[at]` if it is spelled as JSON.stringify would spell it, else -1 (after a JSON.parse of `text`: see fast-report.ts). */
+export function canonicalValueEnd(text: string, at: number): number {
+  nextEscape = -1;
+  keyStackLength = 0;
+  return value(text, at, 0);
 }
 
 /** The end of the canonical JSON value at `at`, or -1 if there is none there. */
@@ -46,7 +51,7 @@ function value(text: string, at: number, depth: number): number {
   if (c === 0x74) return text.startsWith('true', at) ? at + 4 : -1;
   if (c === 0x66) return text.startsWith('false', at) ? at + 5 : -1;
   if (c === 0x6e) return text.startsWith('null', at) ? at + 4 : -1;
-  return number(text, at);
+  return canonicalIntegerEnd(text, at);
 }
 
 function object(text: string, at: number, depth: number): number {
@@ -168,8 +173,8 @@ function escaped(text: string, at: number): number {
   return -1;
 }
 
-/** A number: canonical only as an integer of at most 15 digits (exact in a double, written back the same), not -0. */
-function number(text: string, at: number): number {
+/** The end of a number at `at`, if it is an integer of at most 15 digits (exact in a double, written back the same), not -0; else -1. */
+export function canonicalIntegerEnd(text: string, at: number): number {
   let i = at;
   if (text.charCodeAt(i) === 0x2d) i++;
   const digitsStart = i;

@@ -32,7 +32,12 @@ export function eventTail(type: EventType, opts: EventOpts): string {
  */
 export function eventTailOf(type: EventType, opts: EventOpts, line: string | undefined): string {
   const span = line === undefined ? undefined : canonicalOptsSpan(line, type);
-  return span === undefined ? eventTail(type, opts) : `"type":"${type}"${OPTS_KEY}${line!.slice(span[0], span[1])}}\n`;
+  return span === undefined ? eventTail(type, opts) : spanTail(type, line!, span[0], span[1]);
+}
+
+/** eventTail, from `line[optsStart, optsEnd)`: opts already spelled as serializing would spell it. */
+export function spanTail(type: EventType, line: string, optsStart: number, optsEnd: number): string {
+  return `"type":"${type}"${OPTS_KEY}${line.slice(optsStart, optsEnd)}}\n`;
 }
 
 /** The longest eventPrefix: seq at 16 digits (2^53), time at its 24 characters. */
@@ -54,6 +59,11 @@ export function checkedEventTail(type: EventType, opts: EventOpts, maxLineBytes:
     if (error instanceof RangeError) throw new UnpublishableError('opts is nested too deeply');
     throw error;
   }
+  return checkedLength(tail, maxLineBytes, prefixBytes);
+}
+
+/** `tail`, or an UnpublishableError if its event line (after `prefixBytes`, without the newline) would pass `maxLineBytes`. */
+export function checkedLength(tail: string, maxLineBytes: number, prefixBytes: number): string {
   // A UTF-16 length is at most the UTF-8 byte count: only a long line needs counting.
   if ((prefixBytes + tail.length - 1) * 3 > maxLineBytes) {
     const bytes = prefixBytes + Buffer.byteLength(tail) - 1;

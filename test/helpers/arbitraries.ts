@@ -1,5 +1,6 @@
 // fast-check generators for what a client might send, good and bad.
 import fc from 'fast-check';
+import { EVENT_TYPES } from '../../src/protocol/event-types.js';
 import { sampleReports } from './daemon.js';
 
 /** Valid reports: the samples with random names and a random (free-form) management payload. */
@@ -68,3 +69,34 @@ export function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
   chunks.push(bytes.subarray(start));
   return chunks.filter((chunk) => chunk.length > 0);
 }
+
+/** Values near the edges of what the schemas allow, and anything JSON can hold. */
+const edgeValue = fc.oneof(
+  fc.constantFrom(0, -1, 1, 1.5, 2 ** 31, 2 ** 53, -(2 ** 53), '', ' ', 'x'.repeat(300), 'eth0', 'tank', 'running', 'up', null, true),
+  // Lone surrogates (and a proper pair), as values and as keys of free-form data; pool-name edges.
+  fc.constantFrom('\ud800', 'a\udfff', '\ud83d\ude00', { 'k\udc00': 1 }, ['\ud800'], 't'.repeat(255), 't'.repeat(256), '1tank', 'tank 2:x'),
+  fc.string({ maxLength: 20 }),
+  fc.integer(),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+
+/** A sample report with one thing changed: a field set to an edge value, removed or added, an ack, or the type. */
+export const mutatedReport = fc
+  .record({
+    sample: fc.constantFrom(...Object.values(sampleReports)),
+    change: fc.constantFrom('set', 'delete', 'add', 'ack', 'type', 'none'),
+    field: fc.nat(),
+    key: fc.string({ maxLength: 8 }),
+    value: edgeValue,
+  })
+  .map(({ sample, change, field, key, value }) => {
+    const copy = JSON.parse(JSON.stringify(sample)) as Record<string, unknown> & { opts: Record<string, unknown> };
+    const keys = Object.keys(copy.opts);
+    const name = keys.length > 0 ? keys[field % keys.length]! : key;
+    if (change === 'set') copy.opts[name] = value;
+    else if (change === 'delete') delete copy.opts[name];
+    else if (change === 'add') copy.opts[key] = value;
+    else if (change === 'ack') copy.ack = value;
+    else if (change === 'type') copy.type = EVENT_TYPES[field % EVENT_TYPES.length];
+    return copy;
+  });
