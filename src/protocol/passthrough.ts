@@ -35,7 +35,10 @@ export function canonicalOptsSpan(line: string, type: string): [number, number] 
   return [start, end];
 }
 
-/** The end of the JSON value at `text[at]` if it is spelled as JSON.stringify would spell it, else -1 (after a JSON.parse of `text`: see fast-report.ts). */
+/**
+ * The end of the JSON value at `text[at]` if it is spelled as JSON.stringify would spell it, else -1
+ * (as after a JSON.parse of `text`: raw control characters in strings are not looked for).
+ */
 export function canonicalValueEnd(text: string, at: number): number {
   nextEscape = -1;
   keyStackLength = 0;

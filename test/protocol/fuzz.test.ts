@@ -9,7 +9,6 @@ import { EVENT_TYPES, reportSchemas } from '../../src/protocol/events.js';
 import { isValidReport, MAX_WIRE_ISSUES, parseReport } from '../../src/protocol/report.js';
 import { eventLine, parseEventOpts } from '../../src/protocol/wire.js';
 import { chunked, invalidLine, mutatedReport, REJECTION_MESSAGES, validReport } from '../helpers/arbitraries.js';
-import { sampleReports } from '../helpers/daemon.js';
 
 const MAX = 256;
 
