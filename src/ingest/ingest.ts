@@ -11,7 +11,7 @@
 import { BatchBuilder } from '../ipc/batch.js';
 import { EVENT_TYPES, eventTypeCode, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
-import { checkedEventTail, MAX_EVENT_PREFIX_BYTES } from '../protocol/wire.js';
+import { checkEventBytes, checkedEventTail, MAX_EVENT_PREFIX_BYTES } from '../protocol/wire.js';
 import { DURABLE_SIGNAL, SPACE_SIGNAL, type EventRing, type Tails } from '../ring/event-ring.js';
 
 /** Past this many bytes of tails a ticket is written at once: a turn can read megabytes from busy producers. */
@@ -41,25 +41,20 @@ export interface ReplyTarget {
 /** Where a producer connection hands its reports. */
 export interface ReportSink {
   /**
-   * Takes one validated report (`line`: the producer's own text, whose opts bytes are reused when
-   * they can be); `target` is told its outcome (with `lineNo` and `ack`) once it is published or
-   * refused. Throws an UnpublishableError, taking nothing, if the event line could pass the limit.
+   * Takes one validated report; `target` is told its outcome (with `lineNo` and `ack`) once it is
+   * published or refused. Throws an UnpublishableError, taking nothing, if the event line could
+   * pass the limit.
    */
-  add(
-    type: EventType,
-    opts: EventOpts,
-    line: string | undefined,
-    target: ReplyTarget,
-    lineNo: number,
-    ack: string | number | undefined,
-  ): void;
+  add(type: EventType, opts: EventOpts, target: ReplyTarget, lineNo: number, ack: string | number | undefined): void;
   /**
-   * add(), for a report whose event line is made already (`tail`, see protocol/wire.ts): the
-   * caller checked its length. `pool` is its opts.pool, counted.
+   * add(), for a report taken as the producer sent it (protocol/fast-report.ts): its event line
+   * is `source[start, end)` (`"type":…,"opts":{…}`) closed with `}`. `pool` is its opts.pool.
    */
-  addTail(
+  addSpan(
     type: EventType,
-    tail: string,
+    source: Uint8Array,
+    start: number,
+    end: number,
     pool: string | undefined,
     target: ReplyTarget,
     lineNo: number,
@@ -115,31 +110,36 @@ export class Ingest implements ReportSink {
     private readonly maxLineBytes: number,
   ) {}
 
-  add(
-    type: EventType,
-    opts: EventOpts,
-    line: string | undefined,
-    target: ReplyTarget,
-    lineNo: number,
-    ack: string | number | undefined,
-  ): void {
-    const tail = checkedEventTail(type, opts, this.maxLineBytes, MAX_EVENT_PREFIX_BYTES, line);
+  add(type: EventType, opts: EventOpts, target: ReplyTarget, lineNo: number, ack: string | number | undefined): void {
+    const tail = checkedEventTail(type, opts, this.maxLineBytes, MAX_EVENT_PREFIX_BYTES);
+    if (this.builder.byteLength >= TICKET_BYTES) this.flush();
+    const code = eventTypeCode(type);
+    this.builder.add(tail, code);
     const pool = (opts as { pool?: unknown }).pool;
-    this.addTail(type, tail, typeof pool === 'string' ? pool : undefined, target, lineNo, ack);
+    this.taken(code, typeof pool === 'string' ? pool : undefined, target, lineNo, ack);
   }
 
-  addTail(
+  addSpan(
     type: EventType,
-    tail: string,
+    source: Uint8Array,
+    start: number,
+    end: number,
     pool: string | undefined,
     target: ReplyTarget,
     lineNo: number,
     ack: string | number | undefined,
   ): void {
+    // The line: its start (counted at its longest), the span, and `}` (the newline is not counted).
+    checkEventBytes(MAX_EVENT_PREFIX_BYTES + end - start + 1, this.maxLineBytes);
     if (this.builder.byteLength >= TICKET_BYTES) this.flush();
-    const index = this.ticket.events++;
     const code = eventTypeCode(type);
-    this.builder.add(tail, code);
+    this.builder.addClosed(source, start, end, code);
+    this.taken(code, pool, target, lineNo, ack);
+  }
+
+  /** Books the event just added to the builder into the open ticket. */
+  private taken(code: number, pool: string | undefined, target: ReplyTarget, lineNo: number, ack: string | number | undefined): void {
+    const index = this.ticket.events++;
     this.ticket.types[code]!++;
     if (pool !== undefined) this.ticket.pools.set(pool, (this.ticket.pools.get(pool) ?? 0) + 1);
     const ticket = this.ticket;

@@ -7,15 +7,7 @@ import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
 import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { scanReport } from '../protocol/fast-report.js';
-import {
-  ackLine,
-  checkedLength,
-  errorLine,
-  MAX_EVENT_PREFIX_BYTES,
-  reportErrorLine,
-  spanTail,
-  UnpublishableError,
-} from '../protocol/wire.js';
+import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
 import type { Outcome, ReplyTarget, ReportSink } from './ingest.js';
 import type { Ack } from '../protocol/report.js';
 import type { ConnectionLogger } from '../connection-log.js';
@@ -59,6 +51,7 @@ export class ProducerConnection implements ReplyTarget {
       ctx.maxLineBytes,
       {
         line: (text, lineNo) => this.onLine(text, lineNo),
+        bytes: (bytes, start, end, lineNo) => this.onBytes(bytes, start, end, lineNo),
         badLine: (lineNo, message) => this.reject(lineNo, rejected('framing', message)),
         timedOut: (message) => this.timedOut(message),
       },
@@ -141,20 +134,27 @@ export class ProducerConnection implements ReplyTarget {
     });
   }
 
+  /** The common case, taken straight from the bytes (protocol/fast-report.ts); false for any other line. */
+  private onBytes(bytes: Buffer, start: number, end: number, lineNo: number): boolean {
+    const report = scanReport(bytes, start, end);
+    if (report === undefined) return false;
+    try {
+      // The event line is the report's own bytes after its `{`, up to the end of opts.
+      this.ctx.ingest.addSpan(report.type, bytes, start + 1, report.optsEnd, report.pool, this, lineNo, report.ack);
+    } catch (error) {
+      if (!(error instanceof UnpublishableError)) throw error;
+      this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], report.ack));
+    }
+    return true;
+  }
+
+  /** Any other line: parsed and checked in full, and refused with the reason. */
   private onLine(text: string, lineNo: number): void {
-    // The common case is read straight from the text (protocol/fast-report.ts); any other line is parsed and checked in full.
-    const report = scanReport(text) ?? parseReport(text);
+    const report = parseReport(text);
     if (!report.ok) return this.reject(lineNo, report);
     const { ack } = report;
     try {
-      if ('optsStart' in report) {
-        const tail = checkedLength(
-          spanTail(report.type, text, report.optsStart, report.optsEnd),
-          this.ctx.maxLineBytes,
-          MAX_EVENT_PREFIX_BYTES,
-        );
-        this.ctx.ingest.addTail(report.type, tail, report.pool, this, lineNo, ack);
-      } else this.ctx.ingest.add(report.type, report.opts, text, this, lineNo, ack);
+      this.ctx.ingest.add(report.type, report.opts, this, lineNo, ack);
     } catch (error) {
       if (!(error instanceof UnpublishableError)) throw error;
       return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], ack));

@@ -45,13 +45,15 @@ export class BatchBuilder {
     this.types[this.count++] = typeCode;
   }
 
-  /** A line made of an ASCII prefix and bytes already encoded: a worker's serialized report stamped with seq and time. */
-  addPrefixed(prefix: string, source: Buffer, start: number, end: number, typeCode: number): void {
-    const size = prefix.length + end - start;
+  /** A line copied from bytes already encoded, `source[start, end)`, closed with `}` and its newline (a producer's own report). */
+  addClosed(source: Uint8Array, start: number, end: number, typeCode: number): void {
+    const size = end - start + 2;
     if (this.used + size > this.scratch.length) this.growScratch(size);
     if (this.count === this.ends.length) this.growIndex();
-    this.used += this.scratch.write(prefix, this.used, 'latin1');
-    this.used += source.copy(this.scratch, this.used, start, end);
+    this.scratch.set(source.subarray(start, end), this.used);
+    this.used += end - start;
+    this.scratch[this.used++] = 0x7d;
+    this.scratch[this.used++] = 0x0a;
     this.ends[this.count] = this.used;
     this.types[this.count++] = typeCode;
   }

@@ -10,6 +10,12 @@ const NEWLINE = 0x0a;
 export interface LineSink {
   /** A complete line, decoded, without its `\n` or a trailing `\r`. */
   line(text: string, lineNo: number): void;
+  /**
+   * A complete line offered first as bytes, `bytes[start, end)` (valid UTF-8, within the limit,
+   * without its `\n`): true if taken, else it comes to `line`. For a reader that can take most
+   * lines without decoding them (valid only during the call: the bytes are the chunk's).
+   */
+  bytes?(bytes: Buffer, start: number, end: number, lineNo: number): boolean;
   /** A line that cannot be decoded: over the byte limit or not valid UTF-8. */
   badLine(lineNo: number, message: string): void;
   /** A line was not finished within the deadline (lineTimeoutMs): the connection should end. */
@@ -148,8 +154,9 @@ export class LineFramer {
   /** Every line in `region` is complete; the common case decodes the whole region at once. */
   private completeLines(region: Buffer): void {
     if (isUtf8(region)) {
+      if (this.sink.bytes !== undefined) return this.offerBytes(region, this.sink.bytes);
       const lines = region.toString('utf8').split('\n');
-      for (const text of lines) this.emitText(text);
+      for (const text of lines) this.emitText(text, ++this.lineNo);
       return;
     }
     let start = 0;
@@ -162,14 +169,25 @@ export class LineFramer {
     this.emit(region.subarray(start));
   }
 
+  /** completeLines, for a sink that takes lines as bytes: each line is decoded only if it is not taken so. */
+  private offerBytes(region: Buffer, take: (bytes: Buffer, start: number, end: number, lineNo: number) => boolean): void {
+    for (let start = 0; ;) {
+      const newline = region.indexOf(NEWLINE, start);
+      const end = newline === -1 ? region.length : newline;
+      const lineNo = ++this.lineNo;
+      if (end - start > this.maxLineBytes || !take(region, start, end, lineNo)) this.emitText(region.toString('utf8', start, end), lineNo);
+      if (newline === -1) return;
+      start = newline + 1;
+    }
+  }
+
   private emit(bytes: Buffer): void {
     if (bytes.length > this.maxLineBytes + 1) return this.tooLong(++this.lineNo);
     if (!isUtf8(bytes)) return this.sink.badLine(++this.lineNo, 'Line is not valid UTF-8');
-    this.emitText(bytes.toString('utf8'));
+    this.emitText(bytes.toString('utf8'), ++this.lineNo);
   }
 
-  private emitText(text: string): void {
-    const lineNo = ++this.lineNo;
+  private emitText(text: string, lineNo: number): void {
     if (text.endsWith('\r')) text = text.slice(0, -1);
     // A UTF-16 length is at most the UTF-8 byte count, and a third of it at least.
     if (text.length * 3 > this.maxLineBytes && Buffer.byteLength(text) > this.maxLineBytes) return this.tooLong(lineNo);

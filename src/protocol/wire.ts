@@ -3,7 +3,6 @@
 import type { EventOpts, EventType } from './events.js';
 import type { WireIssue } from './issues.js';
 import type { Ack } from './report.js';
-import { canonicalOptsSpan } from './passthrough.js';
 
 const OPTS_KEY = ',"opts":';
 
@@ -26,20 +25,6 @@ export function eventTail(type: EventType, opts: EventOpts): string {
   return `"type":"${type}"${OPTS_KEY}${JSON.stringify(opts)}}\n`;
 }
 
-/**
- * eventTail, made from the producer's own line when its opts bytes are already what serializing
- * would write (protocol/passthrough.ts), else by serializing. Throws a RangeError as eventTail.
- */
-export function eventTailOf(type: EventType, opts: EventOpts, line: string | undefined): string {
-  const span = line === undefined ? undefined : canonicalOptsSpan(line, type);
-  return span === undefined ? eventTail(type, opts) : spanTail(type, line!, span[0], span[1]);
-}
-
-/** eventTail, from `line[optsStart, optsEnd)`: opts already spelled as serializing would spell it. */
-export function spanTail(type: EventType, line: string, optsStart: number, optsEnd: number): string {
-  return `"type":"${type}"${OPTS_KEY}${line.slice(optsStart, optsEnd)}}\n`;
-}
-
 /** The longest eventPrefix: seq at 16 digits (2^53), time at its 24 characters. */
 export const MAX_EVENT_PREFIX_BYTES = eventPrefix(Number.MAX_SAFE_INTEGER, new Date(0).toISOString()).length;
 
@@ -47,31 +32,27 @@ export const MAX_EVENT_PREFIX_BYTES = eventPrefix(Number.MAX_SAFE_INTEGER, new D
 export class UnpublishableError extends Error {}
 
 /**
- * eventTailOf (from the producer's `line` when it can be), or an UnpublishableError if opts is
- * nested too deeply to serialize or the event line (after a start of `prefixBytes`, without its
- * newline) would be longer than `maxLineBytes`.
+ * eventTail, or an UnpublishableError if opts is nested too deeply to serialize or the event line
+ * (after a start of `prefixBytes`, without its newline) would be longer than `maxLineBytes`.
  */
-export function checkedEventTail(type: EventType, opts: EventOpts, maxLineBytes: number, prefixBytes: number, line?: string): string {
+export function checkedEventTail(type: EventType, opts: EventOpts, maxLineBytes: number, prefixBytes: number): string {
   let tail: string;
   try {
-    tail = eventTailOf(type, opts, line);
+    tail = eventTail(type, opts);
   } catch (error) {
     if (error instanceof RangeError) throw new UnpublishableError('opts is nested too deeply');
     throw error;
   }
-  return checkedLength(tail, maxLineBytes, prefixBytes);
+  // A UTF-16 length is at most the UTF-8 byte count: only a long line needs counting.
+  if ((prefixBytes + tail.length - 1) * 3 > maxLineBytes) checkEventBytes(prefixBytes + Buffer.byteLength(tail) - 1, maxLineBytes);
+  return tail;
 }
 
-/** `tail`, or an UnpublishableError if its event line (after `prefixBytes`, without the newline) would pass `maxLineBytes`. */
-export function checkedLength(tail: string, maxLineBytes: number, prefixBytes: number): string {
-  // A UTF-16 length is at most the UTF-8 byte count: only a long line needs counting.
-  if ((prefixBytes + tail.length - 1) * 3 > maxLineBytes) {
-    const bytes = prefixBytes + Buffer.byteLength(tail) - 1;
-    if (bytes > maxLineBytes) {
-      throw new UnpublishableError(`the event would be up to ${bytes} bytes with its seq and time, over the line limit of ${maxLineBytes}`);
-    }
+/** An UnpublishableError if an event line of `bytes` (without its newline, its start counted at its longest) would pass `maxLineBytes`. */
+export function checkEventBytes(bytes: number, maxLineBytes: number): void {
+  if (bytes > maxLineBytes) {
+    throw new UnpublishableError(`the event would be up to ${bytes} bytes with its seq and time, over the line limit of ${maxLineBytes}`);
   }
-  return tail;
 }
 
 /** Re-frames a native event line the way osctld's `event_subscribe` sends events. */

@@ -35,9 +35,11 @@ function lines(consumer: RingConsumer): string[] {
 describe('Ingest', () => {
   it('writes one record a turn, each line stamped with its seq, and counts it by type and pool first', () => {
     const { ingest: i, consumer, written } = ingest();
-    i.add('state', state('1'), undefined, to(ignore), 0, undefined);
-    i.add('state', state('2', 'ssd'), '{"type":"state","opts":{"pool":"ssd","id":"2","state":"running"}}', to(ignore), 0, undefined);
-    i.add('osctld_shutdown', {}, undefined, to(ignore), 0, undefined);
+    i.add('state', state('1'), to(ignore), 0, undefined);
+    // As a producer sent it: the bytes after its `{`, up to the end of opts.
+    const sent = Buffer.from('{"type":"state","opts":{"pool":"ssd","id":"2","state":"running"},"ack":9}');
+    i.addSpan('state', sent, 1, sent.indexOf(',"ack"'), 'ssd', to(ignore), 0, 9);
+    i.add('osctld_shutdown', {}, to(ignore), 0, undefined);
     i.flush();
     const out = lines(consumer);
     expect(out.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
@@ -60,9 +62,9 @@ describe('Ingest', () => {
     const { ingest: i } = ingest();
     const order: string[] = [];
     const ack = (outcome: Outcome) => order.push(`ack ${String(outcome)}`);
-    i.add('state', state('1'), undefined, to(ack), 0, undefined);
+    i.add('state', state('1'), to(ack), 0, undefined);
     i.after(() => order.push('error line 2'));
-    i.add('state', state('3'), undefined, to(ack), 0, undefined);
+    i.add('state', state('3'), to(ack), 0, undefined);
     expect(order).toEqual([]);
     i.flush();
     i.after(() => order.push('error line 4'));
@@ -76,7 +78,6 @@ describe('Ingest', () => {
     i.add(
       'state',
       state('1'),
-      undefined,
       to((outcome) => order.push(`ack ${String(outcome)}`)),
       0,
       undefined,
@@ -87,7 +88,6 @@ describe('Ingest', () => {
     i.add(
       'state',
       state('3'),
-      undefined,
       to((outcome) => order.push(`ack ${String(outcome)}`)),
       0,
       undefined,
@@ -114,7 +114,6 @@ describe('Ingest', () => {
     i.add(
       'state',
       state('1'),
-      undefined,
       to((outcome) => outcomes.push(outcome)),
       0,
       undefined,
@@ -125,7 +124,6 @@ describe('Ingest', () => {
     i.add(
       'state',
       state('2'),
-      undefined,
       to((outcome) => outcomes.push(outcome)),
       0,
       undefined,
@@ -142,7 +140,6 @@ describe('Ingest', () => {
         i.add(
           'state',
           state(`${turn}-${k}`),
-          undefined,
           to((outcome) => seqs.push(outcome)),
           0,
           undefined,
@@ -166,10 +163,17 @@ describe('Ingest', () => {
     const { ingest: i, ring } = ingest({ maxLineBytes: limit });
     const tail = `"type":"state","opts":${JSON.stringify(state(''))}}`.length;
     const fits = 'x'.repeat(limit - MAX_EVENT_PREFIX_BYTES - tail);
-    expect(() => i.add('state', state(fits), undefined, to(ignore), 0, undefined)).not.toThrow();
-    expect(() => i.add('state', state(`${fits}x`), undefined, to(ignore), 0, undefined)).toThrow(UnpublishableError);
+    expect(() => i.add('state', state(fits), to(ignore), 0, undefined)).not.toThrow();
+    expect(() => i.add('state', state(`${fits}x`), to(ignore), 0, undefined)).toThrow(UnpublishableError);
+    // The same bounds for a report taken as its producer sent it.
+    for (const id of [fits, `${fits}x`]) {
+      const sent = Buffer.from(JSON.stringify({ type: 'state', opts: state(id) }));
+      const adding = () => i.addSpan('state', sent, 1, sent.length - 1, 'tank', to(ignore), 0, undefined);
+      if (id === fits) expect(adding).not.toThrow();
+      else expect(adding).toThrow(UnpublishableError);
+    }
     i.flush();
-    expect(ring.nextSeq).toBe(2);
+    expect(ring.nextSeq).toBe(3);
   });
 
   it('publishes the daemon’s own event at once, with its seq', () => {
