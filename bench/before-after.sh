@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Another build against this one, side by side: ingest (S=1, P=4, with and without
+# Another build against this one, side by side: ingest of 1,000,000 events (S=1, P=4, with and without
 # --ingest-threads 2), deliveries at 100 and 1000 subscribers, with raw and Redis in the same
 # rounds; 3 rounds interleaved, medians, CPU per event by thread.
 # Usage: bash bench/before-after.sh /path/to/other/checkout/bin/eventd.js
@@ -14,12 +14,12 @@ run() { # label bin target S P events [args]
     tail -1 | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.stringify({label:process.argv[1],...JSON.parse(s)})))' "$1" >>"$out"
 }
 for round in 1 2 3; do
-  run raw - raw 1 4 300000
-  if command -v redis-server >/dev/null; then run redis - redis 1 4 300000; fi
-  run before "$BEFORE" eventd 1 4 300000
-  run after "$AFTER" eventd 1 4 300000
-  run before-it2 "$BEFORE" eventd 1 4 300000 "--ingest-threads 2"
-  run after-it2 "$AFTER" eventd 1 4 300000 "--ingest-threads 2"
+  run raw - raw 1 4 1000000
+  if command -v redis-server >/dev/null; then run redis - redis 1 4 1000000; fi
+  run before "$BEFORE" eventd 1 4 1000000
+  run after "$AFTER" eventd 1 4 1000000
+  run before-it2 "$BEFORE" eventd 1 4 1000000 "--ingest-threads 2"
+  run after-it2 "$AFTER" eventd 1 4 1000000 "--ingest-threads 2"
   for S in 100 1000; do
     N=$([ "$S" = 100 ] && echo 50000 || echo 10000)
     run raw - raw "$S" 1 "$N"
