@@ -92,3 +92,45 @@ describe('LineFramer', () => {
     expect(frame([Buffer.from([0x61, 0xe2, 0x82])])).toEqual([{ bad: 'Line is not valid UTF-8', n: 1 }]);
   });
 });
+
+describe('LineFramer offering lines as bytes', () => {
+  /** Frames `chunks` with a sink that takes, as bytes, the lines that start with `T`. */
+  function frameTaking(chunks: (string | Buffer)[], max = 64): (Out | { taken: string; n: number })[] {
+    const out: (Out | { taken: string; n: number })[] = [];
+    const framer = new LineFramer(max, {
+      line: (text, n) => out.push({ line: text, n }),
+      bytes: (bytes, start, end, n) => {
+        if (bytes[start] !== 0x54) return false;
+        out.push({ taken: bytes.toString('utf8', start, end), n });
+        return true;
+      },
+      badLine: (n, message) => out.push({ bad: message, n }),
+    });
+    for (const chunk of chunks) framer.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    framer.end();
+    return out;
+  }
+
+  it('offers each complete line first, decodes the ones not taken, and numbers them all in order', () => {
+    expect(frameTaking(['T1\na\r\nT2é\n', 'b\nT3'])).toEqual([
+      { taken: 'T1', n: 1 },
+      { line: 'a', n: 2 },
+      { taken: 'T2é', n: 3 },
+      { line: 'b', n: 4 },
+      // The last line, ended by the end of the stream, is decoded.
+      { line: 'T3', n: 5 },
+    ]);
+  });
+
+  it('never offers a line over the limit or a chunk that is not valid UTF-8', () => {
+    expect(frameTaking([`T${'x'.repeat(20)}\nT1\n`], 8)).toEqual([
+      { bad: 'Line is longer than the limit of 8 bytes', n: 1 },
+      { taken: 'T1', n: 2 },
+    ]);
+    expect(frameTaking([Buffer.concat([Buffer.from('T1\nT\xff\nT2\n', 'latin1')])])).toEqual([
+      { line: 'T1', n: 1 },
+      { bad: 'Line is not valid UTF-8', n: 2 },
+      { line: 'T2', n: 3 },
+    ]);
+  });
+});
