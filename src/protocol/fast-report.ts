@@ -16,10 +16,9 @@ import type { EventType } from './event-types.js';
 import { CONTAINER_STATES, DB_OBJECTS, POOL_NAME_MAX } from './events.js';
 import { canonicalIntegerEnd as integerEnd, canonicalValueEnd } from './passthrough.js';
 
-/** A report the scan took: where its opts are in the bytes (canonical JSON, see passthrough.ts), its pool, its ack. */
+/** A report the scan took: where its opts end in the bytes (canonical JSON, see passthrough.ts), its pool, its ack. */
 export interface ScannedReport {
   type: EventType;
-  optsStart: number;
   optsEnd: number;
   pool: string | undefined;
   ack: string | number | undefined;
@@ -148,7 +147,7 @@ export function scanReport(bytes: Buffer, start: number, end: number): ScannedRe
   const optsEnd = at + 1;
   if (!complete(seen, option)) return undefined;
   const type = TYPE_NAMES_TEXT[typeIndex]!;
-  if (optsEnd === end - 1) return bytes[optsEnd] === 0x7d ? { type, optsStart, optsEnd, pool, ack: undefined } : undefined;
+  if (optsEnd === end - 1) return bytes[optsEnd] === 0x7d ? { type, optsEnd, pool, ack: undefined } : undefined;
   // An ack: a string without escapes or a plain integer, then the end of the line.
   if (!isAt(bytes, optsEnd, ACK_OPEN)) return undefined;
   const ackAt = optsEnd + ACK_OPEN.length;
@@ -164,7 +163,7 @@ export function scanReport(bytes: Buffer, start: number, end: number): ScannedRe
     ack = integerValue(bytes, ackAt, ackEnd);
   }
   if (ackEnd !== end - 1 || bytes[ackEnd] !== 0x7d) return undefined;
-  return { type, optsStart, optsEnd, pool, ack };
+  return { type, optsEnd, pool, ack };
 }
 
 /** The end of a value at `at` that `rule` takes plainly, or -1. */
