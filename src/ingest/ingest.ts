@@ -67,12 +67,12 @@ export interface ReportSink {
 interface Ticket {
   events: number;
   /**
-   * What waits for this ticket, in line order: a report's target (with its index in the ticket,
-   * line number and ack in the arrays beside), or a step. Arrays of references rather than a
-   * closure per report: at a few hundred thousand reports a second the closures were garbage.
+   * What waits for this ticket, in line order: a report's target (with its line number and ack in
+   * the arrays beside; the n-th target is the ticket's n-th event), or a step. Arrays of references
+   * rather than a closure per report: at a few hundred thousand reports a second the closures were
+   * garbage.
    */
   waiting: (ReplyTarget | (() => void))[];
-  indexes: number[];
   lineNos: number[];
   acks: (string | number | undefined)[];
   types: number[];
@@ -139,12 +139,11 @@ export class Ingest implements ReportSink {
 
   /** Books the event just added to the builder into the open ticket. */
   private taken(code: number, pool: string | undefined, target: ReplyTarget, lineNo: number, ack: string | number | undefined): void {
-    const index = this.ticket.events++;
-    this.ticket.types[code]!++;
-    if (pool !== undefined) this.ticket.pools.set(pool, (this.ticket.pools.get(pool) ?? 0) + 1);
     const ticket = this.ticket;
+    ticket.events++;
+    ticket.types[code]!++;
+    if (pool !== undefined) ticket.pools.set(pool, (ticket.pools.get(pool) ?? 0) + 1);
     ticket.waiting.push(target);
-    ticket.indexes.push(index);
     ticket.lineNos.push(lineNo);
     ticket.acks.push(ack);
     this.schedule();
@@ -153,7 +152,6 @@ export class Ingest implements ReportSink {
   after(step: () => void): void {
     const ticket = this.ticket;
     ticket.waiting.push(step);
-    ticket.indexes.push(-1);
     ticket.lineNos.push(0);
     ticket.acks.push(undefined);
     this.schedule();
@@ -305,16 +303,17 @@ export class JournalUnavailableError extends Error {
 }
 
 function newTicket(): Ticket {
-  return { events: 0, waiting: [], indexes: [], lineNos: [], acks: [], types: EVENT_TYPES.map(() => 0), pools: new Map() };
+  return { events: 0, waiting: [], lineNos: [], acks: [], types: EVENT_TYPES.map(() => 0), pools: new Map() };
 }
 
-/** Tells everything waiting for a ticket, in line order: a report its seq (the first's plus its index) or the refusal. */
+/** Tells everything waiting for a ticket, in line order: a report its seq (the first's plus its place among the events) or the refusal. */
 function answer(ticket: Ticket, outcome: Outcome): void {
-  const { waiting, indexes, lineNos, acks } = ticket;
+  const { waiting, lineNos, acks } = ticket;
+  let event = 0;
   for (let i = 0; i < waiting.length; i++) {
     const item = waiting[i]!;
     if (typeof item === 'function') item();
-    else item.answered(typeof outcome === 'number' ? outcome + indexes[i]! : outcome, lineNos[i]!, acks[i]);
+    else item.answered(typeof outcome === 'number' ? outcome + event++ : outcome, lineNos[i]!, acks[i]);
   }
 }
 
