@@ -142,8 +142,7 @@ export class ProducerConnection implements ReplyTarget {
       // The event line is the report's own bytes after its `{`, up to the end of opts.
       this.ctx.ingest.addSpan(report.type, bytes, start + 1, report.optsEnd, report.pool, this, lineNo, report.ack);
     } catch (error) {
-      if (!(error instanceof UnpublishableError)) throw error;
-      this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], report.ack));
+      this.unpublishable(error, report.type, lineNo, report.ack);
     }
     return true;
   }
@@ -156,9 +155,14 @@ export class ProducerConnection implements ReplyTarget {
     try {
       this.ctx.ingest.add(report.type, report.opts, this, lineNo, ack);
     } catch (error) {
-      if (!(error instanceof UnpublishableError)) throw error;
-      return this.reject(lineNo, rejected('schema', `Invalid ${report.type} report: ${error.message}`, [], ack));
+      this.unpublishable(error, report.type, lineNo, ack);
     }
+  }
+
+  /** A valid report whose event line cannot be made (too long, nested too deeply) is refused; any other error goes on. */
+  private unpublishable(error: unknown, type: string, lineNo: number, ack: Ack | undefined): void {
+    if (!(error instanceof UnpublishableError)) throw error;
+    this.reject(lineNo, rejected('schema', `Invalid ${type} report: ${error.message}`, [], ack));
   }
 
   /**
