@@ -11,6 +11,21 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INF
 /** Fields every record has, or that the readable line shows in its own place. */
 const SHOWN_APART = new Set(['level', 'time', 'pid', 'name', 'msg', 'hostname']);
 
+/**
+ * A gate for a log line that could come with every connection or request: open at most once per
+ * `ms`, so that a flood of the same trouble cannot fill the log. Each call to the gate says whether
+ * to log now.
+ */
+export function rateLimited(ms: number): () => boolean {
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    const now = Date.now();
+    if (now - last < ms) return false;
+    last = now;
+    return true;
+  };
+}
+
 export function logFormat(env: NodeJS.ProcessEnv = process.env): 'json' | 'pretty' {
   if (env.EVENTD_LOG_FORMAT === 'json' || env.EVENTD_LOG_FORMAT === 'pretty') return env.EVENTD_LOG_FORMAT;
   return isatty(1) ? 'pretty' : 'json';

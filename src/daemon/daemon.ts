@@ -11,7 +11,7 @@ import { Ingest, JournalUnavailableError } from '../ingest/ingest.js';
 import { ProducerConnection } from '../ingest/producer.js';
 import type { StatsFormat } from '../ipc/messages.js';
 import { journalStore, memoryStore, type EventStore } from '../journal/store.js';
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { DAEMON_SHUTDOWN_OPTS, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
@@ -44,7 +44,7 @@ export class Daemon {
   /** The first seq of this run (the journal carries seq on across runs). */
   private readonly firstSeq: number;
   private bound: BoundSocket[] = [];
-  private lastRefusalLog = 0;
+  private readonly logRefusalNow = rateLimited(10_000);
   private stopping: Promise<void> | null = null;
   private readonly fdLimit: FdLimitWatch;
 
@@ -224,8 +224,7 @@ export class Daemon {
   /** A connection turned away at --max-connections: counted, and logged at most once in 10 s. */
   private refused(name: SocketName): void {
     this.counters.refused++;
-    if (Date.now() - this.lastRefusalLog < 10_000) return;
-    this.lastRefusalLog = Date.now();
+    if (!this.logRefusalNow()) return;
     this.log.warn(
       { socket: name, max_connections: this.config.maxConnections },
       'connection refused: the socket has all the connections it takes',

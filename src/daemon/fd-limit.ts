@@ -2,10 +2,9 @@
 // silently (it accepts and closes the connection, so there is no busy loop), so without this
 // nothing would tell the operator why clients are being turned away.
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 
 const HEADROOM = 32;
-const WARN_EVERY_MS = 10_000;
 
 function openFilesLimit(): number | undefined {
   try {
@@ -21,16 +20,14 @@ function openFilesLimit(): number | undefined {
 
 export class FdLimitWatch {
   private readonly limit = openFilesLimit();
-  private lastWarning = 0;
+  private readonly warnNow = rateLimited(10_000);
 
   constructor(private readonly log: Logger) {}
 
   /** Descriptors are allocated lowest first: a new one this high means nearly all are in use. */
   accepted(fd: number): void {
     if (this.limit === undefined || fd < this.limit - HEADROOM) return;
-    const now = Date.now();
-    if (now - this.lastWarning < WARN_EVERY_MS) return;
-    this.lastWarning = now;
+    if (!this.warnNow()) return;
     this.log.warn(
       { fd, limit: this.limit },
       'close to the open-files limit: new connections are being refused (raise LimitNOFILE / ulimit -n)',

@@ -2,10 +2,11 @@
 // Node, so the main thread dups its descriptor (close-on-exec) for the worker, which opens the copy
 // as a net.Socket, and destroys its own.
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 import { dupCloexec, socketFd } from '../native/index.js';
 
-let lastError = 0;
+/** Out of descriptors, this would come with every connection: once in 10 s is enough. */
+const logErrorNow = rateLimited(10_000);
 
 /** A duplicate of the connection's descriptor for a worker (the main thread's own copy is closed), or undefined if none could be made. */
 export function handOff(socket: Socket, kind: string, log: Logger, handedOff: (fd: number) => void): number | undefined {
@@ -13,11 +14,7 @@ export function handOff(socket: Socket, kind: string, log: Logger, handedOff: (f
   try {
     fd = dupCloexec(socketFd(socket));
   } catch (error) {
-    // Out of descriptors, this would come with every connection: once in 10 s is enough.
-    if (Date.now() - lastError > 10_000) {
-      lastError = Date.now();
-      log.error({ err: error }, `cannot hand ${kind} connection to a worker`);
-    }
+    if (logErrorNow()) log.error({ err: error }, `cannot hand ${kind} connection to a worker`);
     socket.destroy();
     return undefined;
   }

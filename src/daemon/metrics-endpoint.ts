@@ -1,6 +1,6 @@
 // The daemon's figures as Prometheus text: made (and prom-client loaded) on first use, for the
 // `metrics` command and for --metrics-listen's HTTP endpoint, which is loaded only when asked for.
-import type { Logger } from '../log.js';
+import { rateLimited, type Logger } from '../log.js';
 import { metricsUrl, parseAllowList, type ListenAddress } from '../metrics/address.js';
 import type { MetricsServer } from '../metrics/http.js';
 import { cachedText, createMetrics, type Metrics } from '../metrics/registry.js';
@@ -17,7 +17,7 @@ export class MetricsEndpoint {
   private metrics: Promise<Metrics> | undefined;
   private cached: (() => Promise<string>) | undefined;
   private server: MetricsServer | undefined;
-  private lastRefusalLog = 0;
+  private readonly logRefusalNow = rateLimited(10_000);
 
   constructor(
     private readonly stats: () => DaemonStats,
@@ -62,8 +62,7 @@ export class MetricsEndpoint {
   /** A scraper turned away: counted, and logged at most once in 10 s (a flood would fill the log). */
   private refusal(why: MetricsRefusal): void {
     this.refused[why]++;
-    if (Date.now() - this.lastRefusalLog < 10_000) return;
-    this.lastRefusalLog = Date.now();
+    if (!this.logRefusalNow()) return;
     this.log.warn({ refused: { ...this.refused } }, `metrics connection refused or closed: ${WHY_REFUSED[why]}`);
   }
 }
