@@ -76,7 +76,8 @@ it('packs, installs from the tarball in a clean directory, and runs', { timeout:
   const stats = spawnSync(bin, ['stats', '--events-socket', join(dir, 'none.sock')], { encoding: 'utf8' });
   expect(stats.status).toBe(3);
   expect(stats.stderr).toMatch(/^eventd: the daemon is not running: there is no socket at \S+none\.sock/);
-  const serve = spawnSync(bin, ['serve', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], {
+  // --no-journal: run as root, the default journal directory would be /var/lib/eventd.
+  const serve = spawnSync(bin, ['serve', '--no-journal', '--report-socket', join(dir, 'r.sock'), '--events-socket', join(dir, 'e.sock')], {
     encoding: 'utf8',
     timeout: 20_000,
   });
