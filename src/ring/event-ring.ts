@@ -37,6 +37,8 @@ import {
   W_LINE_BYTES,
   W_STATE,
 } from './record.js';
+import { copyBytes } from './copy.js';
+import { Stamper } from './stamp.js';
 
 /** Control words (Int32Array over `control`). */
 const LOCK = 0;
@@ -123,10 +125,6 @@ export interface Tails {
 /** What a write did: the seqs it got, or why it could not write now. */
 export type WriteResult = { ok: true; firstSeq: number; count: number; end: number } | { ok: false; why: 'full' | 'failing' | 'lease' };
 
-const textEncoder = new TextEncoder();
-/** Where a line's seq digits start: after `{"seq":`. */
-const SEQ_DIGITS_AT = '{"seq":'.length;
-
 export class EventRing {
   readonly size: number;
   private readonly mask: number;
@@ -136,6 +134,8 @@ export class EventRing {
   readonly bytes: Uint8Array;
   private readonly words: Int32Array;
   private readonly doubles: Float64Array;
+  /** Only a thread that writes needs one. */
+  private stamper: Stamper | undefined;
 
   private constructor(readonly handles: RingHandles) {
     this.size = handles.data.byteLength;
@@ -356,39 +356,18 @@ export class EventRing {
 
   /** Writes a claimed record's index and lines: `{"seq":N,"time":"T",` then the tail, for each event. */
   private fill(claim: { offset: number; firstSeq: number; timeMs: number; length: number; lineBytes: number }, tails: Tails): void {
-    const { offset, firstSeq, length } = claim;
+    const { offset, length } = claim;
     const count = tails.count;
     const bytes = this.bytes;
-    const endsAt = (offset + HEADER_BYTES) >> 2;
     const typesAt = offset + HEADER_BYTES + count * 4;
-    const lines = offset + linesOffset(count);
-    // Every line of a record starts the same but for the seq: one template, its digits counted up.
-    const time = `${new Date(claim.timeMs).toISOString()}",`;
-    let prefix = textEncoder.encode(`{"seq":${firstSeq},"time":"${time}`);
-    let digitsEnd = SEQ_DIGITS_AT + String(firstSeq).length;
-    let at = lines;
-    let start = 0;
-    for (let i = 0; i < count; i++) {
-      bytes.set(prefix, at);
-      at += prefix.length;
-      const end = tails.ends[i]!;
-      bytes.set(tails.bytes.subarray(start, end), at);
-      at += end - start;
-      start = end;
-      this.words[endsAt + i] = at - lines;
-      bytes[typesAt + i] = tails.types[i]!;
-      // The next seq's digits: add one, carrying (seqs are consecutive); one digit more at 10^n.
-      let d = digitsEnd - 1;
-      while (d >= SEQ_DIGITS_AT && prefix[d] === 0x39) prefix[d--] = 0x30;
-      if (d >= SEQ_DIGITS_AT) prefix[d]!++;
-      else {
-        prefix = textEncoder.encode(`{"seq":${firstSeq + i + 1},"time":"${time}`);
-        digitsEnd++;
-      }
-    }
+    const linesAt = offset + linesOffset(count);
+    const { lines, ends } = (this.stamper ??= new Stamper()).stamp(tails, claim.firstSeq, claim.timeMs, claim.lineBytes);
+    copyBytes(new Uint8Array(ends.buffer, ends.byteOffset, count * 4), bytes, offset + HEADER_BYTES);
+    copyBytes(tails.types.subarray(0, count), bytes, typesAt);
+    copyBytes(lines, bytes, linesAt);
     // The gaps left by alignment are zeros, so a record's bytes (and its CRC) depend on it alone.
-    bytes.fill(0, typesAt + count, lines);
-    bytes.fill(0, at, offset + length);
+    bytes.fill(0, typesAt + count, linesAt);
+    bytes.fill(0, linesAt + claim.lineBytes, offset + length);
     this.words[(offset >> 2) + W_CRC] = recordCrc(bytes, offset, length);
   }
 

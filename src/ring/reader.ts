@@ -5,6 +5,7 @@
 // it read, and reads again (or says the events are gone) if it has.
 import { allocateBatch, type EventBatch } from '../ipc/batch.js';
 import { COMMIT_SIGNAL, DURABLE_SIGNAL, type EventRing, type RingRecord } from './event-ring.js';
+import { copyBytes } from './copy.js';
 import { HEADER_BYTES, linesOffset } from './record.js';
 
 /** One consumer's cursor over the ring. */
@@ -77,7 +78,7 @@ export function copyRecord(ring: EventRing, record: RingRecord, from = 0): Event
   const start = from === 0 ? 0 : ends[from - 1]!;
   const size = ends[record.count - 1]! - start;
   const batch = allocateBatch(record.firstSeq + from, count, size);
-  batch.bytes.set(ring.bytes.subarray(linesStart + start, linesStart + start + size));
+  copyBytes(ring.bytes.subarray(linesStart + start, linesStart + start + size), batch.bytes);
   for (let i = 0; i < count; i++) batch.ends[i] = ends[from + i]! - start;
   batch.types.set(ring.bytes.subarray(endsAt + record.count * 4 + from, endsAt + record.count * 5));
   return batch;
