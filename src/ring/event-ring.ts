@@ -38,7 +38,9 @@ import {
   W_STATE,
 } from './record.js';
 import { copyBytes } from './copy.js';
-import { Stamper } from './stamp.js';
+import { Stamper, type Tails } from './stamp.js';
+
+export type { Tails };
 
 /** Control words (Int32Array over `control`). */
 const LOCK = 0;
@@ -109,17 +111,6 @@ export interface RingRecord {
   timeMs: number;
   /** Lost before it was written (a writer died mid-record): its seqs carry no events. */
   void: boolean;
-}
-
-/** Tails of events (their lines without seq and time) waiting to be written: a thread's scratch space. */
-export interface Tails {
-  /** The tails, UTF-8, concatenated. */
-  bytes: Uint8Array;
-  /** End offset of each tail in `bytes`. */
-  ends: Uint32Array;
-  types: Uint8Array;
-  count: number;
-  byteLength: number;
 }
 
 /** What a write did: the seqs it got, or why it could not write now. */

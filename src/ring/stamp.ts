@@ -5,7 +5,6 @@
 // source (an allocation per event: TypedArray set takes no range) and went through V8's copy for
 // shared memory, byte by byte at any alignment but one (ring/copy.ts). Here, in one buffer of
 // ordinary memory, each prefix and tail is moved with copyWithin: no view, a memmove.
-import type { Tails } from './event-ring.js';
 import { align8 } from './record.js';
 
 const textEncoder = new TextEncoder();
@@ -13,6 +12,17 @@ const textEncoder = new TextEncoder();
 const SEQ_DIGITS_AT = '{"seq":'.length;
 /** Room for the prefix template at the start of the buffer: `{"seq":` + up to 16 digits + `,"time":"…",`. */
 const TEMPLATE_BYTES = 128;
+
+/** Tails of events (their lines without seq and time) waiting to be written: a thread's scratch space. */
+export interface Tails {
+  /** The tails, UTF-8, concatenated. */
+  bytes: Uint8Array;
+  /** End offset of each tail in `bytes`. */
+  ends: Uint32Array;
+  types: Uint8Array;
+  count: number;
+  byteLength: number;
+}
 
 export class Stamper {
   private buffer = new Uint8Array(64 * 1024);
