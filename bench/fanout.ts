@@ -3,6 +3,7 @@
 // Usage: npx tsx bench/fanout.ts [--target eventd|raw|redis] [--subscribers 100] [--producers 1]
 //        [--workers 2] [--events 200000] [--ack-every 0] [--rate 0]
 // --rate R sends at a fixed R events/s and reports latency (sampled on up to 10 subscribers).
+// Each server is warmed up first with events that are not measured (warmUpEvents).
 // Not a test: it prints one JSON line of figures; `lost` says whether anything went missing.
 import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
@@ -103,6 +104,13 @@ class SubscriberProcess {
     this.child.send(message);
   }
 
+  /** Starts a round: every connection must get perSocket events; progress counts from zero. */
+  start(perSocket: number): Promise<Extract<FromSubscribers, { t: 'done' }>> {
+    this.progress = 0;
+    this.send({ t: 'start', perSocket });
+    return this.next('done');
+  }
+
   stop(): void {
     if (this.child.exitCode === null) this.child.kill();
   }
@@ -124,10 +132,20 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const probe = await connect(daemon.reportSocket);
     sockets.push(probe);
     await untilLive(probe, subscribers, frame);
-    subscribers.send({ t: 'start', perSocket: N });
-    const distributed = subscribers.next('done');
     const producers = await Promise.all(Array.from({ length: P }, () => connect(daemon.reportSocket)));
     sockets.push(...producers);
+    const shareOf = (events: number, p: number) => Math.floor(events / P) + (p < events % P ? 1 : 0);
+    // The warm-up, as fast as the server takes it, not measured.
+    const warm = warmUpEvents(params);
+    if (warm > 0) {
+      const warmed = subscribers.start(warm);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const warmLoad = new Load({ ...params, rate: 0 }, subscribers, frame);
+      await Promise.all(producers.map((producer, p) => warmLoad.produce(producer, shareOf(warm, p))));
+      const { delivered } = await warmed;
+      if (delivered < warm * S) throw new Error(`the warm-up lost events (${delivered} of ${warm * S} delivered)`);
+    }
+    const distributed = subscribers.start(N);
     const pid = daemon.proc.pid!;
     // Let the subscriber process see its start message before the first event.
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -135,7 +153,7 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const cpuBefore = cpuSeconds(pid);
     const threadsBefore = params.target === 'eventd' ? threadCpuSeconds(pid) : undefined;
     const startedAt = nowMs();
-    await Promise.all(producers.map((producer, p) => load.produce(producer, Math.floor(N / P) + (p < N % P ? 1 : 0))));
+    await Promise.all(producers.map((producer, p) => load.produce(producer, shareOf(N, p))));
     const ingestSeconds = (performance.now() - load.started) / 1000;
     const done = await distributed;
     const cpu = cpuSeconds(pid) - cpuBefore;
@@ -157,6 +175,20 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     for (const socket of sockets) socket.destroy();
     await daemon.stop();
   }
+}
+
+/**
+ * Events sent, unmeasured, before the measured run: a server starts cold (eventd's JavaScript runs
+ * in V8's interpreter until its compilers have seen enough of it, on threads of the daemon's own),
+ * and in a run of 50,000 events that start was a third of eventd's CPU per event, where a daemon
+ * that has been up for a minute has long paid it. Every server gets the same warm-up. About
+ * 2,000,000 deliveries' worth, between 2,000 and 50,000 events, never more than the run itself;
+ * EVENTD_BENCH_WARM_UP=0 measures from cold.
+ */
+function warmUpEvents(params: FanoutParams): number {
+  const override = process.env.EVENTD_BENCH_WARM_UP;
+  if (override !== undefined) return Number(override);
+  return Math.min(params.events, Math.max(2_000, Math.min(50_000, Math.floor(2_000_000 / params.subscribers))));
 }
 
 /**

@@ -4,6 +4,7 @@
 // Started by bench/fanout.ts with fork(); talks to it over the IPC channel:
 //   child → parent  {t:'live'}   every connection has received a line (the parent probes until then)
 //   parent → child  {t:'start', perSocket}  zero the counters; each connection must now get perSocket
+//                   (sent twice: the warm-up, then the measured run)
 //   child → parent  {t:'progress', min}  every 10 ms: the fewest deliveries any connection has had
 //   child → parent  {t:'done', …}  every connection got its share, or one was closed (lost)
 import { connect, nowMs } from './lib.js';
@@ -124,14 +125,19 @@ async function main(config: SubscribersConfig): Promise<void> {
     });
   }
 
-  // The parent ends this process with a signal when the run is over.
+  // The parent ends this process with a signal when the run is over. A start may come more than
+  // once (a warm-up, then the measured run): each counts from zero.
+  let progress: NodeJS.Timeout | undefined;
   process.on('message', (message: ToSubscribers) => {
     delivered = 0;
     received.fill(0);
+    latencies.length = 0;
+    finished = false;
     for (const checker of checkers) checker.reset();
     expected = message.perSocket * config.count;
     let reported = -1;
-    setInterval(() => {
+    clearInterval(progress);
+    progress = setInterval(() => {
       const min = Math.min(...received);
       if (min !== reported && !finished) send({ t: 'progress', min: (reported = min) });
     }, 10).unref();
