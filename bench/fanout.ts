@@ -181,14 +181,14 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
  * Events sent, unmeasured, before the measured run: a server starts cold (eventd's JavaScript runs
  * in V8's interpreter until its compilers have seen enough of it, on threads of the daemon's own),
  * and in a run of 50,000 events that start was a third of eventd's CPU per event, where a daemon
- * that has been up for a minute has long paid it. Every server gets the same warm-up. About
- * 2,000,000 deliveries' worth, between 2,000 and 50,000 events, never more than the run itself;
- * EVENTD_BENCH_WARM_UP=0 measures from cold.
+ * that has been up for a minute has long paid it. Every server gets the same warm-up: 50,000
+ * events, or as many as the run has if fewer (2,000 at S = 1000 left eventd's delivery loop
+ * cold: it runs once per record, not per event). EVENTD_BENCH_WARM_UP=N sends N (0: from cold).
  */
 function warmUpEvents(params: FanoutParams): number {
   const override = process.env.EVENTD_BENCH_WARM_UP;
   if (override !== undefined) return Number(override);
-  return Math.min(params.events, Math.max(2_000, Math.min(50_000, Math.floor(2_000_000 / params.subscribers))));
+  return Math.min(params.events, 50_000);
 }
 
 /**
