@@ -95,10 +95,14 @@ export class BatchBuilder {
   }
 }
 
-/** An empty batch of `count` events and `size` bytes, its three arrays in one ArrayBuffer. */
-export function allocateBatch(firstSeq: number, count: number, size: number): EventBatch {
+/**
+ * An empty batch of `count` events and `size` bytes, its three arrays in one ArrayBuffer: `memory`
+ * if given (it must be large enough; what it held is overwritten), else a new one.
+ */
+export function allocateBatch(firstSeq: number, count: number, size: number, memory?: ArrayBuffer): EventBatch {
   // The offsets first: a Uint32Array must start at a multiple of 4.
-  const buffer = new ArrayBuffer(count * 5 + size);
+  if (memory !== undefined && memory.byteLength < count * 5 + size) throw new RangeError('the memory given is too small for the batch');
+  const buffer = memory ?? new ArrayBuffer(count * 5 + size);
   return {
     firstSeq,
     ends: new Uint32Array(buffer, 0, count),

@@ -69,15 +69,18 @@ export class RingConsumer {
   }
 }
 
-/** Events `from` … of a record (an index into it), copied out of the ring as a batch of their own. */
-export function copyRecord(ring: EventRing, record: RingRecord, from = 0): EventBatch {
+/**
+ * Events `from` … of a record (an index into it), copied out of the ring as a batch of their own,
+ * into `memory` if given (at least the record's length).
+ */
+export function copyRecord(ring: EventRing, record: RingRecord, from = 0, memory?: ArrayBuffer): EventBatch {
   const count = record.count - from;
   const endsAt = record.offset + HEADER_BYTES;
   const ends = new Uint32Array(ring.bytes.buffer, endsAt, record.count);
   const linesStart = record.offset + linesOffset(record.count);
   const start = from === 0 ? 0 : ends[from - 1]!;
   const size = ends[record.count - 1]! - start;
-  const batch = allocateBatch(record.firstSeq + from, count, size);
+  const batch = allocateBatch(record.firstSeq + from, count, size, memory);
   copyBytes(ring.bytes.subarray(linesStart + start, linesStart + start + size), batch.bytes);
   for (let i = 0; i < count; i++) batch.ends[i] = ends[from + i]! - start;
   batch.types.set(ring.bytes.subarray(endsAt + record.count * 4 + from, endsAt + record.count * 5));

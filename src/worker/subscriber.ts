@@ -118,27 +118,30 @@ export class Subscriber {
     socket.on('close', () => this.close(this.closeReason ?? 'eof'));
   }
 
-  /** Sends the events of a batch that this subscriber wants and has not had yet. */
-  deliver(view: BatchView): void {
-    if (this.awaitingReplay) return;
-    this.write(view);
+  /**
+   * Sends the events of a batch that this subscriber wants and has not had yet. True when the
+   * socket was given the batch's own memory to write: then `written` is called once it no longer
+   * needs it (written, or the connection gone); false when it was not (nothing wanted, or a copy).
+   */
+  deliver(view: BatchView, written?: () => void): boolean {
+    if (this.awaitingReplay) return false;
+    return this.write(view, written);
   }
 
-  /** Filters and frames the events of a batch after liveAfter, and sends them. */
-  private write(view: BatchView): void {
-    if (view.lastSeq <= this.liveAfter) return;
+  /** Filters and frames the events of a batch after liveAfter, and sends them; deliver() says what it returns. */
+  private write(view: BatchView, written?: () => void): boolean {
+    if (view.lastSeq <= this.liveAfter) return false;
     const { firstSeq } = view.batch;
-    if (this.filter === MATCH_ALL && this.format === 'native' && firstSeq > this.liveAfter) {
-      this.send(view.buffer);
-      return;
-    }
+    if (this.filter === MATCH_ALL && this.format === 'native' && firstSeq > this.liveAfter) return this.send(view.buffer, written);
     let out = '';
     for (let i = Math.max(0, this.liveAfter - firstSeq + 1); i < view.count; i++) {
       if (!matchesType(this.filter, view.type(i))) continue;
       if (this.filter.opts !== null && !matchesOpts(this.filter, view.eventOpts(i))) continue;
       out += this.format === 'native' ? view.line(i) : view.osctldLine(i);
     }
+    // A string: the socket writes a copy of it.
     if (out !== '') this.send(out);
+    return false;
   }
 
   /**
@@ -217,14 +220,19 @@ export class Subscriber {
     this.socket.destroy();
   }
 
-  /** Events: a subscriber that lets more than maxPendingBytes queue up is dropped as too slow. */
-  private send(data: string | Buffer): void {
-    if (this.socket.destroyed) return;
-    this.socket.write(data);
+  /**
+   * Events: a subscriber that lets more than maxPendingBytes queue up is dropped as too slow.
+   * `written` is called once the socket is done with `data` (written, or failed); true if it was
+   * given to the socket.
+   */
+  private send(data: string | Buffer, written?: () => void): boolean {
+    if (this.socket.destroyed) return false;
+    this.socket.write(data, written);
     if (this.socket.writableLength > this.host.maxPendingBytes) {
       this.closeReason = 'slow';
       this.socket.destroy();
     }
+    return true;
   }
 
   /**

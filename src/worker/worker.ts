@@ -17,6 +17,7 @@ import { copyRecord, RingConsumer } from '../ring/reader.js';
 import { JournalReader } from '../journal/reader.js';
 import { WorkerHistory } from './history.js';
 import { WorkerLogger } from './log.js';
+import { RecordMemory } from './record-memory.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
 const settings = workerData as WorkerSettings;
@@ -100,14 +101,23 @@ function postCountsSoon(): void {
   });
 }
 
+/** Where records are copied to for delivery: reused once every socket has written them. */
+const recordMemory = new RecordMemory();
+
 /** Reads what the ring has for this worker (up to maxBytes of it), hands each record to every subscriber. */
 function deliver(maxBytes = Infinity): void {
   consumer.drain(
     (record) => {
       deliveredSeq = record.firstSeq + record.count - 1;
       if (record.void || subscribers.size === 0) return;
-      const view = new BatchView(copyRecord(ring, record));
-      for (const subscriber of subscribers.values()) subscriber.deliver(view);
+      const memory = recordMemory.take(record.length);
+      const view = new BatchView(copyRecord(ring, record, 0, memory));
+      const loan = recordMemory.lend(memory);
+      for (const subscriber of subscribers.values()) {
+        loan.add();
+        if (!subscriber.deliver(view, loan.done)) loan.done();
+      }
+      loan.done();
     },
     undefined,
     maxBytes,

@@ -72,6 +72,36 @@ it('drops a subscriber that never reads, keeps memory bounded, and delivers ever
   healthy.destroy();
 });
 
+it('gives a subscriber that reads late every byte it was queued, while its worker reuses the memory of what was written', async () => {
+  // One worker: both subscribers take their events from the same copies of the ring's records.
+  const one = await TestDaemon.start({ args: ['--workers', '1'] });
+  try {
+    const late = await one.subscriber();
+    late.socket.pause();
+    const prompt = await one.subscriber();
+    const producer = await one.producer();
+    const total = 20_000; // about 4 MB, under the 8 MiB queue bound
+    const pad = 'p'.repeat(100);
+    for (let i = 0; i < total; i += 500) {
+      const lines = [];
+      for (let j = i; j < i + 500; j++)
+        lines.push(JSON.stringify({ type: 'management', opts: { id: j, cmd: 'reuse', opts: { pad }, state: 'run' } }));
+      producer.send(`${lines.join('\n')}\n`);
+      // The prompt one keeps up: record after record is written to it and its memory comes back.
+      const taken = await prompt.takeJson<{ opts: { id: number } }>(500);
+      expect(taken.map((event) => event.opts.id)).toEqual(Array.from({ length: 500 }, (_, k) => i + k));
+    }
+    late.socket.resume();
+    const events = await late.takeJson<{ seq: number; opts: { id: number; opts: { pad: string } } }>(total);
+    expect(events.map((event) => event.opts.id)).toEqual(Array.from({ length: total }, (_, k) => k));
+    expect(events.every((event, k) => event.seq === events[0]!.seq + k && event.opts.opts.pad === pad)).toBe(true);
+    expect((await one.stats()).subscribers_dropped_slow).toBe(0);
+    producer.destroy();
+  } finally {
+    await one.cleanup();
+  }
+});
+
 it('delivers a since replay larger than the queue bound instead of dropping the subscriber', async () => {
   const replaying = await TestDaemon.start({ args: ['--max-pending-bytes', String(MAX_PENDING), '--history', '5000'] });
   try {
