@@ -3,16 +3,16 @@
 // client and `eventd report` send it (fast-report.ts uses it for management's free-form opts).
 // Serializing again cost about 0.4 µs an event for bytes already there. Anything JSON.stringify
 // would write differently is refused: whitespace, escapes it would not use (\/, \u00e9, upper-case
-// hex), numbers it would spell otherwise (1.0, 1e3, -0, big integers), keys it would reorder (array
-// indexes come first in a JS object) or drop (a key given twice), raw control characters (not
-// JSON), and nesting deeper than a few levels. test/protocol/passthrough.test.ts checks on values
-// generated in every spelling JSON allows that what it takes is byte for byte what serializing
-// makes.
+// hex), numbers it would spell otherwise (1.0, 1e3, 1e21, -0, integers past 2^53), keys it would
+// reorder (array indexes come first in a JS object) or drop (a key given twice), raw control
+// characters (not JSON), and nesting deeper than a few levels. test/protocol/passthrough.test.ts
+// checks on values generated in every spelling JSON allows that what it takes is byte for byte
+// what serializing makes.
 //
 // It is on every event's path, so it is written for speed: it reads the bytes in place, allocating
-// nothing. Bytes of UTF-8 sequences (0x80 and up) never look like a quote, a backslash or a
-// control character, so strings are read byte by byte whatever they hold; the caller sees that
-// the bytes are valid UTF-8.
+// nothing but a short string for a number that is not a small integer. Bytes of UTF-8 sequences
+// (0x80 and up) never look like a quote, a backslash or a control character, so strings are read
+// byte by byte whatever they hold; the caller sees that the bytes are valid UTF-8.
 
 /** Deeper than this, opts are serialized again (the scan keeps no stack of its own beyond it). */
 const MAX_DEPTH = 32;
@@ -40,7 +40,41 @@ function value(bytes: Uint8Array, at: number, depth: number): number {
   if (c === 0x74) return word(bytes, at, TRUE);
   if (c === 0x66) return word(bytes, at, FALSE);
   if (c === 0x6e) return word(bytes, at, NULL);
-  return canonicalIntegerEnd(bytes, at);
+  return numberEnd(bytes, at);
+}
+
+/**
+ * The end of a number at `at` that JSON.stringify would write the same, or -1. An integer of up to
+ * 15 digits is read in place; any other number (a fraction, an exponent, more digits) is checked
+ * by writing it back: JSON.stringify writes a number as String() does, the shortest spelling that
+ * reads back the same (a timestamp with a fraction of a millisecond is common in opts).
+ */
+function numberEnd(bytes: Uint8Array, at: number): number {
+  const integer = canonicalIntegerEnd(bytes, at);
+  if (integer !== -1) return integer;
+  // JSON's grammar: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+  let i = at;
+  if (bytes[i] === 0x2d) i++;
+  if (bytes[i] === 0x30) i++;
+  else if (isDigit(bytes[i])) while (isDigit(bytes[i])) i++;
+  else return -1;
+  if (bytes[i] === 0x2e) {
+    if (!isDigit(bytes[++i])) return -1;
+    while (isDigit(bytes[i])) i++;
+  }
+  if (bytes[i] === 0x65 || bytes[i] === 0x45) {
+    i++;
+    if (bytes[i] === 0x2b || bytes[i] === 0x2d) i++;
+    if (!isDigit(bytes[i])) return -1;
+    while (isDigit(bytes[i])) i++;
+  }
+  if (i > limit) return -1;
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset + at, i - at).toString('latin1');
+  return String(Number(text)) === text ? i : -1;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
 }
 
 const TRUE = [0x74, 0x72, 0x75, 0x65];

@@ -100,6 +100,13 @@ describe('a value passed through as the producer sent it', () => {
     for (const sample of Object.values(sampleReports)) expect(taken(JSON.stringify(sample.opts)), JSON.stringify(sample.opts)).toBe(true);
   });
 
+  it('takes numbers spelled as JSON.stringify spells them: fractions, exponents, 16 digits', () => {
+    for (const n of [1733549489123.456, 0.1, -2.5, 1e21, 1.5e-7, 1234567890123456, 2 ** 53, -1e-300, 5e-324]) {
+      const text = `{"sent_ms":${JSON.stringify(n)},"list":[${JSON.stringify(n)}]}`;
+      expect(taken(text), text).toBe(true);
+    }
+  });
+
   it("takes keys of one length that differ, nested objects that reuse their parent's keys, and 32 keys", () => {
     for (const entries of [
       ['"ab":1', '"ac":2', '"bc":{"ab":1,"ac":{"ab":2}}', '"ba":[{"ab":1},{"ab":1}]'],
@@ -122,7 +129,12 @@ describe('a value passed through as the producer sent it', () => {
     ['minus zero', '{"id":-0}'],
     ['an array-index key', '{"b":1,"1":2}'],
     ['a repeated key', '{"a":1,"a":2}'],
-    ['a 16-digit integer', '{"id":1234567890123456}'],
+    ['an integer past 2^53 that reads back as another', '{"id":12345678901234567}'],
+    ['a fraction with a trailing zero', '{"sent_ms":1733549489123.450}'],
+    ['an exponent JSON.stringify writes with a plus', '{"n":1e21}'],
+    ['a capital E', '{"n":1E+21}'],
+    ['a fraction with no digits', '{"n":1.}'],
+    ['minus zero with a fraction', '{"n":-0.0}'],
     ['a string left open', '{"id":"abc'],
     [
       'a key repeated among many of one length',
