@@ -135,8 +135,9 @@ const DELIVERY_SLICE_BYTES = 1 << 20;
 /**
  * With no subscriber, the worker keeps up with the ring (its cursor holds the ring's tail) every
  * this many ms instead of being woken for each record: waking a thread that waits with
- * Atomics.waitAsync costs the writer about 20 µs of CPU (measured, Node 20), which at a few
- * thousand records a second was most of the main thread's time.
+ * Atomics.waitAsync costs the writer CPU (Atomics.notify posts a task to the waiter's loop). At
+ * 10,000 records a second, S = 1, the main thread spent 16.5 µs an event with the idle worker
+ * woken for each record and 14.2 µs with it polling (docs/benchmarks.md).
  */
 const IDLE_POLL_MS = 5;
 
