@@ -148,7 +148,9 @@ export class Subscriber {
    * One chunk of the history a `since` subscription asked for: the reply comes first, then the
    * history, chunk by chunk, each asked for once the last has been taken (so a replay is held to
    * the same bound as live events, and a subscriber that does not read pins one chunk), then live.
-   * lastSeq is the newest event when the chunk was read: live events after it follow it.
+   * lastSeq is the newest event the worker had read when the chunk came (live events it read while
+   * this subscriber was replaying were not sent to it): the replay goes on until it reaches it, and
+   * live events after it follow.
    */
   replay(view: BatchView, lastSeq: number, missed: number): void {
     if (this.isClosed) return;

@@ -179,9 +179,11 @@ const host: SubscriberHost = {
       replays++;
       postCountsSoon();
     }
-    const lastSeq = deliveredSeq;
-    history.chunk(from, consumer.cursor, lastSeq, REPLAY_CHUNK_BYTES).then(
-      ({ batch, missed }) => subscriber.replay(new BatchView(batch), lastSeq, missed),
+    history.chunk(from, consumer.cursor, deliveredSeq, REPLAY_CHUNK_BYTES).then(
+      // What this worker has delivered by now, not when the chunk was asked for: a chunk from the
+      // journal is read asynchronously, and live events read meanwhile were not sent to this
+      // subscriber (it was replaying), so its replay must go on to them before it is live.
+      ({ batch, missed }) => subscriber.replay(new BatchView(batch), deliveredSeq, missed),
       (error: Error) => {
         log.error({ subscriber: subscriber.id, err: error }, 'replay failed');
         subscriber.replayFailed(`eventd could not read its history: ${error.message}`);

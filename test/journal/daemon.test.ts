@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCli } from '../helpers/cli.js';
+import { LineClient } from '../helpers/client.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { canChownToNobody } from '../helpers/nobody.js';
 
@@ -113,6 +114,42 @@ describe('the journal', () => {
       daemons.push(refused);
       expect((await refused.exited).code, dir).toBe(1);
       expect(refused.stderr).toMatch(problem);
+    }
+  });
+
+  it('hands a replay read from disk over to live events without losing those that came during the read', async () => {
+    // --history 0: every replay is read from the journal, asynchronously, while events keep coming.
+    const daemon = await start({ args: ['--history', '0', '--workers', '1'] });
+    const producer = await daemon.producer();
+    let reporting = true;
+    let sent = 0;
+    const reports = (async () => {
+      while (reporting) {
+        const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ ...state(`live-${sent + i}`), ack: sent + i }));
+        producer.send(`${lines.join('\n')}\n`);
+        await producer.takeJson(20);
+        sent += 20;
+      }
+    })();
+    try {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        while (sent < 200 * (attempt + 1)) await new Promise((resolve) => setTimeout(resolve, 5));
+        const [newest] = await daemon.report(state(`mark-${attempt}`));
+        const since = newest! - 100;
+        // Events flow to a new connection until it subscribes: those before the reply are not the replay.
+        const subscriber = await LineClient.connect(daemon.eventsSocket);
+        subscriber.sendJson({ cmd: 'event_subscribe', opts: { since } });
+        let reply = await subscriber.nextJson();
+        while (reply.status === undefined) reply = await subscriber.nextJson();
+        expect(reply).toMatchObject({ status: true, response: 'subscribed' });
+        const events = await subscriber.takeJson<{ seq: number }>(400);
+        subscriber.destroy();
+        expect(events.map((event) => event.seq)).toEqual(Array.from({ length: 400 }, (_, i) => since + 1 + i));
+      }
+    } finally {
+      reporting = false;
+      await reports;
+      producer.destroy();
     }
   });
 
