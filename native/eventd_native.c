@@ -6,9 +6,13 @@
 //    kernel drops the lock when its holder dies, however it dies (no stale pid file to guess at).
 //  - nameThread(name): prctl(PR_SET_NAME) for the calling thread, so `top -H`, /proc/PID/task
 //    and the benchmarks tell the main thread, each worker and the journal apart.
+//  - sendEach(data, fds, count, sent): the same bytes to many sockets in one call, as far as each
+//    takes them without blocking. A worker's delivery to S subscribers otherwise goes through
+//    Node's stream machinery S times, about half of what a write costs it (perf, issue 25).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -96,12 +100,56 @@ static napi_value name_thread(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// sendEach(data: Uint8Array, fds: Int32Array, count, sent: Int32Array): for each of the first
+// `count` fds, send(MSG_DONTWAIT | MSG_NOSIGNAL) until all of data is taken or the socket is
+// full; sent[i] = the bytes taken, or -errno if an error came before any byte was. Never blocks.
+static napi_value send_each(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_typedarray_type data_type, fds_type, sent_type;
+  size_t data_length, fds_length, sent_length;
+  void *data, *fds_data, *sent_data;
+  uint32_t count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+      napi_get_typedarray_info(env, argv[0], &data_type, &data_length, &data, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &fds_type, &fds_length, &fds_data, NULL, NULL) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &count) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &sent_type, &sent_length, &sent_data, NULL, NULL) != napi_ok ||
+      data_type != napi_uint8_array || fds_type != napi_int32_array || sent_type != napi_int32_array ||
+      count > fds_length || count > sent_length) {
+    napi_throw_type_error(env, NULL, "expected (Uint8Array data, Int32Array fds, count, Int32Array sent) with count <= both lengths");
+    return NULL;
+  }
+  const int32_t *fds = fds_data;
+  int32_t *sent = sent_data;
+  // A record is far below 2 GiB; the result must fit an int32.
+  if (data_length > INT32_MAX) data_length = INT32_MAX;
+  for (uint32_t i = 0; i < count; i++) {
+    size_t done = 0;
+    int err = 0;
+    while (done < data_length) {
+      ssize_t n = send(fds[i], (const char *)data + done, data_length - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        done += (size_t)n;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+        break;
+      }
+    }
+    sent[i] = done == 0 && err != 0 ? -err : (int32_t)done;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"dupCloexec", NULL, dup_cloexec, NULL, NULL, NULL, napi_default, NULL},
     {"peerCred", NULL, peer_cred, NULL, NULL, NULL, napi_default, NULL},
     {"lockExclusive", NULL, lock_exclusive, NULL, NULL, NULL, napi_default, NULL},
     {"nameThread", NULL, name_thread, NULL, NULL, NULL, napi_default, NULL},
+    {"sendEach", NULL, send_each, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -7,6 +7,7 @@ interface NativeBinding {
   peerCred(fd: number): PeerCred;
   lockExclusive(fd: number): boolean;
   nameThread(name: string): void;
+  sendEach(data: Uint8Array, fds: Int32Array, count: number, sent: Int32Array): void;
 }
 
 export interface PeerCred {
@@ -74,6 +75,15 @@ export function nameThread(name: string): void {
   } catch {
     // Not worth failing for.
   }
+}
+
+/**
+ * Sends `data` to each of the first `count` sockets in `fds` as far as each takes it without
+ * blocking: `sent[i]` is the bytes it took (all, some, or none when full), or -errno if it failed
+ * before taking any. No SIGPIPE. Called once per record with every subscriber that can take it.
+ */
+export function sendEach(data: Uint8Array, fds: Int32Array, count: number, sent: Int32Array): void {
+  (loaded ?? loadNative()).sendEach(data, fds, count, sent);
 }
 
 /** The file descriptor under a connected `net.Socket` (Node keeps it on the internal handle). */

@@ -419,6 +419,15 @@ export class EventRing {
     };
   }
 
+  /**
+   * A record's event lines where they lie, not copied: good while the consumer reading it has not
+   * moved its cursor past it (the space is reused only once every cursor has).
+   */
+  linesOf(record: RingRecord): Uint8Array {
+    const start = record.offset + linesOffset(record.count);
+    return this.bytes.subarray(start, start + (this.words[(record.offset >> 2) + W_LINE_BYTES]! >>> 0));
+  }
+
   /** Length of the record or filler at `pos` (complete ones only). */
   lengthAt(pos: number): number {
     return this.words[((pos & this.mask) >> 2) + W_LENGTH]! >>> 0;

@@ -12,6 +12,12 @@ export const RECORD_BUFFER_BYTES = 128 * 1024;
 /** Free buffers kept for reuse (4 MiB); more, after a burst, are left to the garbage collector. */
 const KEEP = 32;
 
+/** A buffer lent to the sockets that write it: see RecordMemory.lend. */
+export interface Loan {
+  add(): void;
+  done: () => void;
+}
+
 export class RecordMemory {
   private readonly free: ArrayBuffer[] = [];
 
@@ -31,7 +37,7 @@ export class RecordMemory {
    * A loan of `buffer`: `add()` for each user (a socket it was given to), `done()` once by each
    * user and once by the lender; when all are done the buffer is free again.
    */
-  lend(buffer: ArrayBuffer): { add(): void; done: () => void } {
+  lend(buffer: ArrayBuffer): Loan {
     let users = 1;
     return {
       add: () => {

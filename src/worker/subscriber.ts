@@ -8,8 +8,18 @@ import { readCommandFor } from '../protocol/command-check.js';
 import type { Command, ParsedCommand } from '../protocol/commands.js';
 import { compileFilter, MATCH_ALL, MATCH_NONE, matchesOpts, matchesType, type Filter } from '../protocol/filter.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
+import { socketFd } from '../native/index.js';
 import { errorLine, okLine } from '../protocol/wire.js';
 import { CommandPacer } from './pacer.js';
+
+/** The descriptor under a socket, or -1 (then every write goes through its stream). */
+function descriptorOf(socket: Socket): number {
+  try {
+    return socketFd(socket);
+  } catch {
+    return -1;
+  }
+}
 
 /** What a subscriber needs from the worker that owns it. */
 export interface SubscriberHost {
@@ -73,6 +83,8 @@ export class Subscriber {
   private isClosed = false;
   private peerEnded = false;
   private readonly framer: LineFramer;
+  /** The socket's descriptor, for writes that bypass its stream (fan-out.ts); -1 if it has none. */
+  private readonly fd: number;
 
   constructor(
     readonly id: number,
@@ -84,6 +96,7 @@ export class Subscriber {
     // greeting, then sends event_subscribe and reads its reply before any event.
     this.filter = dialect === 'native' ? MATCH_ALL : MATCH_NONE;
     this.format = dialect;
+    this.fd = descriptorOf(socket);
     if (dialect === 'osctld') this.send(`${JSON.stringify({ version: host.version })}\n`);
     this.framer = new LineFramer(
       host.maxLineBytes,
@@ -126,6 +139,29 @@ export class Subscriber {
   deliver(view: BatchView, written?: () => void): boolean {
     if (this.awaitingReplay) return false;
     return this.write(view, written);
+  }
+
+  /**
+   * The descriptor a live record from `firstSeq` on may be written to directly, bypassing the
+   * socket's stream, or -1: only when this subscriber takes every event of it as it lies in the
+   * ring (eventd's format, no filter, none had already) and nothing is queued on the socket, so
+   * those bytes cannot overtake any. Whatever the socket does not take goes to directRest().
+   */
+  directFd(firstSeq: number): number {
+    if (this.awaitingReplay || this.filter !== MATCH_ALL || this.format !== 'native' || firstSeq <= this.liveAfter) return -1;
+    const socket = this.socket;
+    // Not destroyed: the descriptor is still this socket's (a closed one's number may be reused).
+    if (socket.destroyed || socket.writableLength !== 0 || socket.writableEnded) return -1;
+    return this.fd;
+  }
+
+  /**
+   * The rest of a record after a direct write took `sent` of its bytes (-errno: none, failed),
+   * through the socket's stream: it queues what a full socket left, and meets an error as any
+   * write would. deliver() says what it returns.
+   */
+  directRest(view: BatchView, sent: number, written?: () => void): boolean {
+    return this.send(sent > 0 ? view.buffer.subarray(sent) : view.buffer, written);
   }
 
   /** Filters and frames the events of a batch after liveAfter, and sends them; deliver() says what it returns. */
