@@ -19,7 +19,7 @@ async function pairs(count: number): Promise<{ server: net.Socket; client: net.S
   const path = join(dir, 's.sock');
   const listener = net.createServer({ pauseOnConnect: true });
   await new Promise<void>((resolve) => listener.listen(path, resolve));
-  const made = [];
+  const made: { server: net.Socket; client: net.Socket }[] = [];
   for (let i = 0; i < count; i++) {
     const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
     const client = net.connect(path);
