@@ -18,7 +18,7 @@ import { startThread } from './thread.js';
  * MiB: the least V8 starts with, 1 MiB semi-spaces, and no growth. A worker keeps few objects for
  * long (events stay in the ring and in reused record memory), so a larger one only holds garbage:
  * uncapped, the nurseries grew to 3.3 MiB each at idle and to tens of MiB under load. Measured side
- * by side (docs/benchmarks.md): RSS 1.8 MiB lower at idle, 2–10 MiB lower at peak (25 with
+ * by side (docs/benchmarks.md): RSS 1.7 MiB lower at idle, 2–10 MiB lower at peak (25 with
  * --ingest-threads 2), CPU per event unchanged.
  */
 const WORKER_YOUNG_GENERATION_MB = 3;
