@@ -21,6 +21,8 @@ export function compileFilter(opts: SubscribeOpts | undefined): Filter {
   const types = opts.type === undefined ? null : new Set(Array.isArray(opts.type) ? opts.type : [opts.type]);
   const entries = opts.opts === undefined ? [] : Object.entries(opts.opts);
   const conditions = entries.map(([key, value]) => [key, new Set(Array.isArray(value) ? value : [value])] as const);
+  // No condition (`{}`, or only `since`): MATCH_ALL itself, which a worker recognizes to send records whole.
+  if (types === null && conditions.length === 0) return MATCH_ALL;
   return { types, opts: conditions.length === 0 ? null : conditions };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommand } from '../../src/protocol/parse-command.js';
-import { compileFilter, matchesOpts, matchesType } from '../../src/protocol/filter.js';
+import { compileFilter, MATCH_ALL, matchesOpts, matchesType } from '../../src/protocol/filter.js';
 
 describe('filters', () => {
   it('match one type or a list of types', () => {
@@ -8,6 +8,13 @@ describe('filters', () => {
     expect(matchesType(compileFilter({ type: 'state' }), 'db')).toBe(false);
     expect(matchesType(compileFilter({ type: ['state', 'db'] }), 'db')).toBe(true);
     expect(matchesType(compileFilter(undefined), 'ct_exit')).toBe(true);
+  });
+
+  it('are MATCH_ALL itself when they set no condition, so that a worker sends records whole', () => {
+    expect(compileFilter(undefined)).toBe(MATCH_ALL);
+    expect(compileFilter({})).toBe(MATCH_ALL);
+    expect(compileFilter({ since: 50, opts: {} })).toBe(MATCH_ALL);
+    expect(compileFilter({ type: 'state' })).not.toBe(MATCH_ALL);
   });
 
   it('match every opts key by equality or membership', () => {
