@@ -17,8 +17,8 @@ import { copyRecord, RingConsumer } from '../ring/reader.js';
 import { JournalReader } from '../journal/reader.js';
 import { WorkerHistory } from './history.js';
 import { WorkerLogger } from './log.js';
-import { FanOut } from './fan-out.js';
-import { RecordMemory, type Loan } from './record-memory.js';
+import { RecordDelivery } from './delivery.js';
+import { RecordMemory } from './record-memory.js';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 
 const settings = workerData as WorkerSettings;
@@ -104,10 +104,7 @@ function postCountsSoon(): void {
 
 /** Where records are copied to for delivery: reused once every socket has written them. */
 const recordMemory = new RecordMemory();
-/** Subscribers that take a record straight from the ring, all in one call. */
-const fanOut = new FanOut<Subscriber>();
-/** Subscribers a record goes to through their sockets' streams, as a copy. */
-const streamed: Subscriber[] = [];
+const delivery = new RecordDelivery();
 
 /** Reads what the ring has for this worker (up to maxBytes of it), hands each record to every subscriber. */
 function deliver(maxBytes = Infinity): void {
@@ -115,30 +112,10 @@ function deliver(maxBytes = Infinity): void {
     (record) => {
       deliveredSeq = record.firstSeq + record.count - 1;
       if (record.void || subscribers.size === 0) return;
-      streamed.length = 0;
-      for (const subscriber of subscribers.values()) {
-        const fd = subscriber.directFd(record.firstSeq);
-        if (fd >= 0) fanOut.add(fd, subscriber);
-        else streamed.push(subscriber);
-      }
-      // The copy, made only for those that need one: a filter, osctld's format, a full socket.
-      let copy: { view: BatchView; loan: Loan } | undefined;
-      const copied = () => {
-        if (copy !== undefined) return copy;
+      delivery.deliver(subscribers.values(), record.firstSeq, ring.linesOf(record), () => {
         const memory = recordMemory.take(record.length);
-        return (copy = { view: new BatchView(copyRecord(ring, record, 0, memory)), loan: recordMemory.lend(memory) });
-      };
-      fanOut.send(ring.linesOf(record), (subscriber, sent) => {
-        const { view, loan } = copied();
-        loan.add();
-        if (!subscriber.directRest(view, sent, loan.done)) loan.done();
+        return { view: new BatchView(copyRecord(ring, record, 0, memory)), loan: recordMemory.lend(memory) };
       });
-      for (const subscriber of streamed) {
-        const { view, loan } = copied();
-        loan.add();
-        if (!subscriber.deliver(view, loan.done)) loan.done();
-      }
-      copy?.loan.done();
     },
     undefined,
     maxBytes,

@@ -1,10 +1,6 @@
 // Subscriber.replay in-process, over a real Unix socket pair: the `since` history arrives chunk by
 // chunk while live events keep coming, and the client sees the reply, then every event once, in
 // seq order. The host stands in for the worker (its history and its messages).
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestHistory as EventHistory } from '../helpers/history.js';
 import { BatchView, encodeBatch } from '../../src/ipc/batch.js';
@@ -12,30 +8,14 @@ import { parseCommandFor } from '../../src/protocol/parse-command.js';
 import { eventTypeCode } from '../../src/protocol/events.js';
 import { eventLine } from '../../src/protocol/wire.js';
 import { Subscriber, type SubscriberHost } from '../../src/worker/subscriber.js';
-import { LineClient } from '../helpers/client.js';
+import { socketPair as connectedPair } from '../helpers/socket-pair.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-/** A connected pair of real Unix sockets: the daemon's end and a client. */
-async function socketPair(): Promise<{ server: net.Socket; client: LineClient }> {
-  const dir = mkdtempSync(join(tmpdir(), 'eventd-sub-'));
-  const path = join(dir, 's.sock');
-  const listener = net.createServer();
-  await new Promise<void>((resolve) => listener.listen(path, resolve));
-  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
-  const client = await LineClient.connect(path);
-  const server = await accepted;
-  cleanups.push(() => {
-    client.destroy();
-    server.destroy();
-    listener.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { server, client };
-}
+const socketPair = () => connectedPair(cleanups);
 
 /** The events seq..seq+count-1 as one batch. */
 function events(firstSeq: number, count: number) {
