@@ -58,6 +58,22 @@ async function cpuDuring<T>(d: TestDaemon, during: () => Promise<T>): Promise<{ 
   return { result, cpu };
 }
 
+/**
+ * Cores the daemon spends beyond its quiet rate (`quietCpu` over `ms`) while an attack goes on,
+ * given the first window's CPU: if that is not below `limit`, the least of up to two more windows.
+ * A one-off in one window (V8 compiling the path the attack takes, a stall of this shared machine:
+ * once 0.117 where 0.04–0.06 is usual) is not the attack's cost; a real one is in every window (the
+ * holes these tests guard took a core or more).
+ */
+async function extraCores(d: TestDaemon, b: Bystander, quietCpu: number, firstCpu: number, ms: number, limit: number): Promise<number> {
+  let extra = (firstCpu - quietCpu) / (ms / 1000);
+  for (let window = 2; window <= 3 && extra >= limit; window++) {
+    const { cpu } = await cpuDuring(d, () => b.measure(ms));
+    extra = Math.min(extra, (cpu - quietCpu) / (ms / 1000));
+  }
+  return extra;
+}
+
 const asNobody = canRunAsNobody('hardening › the metrics endpoint against an unprivileged local user') ? describe : describe.skip;
 
 asNobody('the metrics endpoint against an unprivileged local user', () => {
@@ -135,7 +151,7 @@ asNobody('the metrics endpoint against an unprivileged local user', () => {
     // Each connection is answered once, then not read from while its answer is not taken: it
     // stalls until the idle timeout closes it (before: 704 MiB and a core).
     expect(Number(/connections (\d+)\s*$/.exec(attacker.output)![1])).toBeLessThanOrEqual(3);
-    expect((cpu - quietCpu) / 3).toBeLessThan(0.1);
+    expect(await extraCores(d, b, quietCpu, cpu, 3000, 0.1)).toBeLessThan(0.1);
     expect(d.rssBytes() - rssBefore).toBeLessThan(32 * 1024 * 1024);
     expectServed(quiet, attacked);
   });
@@ -160,7 +176,7 @@ asNobody('the metrics endpoint against an unprivileged local user', () => {
     const scrapes = Number(/scrapes (\d+)\s*$/.exec(attacker.output)![1]);
     // 20 answers a second after a burst of 20, whoever asks (before: 1,833 a second, 94 % of a core).
     expect(scrapes).toBeLessThanOrEqual(20 + 20 * 5);
-    expect((cpu - quietCpu) / 3).toBeLessThan(0.1);
+    expect(await extraCores(d, b, quietCpu, cpu, 3000, 0.1)).toBeLessThan(0.1);
     expectServed(quiet, attacked);
   });
 });
@@ -270,7 +286,7 @@ describe('re-subscribe floods', () => {
     const { result: attacked, cpu } = await cpuDuring(d, () => b.measure(4000));
     // Before: ~5,000 subscribes per client in 8 s and 183 % CPU. Each connection gets about 1 % of a thread after its burst.
     expect(answered).toBeLessThan(4 * 400);
-    expect((cpu - quietCpu) / 4).toBeLessThan(0.25);
+    expect(await extraCores(d, b, quietCpu, cpu, 4000, 0.25)).toBeLessThan(0.25);
     expectServed(quiet, attacked);
   });
 });
