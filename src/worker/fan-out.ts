@@ -1,5 +1,6 @@
 // One record to many sockets in a single native call, straight from the ring: for the subscribers
-// that take a record whole and have nothing queued, which under load is nearly all of them.
+// that take a record whole and have nothing queued. At a steady rate that is nearly all of them; a
+// subscriber reading slower than events come has bytes queued, and goes through its stream.
 //
 // Why: through Node's streams every write costs the worker a Writable's bookkeeping, a write
 // request object and its completion callback into JS; perf put that at about half of a delivering
