@@ -13,16 +13,6 @@ import type { EventRing } from '../ring/event-ring.js';
 import { handOff } from './hand-off.js';
 import { startThread } from './thread.js';
 
-/**
- * A worker's young generation (V8's nursery: two semi-spaces and room for large new objects), in
- * MiB: the least V8 starts with, 1 MiB semi-spaces, and no growth. A worker keeps few objects for
- * long (events stay in the ring and in reused record memory), so a larger one only holds garbage:
- * uncapped, the nurseries grew to 3.3 MiB each at idle and to tens of MiB under load. Measured side
- * by side (docs/benchmarks.md): RSS 1.7 MiB lower at idle, 2–10 MiB lower at peak (25 with
- * --ingest-threads 2), CPU per event unchanged.
- */
-const WORKER_YOUNG_GENERATION_MB = 3;
-
 export interface PoolHandlers {
   /** What a worker's producers wrote and refused since it last said (counts for stats). */
   counts(message: Extract<FromWorker, { t: 'counts' }>): void;
@@ -191,8 +181,7 @@ export class WorkerPool {
   private spawn(index: number, restarts: number): Promise<void> {
     // It reads the ring from where the ring stands now; what was published before it has no subscriber there.
     const firstSeq = this.ring.join(index);
-    const settings = { ...this.settings, index, firstSeq, ring: this.ring.handles } satisfies WorkerSettings;
-    const worker = startThread('worker/worker', settings, { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB });
+    const worker = startThread('worker/worker', { ...this.settings, index, firstSeq, ring: this.ring.handles } satisfies WorkerSettings);
     const slot: Slot = {
       index,
       worker,
