@@ -6,7 +6,7 @@
 import { allocateBatch, type EventBatch } from '../ipc/batch.js';
 import { COMMIT_SIGNAL, DURABLE_SIGNAL, type EventRing, type RingRecord } from './event-ring.js';
 import { copyBytes } from './copy.js';
-import { HEADER_BYTES, linesOffset } from './record.js';
+import { HEADER_BYTES } from './record.js';
 
 /** One consumer's cursor over the ring. */
 export class RingConsumer {
@@ -77,11 +77,10 @@ export function copyRecord(ring: EventRing, record: RingRecord, from = 0, memory
   const count = record.count - from;
   const endsAt = record.offset + HEADER_BYTES;
   const ends = new Uint32Array(ring.bytes.buffer, endsAt, record.count);
-  const linesStart = record.offset + linesOffset(record.count);
+  const lines = ring.linesOf(record);
   const start = from === 0 ? 0 : ends[from - 1]!;
-  const size = ends[record.count - 1]! - start;
-  const batch = allocateBatch(record.firstSeq + from, count, size, memory);
-  copyBytes(ring.bytes.subarray(linesStart + start, linesStart + start + size), batch.bytes);
+  const batch = allocateBatch(record.firstSeq + from, count, lines.length - start, memory);
+  copyBytes(lines.subarray(start), batch.bytes);
   for (let i = 0; i < count; i++) batch.ends[i] = ends[from + i]! - start;
   batch.types.set(ring.bytes.subarray(endsAt + record.count * 4 + from, endsAt + record.count * 5));
   return batch;
