@@ -1,5 +1,7 @@
 // A record to a worker's subscribers over real Unix sockets: straight from its bytes to those that
 // take it whole, through a copy to the others, and never an event twice or out of order.
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchView, encodeBatch, type EventBatch } from '../../src/ipc/batch.js';
 import { eventTypeCode, type EventOpts, type EventType } from '../../src/protocol/events.js';
@@ -52,6 +54,11 @@ function host(history: TestHistory, readUpTo: () => number): SubscriberHost {
     block: () => {},
     closed: () => {},
   };
+}
+
+/** Once the socket has handed everything queued on it to the kernel. */
+async function drained(socket: Socket): Promise<void> {
+  if (socket.writableLength > 0) await once(socket, 'drain');
 }
 
 /** Delivers `batch` as the worker does, counting the copies made and the loans still out. */
@@ -109,14 +116,14 @@ describe('RecordDelivery', () => {
     const { counts, deliver } = deliverer();
     deliver([subscriber], events(51, 10));
     // Once the socket has written the cut record, the next goes whole again.
-    await new Promise((resolve) => setImmediate(resolve));
-    deliver([subscriber], events(61, 5));
-    const seqs = [...replayed, ...(await client.takeJson<{ seq: number }>(10))].map((event) => event.seq);
-    expect(seqs).toEqual(Array.from({ length: 15 }, (_, i) => 51 + i));
+    await drained(server);
+    deliver([subscriber], events(61, 6));
+    const seqs = [...replayed, ...(await client.takeJson<{ seq: number }>(11))].map((event) => event.seq);
+    // Every event once, in order: 51–55 not again, and nothing before 66 after it.
+    expect(seqs).toEqual(Array.from({ length: 16 }, (_, i) => 51 + i));
+    expect(client.pending).toBe(0);
     // Only the partly covered record needed a copy (to cut it); the next went whole.
     expect(counts.copies).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(client.pending).toBe(0);
   });
 
   it('queues what a full socket did not take behind what it took, and writes straight again once it has drained', async () => {
@@ -144,7 +151,7 @@ describe('RecordDelivery', () => {
     client.socket.resume();
     const got = await client.takeJson<{ seq: number }>(seq - 1, 30_000);
     expect(got.every((event, i) => event.seq === i + 1)).toBe(true);
-    await new Promise((resolve) => setImmediate(resolve));
+    await drained(server);
     expect(server.writableLength).toBe(0);
     expect(counts.lent).toBe(0);
     deliver([subscriber], events(seq, 3));

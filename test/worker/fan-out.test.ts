@@ -80,9 +80,9 @@ describe('FanOut', () => {
       queued += took;
       if (took < data.length) break;
     }
-    // The other end of another is gone: a write to it fails (EPIPE), and the process is not killed by SIGPIPE.
+    // The other end of another is gone (destroy closes its descriptor at once): a write to it
+    // fails (EPIPE), and the process is not killed by SIGPIPE.
     gone!.client.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 20));
 
     const rests = new Map<string, number>();
     fanOut.add(socketFd(full!.server), 'full');
