@@ -1,10 +1,23 @@
 // Placement of subscribers on worker threads, and a worker that dies mid-stream.
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LineClient } from '../helpers/client.js';
 import { sampleReports, TestDaemon } from '../helpers/daemon.js';
 
 let daemon: TestDaemon | undefined;
 afterEach(() => daemon?.cleanup());
+
+/** How often each worker thread (eventd-w0, …) has gone to sleep and been woken so far, by name. */
+function workerWakeups(pid: number): Record<string, number> {
+  const wakeups: Record<string, number> = {};
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const name = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim();
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+    if (name.startsWith('eventd-w')) wakeups[name] = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)![1]);
+  }
+  return wakeups;
+}
 
 describe('worker pool', () => {
   it('places each new subscriber on the worker with the fewest (max - min <= 1)', async () => {
@@ -87,5 +100,31 @@ describe('worker pool', () => {
     expect(await newcomer.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
     producer.destroy();
     onMain.destroy();
+  });
+
+  it('lets an idle worker sleep, and wakes it for the next record: with no subscriber it still keeps up with the ring', async () => {
+    // The smallest ring (1 MiB): a worker that slept through reports would fill it and stall them.
+    daemon = await TestDaemon.start({ args: ['--workers', '2', '--history-bytes', String(1024 * 1024)] });
+    await daemon.report(sampleReports.state);
+    await sleep(500);
+    const before = workerWakeups(daemon.pid);
+    await sleep(2000);
+    const after = workerWakeups(daemon.pid);
+    expect(Object.keys(after).sort()).toEqual(['eventd-w0', 'eventd-w1']);
+    // Polling every 5 ms it would be about 400 each.
+    for (const [name, count] of Object.entries(after)) expect(count - before[name]!, name).toBeLessThan(40);
+
+    // Some 3 MiB of events through a 1 MiB ring, no one subscribed: every one acked.
+    const producer = await daemon.producer();
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 1000; i++) producer.sendJson({ ...sampleReports.db, ack: i });
+      const acks = await producer.takeJson<{ status: boolean }>(1000);
+      expect(acks.every((ack) => ack.status)).toBe(true);
+      if (round === 0) await sleep(300);
+    }
+    const subscriber = await daemon.subscriber();
+    const [seq] = await daemon.report(sampleReports.ct_exit);
+    expect(await subscriber.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
+    producer.destroy();
   });
 });
