@@ -7,7 +7,11 @@ import { EVENTD_VERSION } from '../version.js';
 
 /** Each command, by name, as its module builds it; listed in the order `eventd --help` shows them. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  serve: async () => (await import('./serve.js')).serveCommand(),
+  serve: async () => {
+    // Before the daemon's modules load, which is when it would first grow.
+    (await import('../daemon/young-generation.js')).keepYoungGenerationSmall();
+    return (await import('./serve.js')).serveCommand();
+  },
   report: async () => (await import('./report.js')).reportCommand(),
   monitor: async () => (await import('./monitor.js')).monitorCommand(),
   wait: async () => (await import('./monitor.js')).waitCommand(),
