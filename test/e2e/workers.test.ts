@@ -1,4 +1,4 @@
-// Placement of subscribers on worker threads, and a worker that dies mid-stream.
+// Placement of subscribers on worker threads, a worker that dies mid-stream, and idle workers that sleep.
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,7 @@ describe('worker pool', () => {
       for (let i = 0; i < 1000; i++) producer.sendJson({ ...sampleReports.db, ack: i });
       const acks = await producer.takeJson<{ status: boolean }>(1000);
       expect(acks.every((ack) => ack.status)).toBe(true);
+      // Quiet again after the first round: the next must wake them once more.
       if (round === 0) await sleep(300);
     }
     const subscriber = await daemon.subscriber();
