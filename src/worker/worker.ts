@@ -9,12 +9,10 @@ import { BatchView } from '../ipc/batch.js';
 import type { CloseReason, Dialect, FromWorker, ToWorker, WorkerSettings } from '../ipc/messages.js';
 import { nameThread, type PeerCred } from '../native/index.js';
 import type { RejectReason } from '../protocol/stats.js';
-import { Ingest } from '../ingest/ingest.js';
 import { READ_AHEAD_BYTES } from '../protocol/framing.js';
 import type { ProducerConnection } from '../ingest/producer.js';
 import { EventRing } from '../ring/event-ring.js';
 import { copyRecord, RingConsumer } from '../ring/reader.js';
-import { JournalReader } from '../journal/reader.js';
 import { WorkerHistory } from './history.js';
 import { WorkerLogger } from './log.js';
 import { RecordDelivery } from './delivery.js';
@@ -25,8 +23,10 @@ const settings = workerData as WorkerSettings;
 nameThread(`eventd-w${settings.index}`);
 /**
  * Only a worker that reads producers loads the report schemas (zod: about 10 MiB of a thread's
- * memory); the others check subscribers' commands without zod (protocol/command-check.ts). Loaded
- * at start rather than with the first producer: Node never retries a failed import() (EMFILE).
+ * memory) and the ring's writer (ingest/ingest.ts, below); the others check subscribers' commands
+ * without zod (protocol/command-check.ts). Likewise the journal's reader is loaded only with a
+ * journal: together 0.5 MiB less at idle with two workers. Loaded at start rather than with the
+ * first producer: Node never retries a failed import() (EMFILE).
  */
 const producerModule = settings.index < settings.producerReaders ? await import('../ingest/producer.js') : undefined;
 /**
@@ -40,7 +40,11 @@ const port = parentPort!;
 const log = new WorkerLogger(settings.logLevel, { worker: settings.index }, (message) => port.postMessage(message));
 const ring = EventRing.attach(settings.ring);
 const consumer = new RingConsumer(ring, settings.index);
-const history = new WorkerHistory(ring, settings.journalDir ? new JournalReader(settings.journalDir) : undefined, settings.historyEvents);
+const history = new WorkerHistory(
+  ring,
+  settings.journalDir ? new (await import('../journal/reader.js')).JournalReader(settings.journalDir) : undefined,
+  settings.historyEvents,
+);
 const subscribers = new Map<number, Subscriber>();
 const producers = new Map<number, ProducerConnection>();
 /** seq of the last event this worker has read in the ring (delivered to whoever wanted it). */
@@ -58,34 +62,38 @@ function post(message: FromWorker): void {
 /** Counts go to the main thread with each record written (before its acks), or once a turn for refusals alone. */
 let pending = { types: [] as number[], pools: new Map<string, number>() };
 function postCounts(): void {
-  const paused = ingest.paused;
-  const pausedMs = ingest.pausedMs;
-  ingest.paused = 0;
-  ingest.pausedMs = 0;
+  const paused = ingest?.paused ?? 0;
+  const pausedMs = ingest?.pausedMs ?? 0;
+  if (ingest) {
+    ingest.paused = 0;
+    ingest.pausedMs = 0;
+  }
   post({ t: 'counts', types: pending.types, pools: [...pending.pools], rejected, paused, pausedMs, replays });
   pending = { types: [], pools: new Map() };
   rejected = {};
   replays = 0;
 }
 
-const ingest = new Ingest(
-  ring,
-  {
-    written: (counts) => {
-      counts.types.forEach((n, code) => (pending.types[code] = (pending.types[code] ?? 0) + n));
-      for (const [pool, n] of counts.pools) pending.pools.set(pool, (pending.pools.get(pool) ?? 0) + n);
-      postCounts();
+const ingest =
+  producerModule &&
+  new (await import('../ingest/ingest.js')).Ingest(
+    ring,
+    {
+      written: (counts) => {
+        counts.types.forEach((n, code) => (pending.types[code] = (pending.types[code] ?? 0) + n));
+        for (const [pool, n] of counts.pools) pending.pools.set(pool, (pending.pools.get(pool) ?? 0) + n);
+        postCounts();
+      },
+      backlog: (full) => {
+        ingestFull = full;
+        log.debug({ full }, full ? 'the ring is full: pausing producers' : 'room in the ring again: resuming producers');
+        for (const producer of producers.values()) producer.throttle(full);
+        // The pause is counted in stats at once, not with the next record.
+        postCounts();
+      },
     },
-    backlog: (full) => {
-      ingestFull = full;
-      log.debug({ full }, full ? 'the ring is full: pausing producers' : 'room in the ring again: resuming producers');
-      for (const producer of producers.values()) producer.throttle(full);
-      // The pause is counted in stats at once, not with the next record.
-      postCounts();
-    },
-  },
-  settings.maxLineBytes,
-);
+    settings.maxLineBytes,
+  );
 
 /** Counts a refused line; the counts go to the main thread once per turn. */
 function countRejected(reason: RejectReason): void {
@@ -272,7 +280,7 @@ function attach(id: number, fd: number, dialect: Dialect): void {
 let producersStopped = false;
 
 function attachProducer(id: number, fd: number, peer: PeerCred | undefined): void {
-  if (producersStopped || !producerModule) return refuseProducer(id, fd);
+  if (producersStopped || !producerModule || !ingest) return refuseProducer(id, fd);
   let socket: Socket;
   try {
     socket = openConnection(fd);
@@ -300,6 +308,7 @@ function refuseProducer(id: number, fd: number): void {
 function stopProducers(): void {
   producersStopped = true;
   for (const producer of producers.values()) producer.close();
+  if (!ingest) return post({ t: 'producersStopped' });
   ingest.after(() => post({ t: 'producersStopped' }));
   ingest.flush();
 }
