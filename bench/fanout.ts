@@ -33,6 +33,11 @@ export interface FanoutResult extends FanoutParams {
   daemon_cpu_s: number;
   daemon_cpu_s_per_million_deliveries: number;
   daemon_peak_rss_mib: number;
+  /**
+   * Lines per read in the subscriber process: a server whose writes arrive in smaller pieces costs
+   * its readers more reads (syscalls, wake-ups) for the same lines.
+   */
+  deliveries_per_read: number;
   latency_ms?: { p50: number; p99: number; max: number };
   subscribers_per_worker?: number[];
   /** eventd: CPU µs per ingested event, in all and by thread (main, each worker, the journal, other). */
@@ -308,6 +313,7 @@ function figures(
     daemon_cpu_s: Number(cpu.toFixed(2)),
     daemon_cpu_s_per_million_deliveries: Number(((cpu * 1e6) / Math.max(delivered, 1)).toFixed(3)),
     daemon_peak_rss_mib: measured.peakRss,
+    deliveries_per_read: Math.round(delivered / Math.max(done.reads, 1)),
     ...(params.rate > 0
       ? {
           latency_ms: {

@@ -24,7 +24,17 @@ export type ToSubscribers = { t: 'start'; perSocket: number };
 export type FromSubscribers =
   | { t: 'live' }
   | { t: 'progress'; min: number }
-  | { t: 'done'; doneAt: number; delivered: number; received: number[]; latencies: number[]; outOfOrder: number; closed: number };
+  | {
+      t: 'done';
+      doneAt: number;
+      delivered: number;
+      /** Reads (data events) across every connection: how finely the server's writes arrive. */
+      reads: number;
+      received: number[];
+      latencies: number[];
+      outOfOrder: number;
+      closed: number;
+    };
 
 const REDIS_MESSAGE = '$7\r\nmessage\r\n';
 
@@ -78,6 +88,7 @@ async function main(config: SubscribersConfig): Promise<void> {
   const checkers = Array.from({ length: Math.min(config.orderCheckers, config.count) }, orderChecker);
   const latencies: number[] = [];
   let delivered = 0;
+  let reads = 0;
   let expected = Infinity;
   let live = false;
   let finished = false;
@@ -87,7 +98,7 @@ async function main(config: SubscribersConfig): Promise<void> {
     if (finished) return;
     finished = true;
     const outOfOrder = checkers.reduce((sum, checker) => sum + checker.outOfOrder, 0);
-    send({ t: 'done', doneAt: nowMs(), delivered, received, latencies, outOfOrder, closed });
+    send({ t: 'done', doneAt: nowMs(), delivered, reads, received, latencies, outOfOrder, closed });
   };
 
   for (let i = 0; i < config.count; i++) {
@@ -98,6 +109,7 @@ async function main(config: SubscribersConfig): Promise<void> {
     const sampling = i < config.samplers;
     let partial = '';
     socket.on('data', (chunk: Buffer) => {
+      reads++;
       const n = count(chunk);
       received[i]! += n;
       delivered += n;
@@ -130,6 +142,7 @@ async function main(config: SubscribersConfig): Promise<void> {
   let progress: NodeJS.Timeout | undefined;
   process.on('message', (message: ToSubscribers) => {
     delivered = 0;
+    reads = 0;
     received.fill(0);
     latencies.length = 0;
     finished = false;
