@@ -77,7 +77,11 @@ class SubscriberProcess {
 
   constructor(config: SubscribersConfig) {
     const script = fileURLToPath(new URL('./subscribers.ts', import.meta.url));
-    this.child = fork(script, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(script, [JSON.stringify(config)], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, GLIBC_TUNABLES: keepHeapTop(process.env.GLIBC_TUNABLES) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.child.on('message', (message: FromSubscribers) => {
       if (message.t === 'progress') this.progress = message.min;
       else this.messages.push(message);
@@ -119,6 +123,18 @@ class SubscriberProcess {
   stop(): void {
     if (this.child.exitCode === null) this.child.kill();
   }
+}
+
+/**
+ * glibc's tunables for the reader process: keep freed heap rather than give it back. Each read
+ * takes a 64 KiB buffer from malloc; when a GC freed a few hundred of them glibc trimmed the heap's
+ * top (past 128 KiB free) and the next reads faulted it in again. Run to run that churn varied by
+ * a factor of four (80,000–360,000 page faults in a run at S = 1000) and with it the readers' CPU,
+ * and deliveries/s swung 3–19 M for one server; with the trim threshold raised, 22,000–27,000
+ * faults and 17–19 M. Only the load generator gets this: the servers run as users run them.
+ */
+function keepHeapTop(tunables: string | undefined): string {
+  return [tunables, 'glibc.malloc.trim_threshold=1073741824'].filter(Boolean).join(':');
 }
 
 export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
