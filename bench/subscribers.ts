@@ -58,10 +58,19 @@ function deliveryCounter(wire: SubscribersConfig['wire']): (chunk: Buffer) => nu
   };
 }
 
-/** Checks that every line's seq is the previous one plus 1 (native lines start `{"seq":N,`). */
+/**
+ * Checks that every line's seq is the previous one plus 1 (native lines start `{"seq":N,`). It reads
+ * bytes, never strings: this process is the busiest of a saturated run (a whole core), and a
+ * checker that decoded every chunk cost eventd's runs at S = 100 a sixth of their deliveries/s
+ * (medians of four interleaved runs, 11.5 → 13.7 M).
+ */
 function orderChecker(): { check(chunk: Buffer): void; outOfOrder: number; reset(): void } {
-  let partial = '';
+  const SEQ_PREFIX = '{"seq":'.length;
   let last = -1;
+  // Where the reader is in the stream, kept across chunks: a line's start may be cut anywhere.
+  let inSeq = true;
+  let skip = SEQ_PREFIX;
+  let seq = 0;
   const state = {
     outOfOrder: 0,
     reset: () => {
@@ -69,14 +78,26 @@ function orderChecker(): { check(chunk: Buffer): void; outOfOrder: number; reset
       state.outOfOrder = 0;
     },
     check: (chunk: Buffer) => {
-      const text = partial + chunk.toString('latin1');
-      let start = 0;
-      for (let end = text.indexOf('\n'); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
-        const seq = Number(text.slice(start + 7, text.indexOf(',', start)));
-        if (last !== -1 && seq !== last + 1) state.outOfOrder++;
-        last = seq;
+      let at = 0;
+      while (at < chunk.length) {
+        if (!inSeq) {
+          const end = chunk.indexOf(10, at);
+          if (end === -1) return;
+          at = end + 1;
+          inSeq = true;
+          skip = SEQ_PREFIX;
+          seq = 0;
+          continue;
+        }
+        const byte = chunk[at++]!;
+        if (skip > 0) skip--;
+        else if (byte >= 48 && byte <= 57) seq = seq * 10 + byte - 48;
+        else {
+          if (last !== -1 && seq !== last + 1) state.outOfOrder++;
+          last = seq;
+          inSeq = false;
+        }
       }
-      partial = text.slice(start);
     },
   };
   return state;
