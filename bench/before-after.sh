@@ -35,13 +35,13 @@ node -e '
     const key = `S=${r.subscribers} P=${r.producers} ${r.label}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  console.log("| run | ingest ev/s | deliveries/s | server CPU µs/event | by thread (µs/event) | peak RSS MiB | lost |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| run | ingest ev/s | deliveries/s | server CPU µs/event | by thread (µs/event) | peak RSS MiB | readers busy | lost |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const [key, rs] of groups) {
     const threads = {};
     for (const r of rs) for (const [name, us] of Object.entries(r.thread_cpu_us_per_event ?? {})) (threads[name] ??= []).push(us);
     const byThread = Object.entries(threads).map(([name, us]) => `${name} ${median(us)}`).join(", ");
-    console.log(`| ${key} | ${Math.round(median(rs.map((r) => r.ingest_events_per_s)))} | ${Math.round(median(rs.map((r) => r.deliveries_per_s)))} | ${median(rs.map((r) => r.cpu_us_per_event ?? Math.round((r.daemon_cpu_s * 1e8) / r.events) / 100))} | ${byThread} | ${median(rs.map((r) => r.daemon_peak_rss_mib))} | ${Math.max(...rs.map((r) => r.lost))} |`);
+    console.log(`| ${key} | ${Math.round(median(rs.map((r) => r.ingest_events_per_s)))} | ${Math.round(median(rs.map((r) => r.deliveries_per_s)))} | ${median(rs.map((r) => r.cpu_us_per_event ?? Math.round((r.daemon_cpu_s * 1e8) / r.events) / 100))} | ${byThread} | ${median(rs.map((r) => r.daemon_peak_rss_mib))} | ${median(rs.map((r) => r.readers_busy ?? 0))} | ${Math.max(...rs.map((r) => r.lost))} |`);
   }
 ' "$out"
 rm -f "$out"

@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, cpuSeconds, MIX, nowMs, peakRssMiB, startTarget, threadCpuSeconds, type Target } from './lib.js';
+import { connect, cpuSeconds, machineTicks, MIX, nowMs, peakRssMiB, startTarget, threadCpuSeconds, type Target } from './lib.js';
 import type { FromSubscribers, SubscribersConfig, ToSubscribers } from './subscribers.js';
 
 export interface FanoutParams {
@@ -38,6 +38,16 @@ export interface FanoutResult extends FanoutParams {
    * its readers more reads (syscalls, wake-ups) for the same lines.
    */
   deliveries_per_read: number;
+  /**
+   * CPU seconds of the load generator over the measured run: the subscriber process (every reader,
+   * one thread) and this process (the producers). The readers are the busiest process in a
+   * saturated run; when they take a whole core, deliveries/s measures them as much as the server.
+   */
+  load_cpu_s: { subscribers: number; producers: number };
+  /** The subscriber process's CPU over the run's seconds: near 1, the readers limit the run. */
+  readers_busy: number;
+  /** Share of the machine's CPU time no thread wanted during the run (/proc/stat). */
+  machine_idle: number;
   latency_ms?: { p50: number; p99: number; max: number };
   subscribers_per_worker?: number[];
   /** eventd: CPU µs per ingested event, in all and by thread (main, each worker, the journal, other). */
@@ -124,6 +134,10 @@ class SubscriberProcess {
     return this.next('done');
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   stop(): void {
     if (this.child.exitCode === null) this.child.kill();
   }
@@ -177,20 +191,25 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const load = new Load(params, subscribers, frame);
     const cpuBefore = cpuSeconds(pid);
     const threadsBefore = params.target === 'eventd' ? threadCpuSeconds(pid) : undefined;
+    const loadBefore = { subscribers: cpuSeconds(subscribers.pid), producers: process.cpuUsage(), machine: machineTicks() };
     const startedAt = nowMs();
     await Promise.all(producers.map((producer, p) => load.produce(producer, shareOf(N, p))));
     const ingestSeconds = (performance.now() - load.started) / 1000;
     const done = await distributed;
     const cpu = cpuSeconds(pid) - cpuBefore;
+    const generator = loadCpu(subscribers.pid, loadBefore);
+    const totalSeconds = Math.max((done.doneAt - startedAt) / 1000, ingestSeconds);
     const byThread = threadsBefore === undefined ? undefined : perEvent(threadsBefore, threadCpuSeconds(pid), N);
     return {
       ...params,
       ...figures(params, done, {
         ingestSeconds,
-        totalSeconds: Math.max((done.doneAt - startedAt) / 1000, ingestSeconds),
+        totalSeconds,
         cpu,
         peakRss: peakRssMiB(pid),
       }),
+      ...generator,
+      readers_busy: Number((generator.load_cpu_s.subscribers / totalSeconds).toFixed(2)),
       ...(params.target === 'eventd'
         ? { subscribers_per_worker: await daemon.spread(), cpu_us_per_event: round((cpu * 1e6) / N), thread_cpu_us_per_event: byThread }
         : {}),
@@ -315,12 +334,28 @@ class Load {
   }
 }
 
+/** What the load generator used over a run, and how idle the machine was (see FanoutResult.load_cpu_s). */
+function loadCpu(
+  subscribersPid: number,
+  before: { subscribers: number; producers: NodeJS.CpuUsage; machine: { idle: number; total: number } },
+): Pick<FanoutResult, 'load_cpu_s' | 'machine_idle'> {
+  const producers = process.cpuUsage(before.producers);
+  const machine = machineTicks();
+  return {
+    load_cpu_s: {
+      subscribers: Number((cpuSeconds(subscribersPid) - before.subscribers).toFixed(2)),
+      producers: Number(((producers.user + producers.system) / 1e6).toFixed(2)),
+    },
+    machine_idle: Number(((machine.idle - before.machine.idle) / Math.max(machine.total - before.machine.total, 1)).toFixed(3)),
+  };
+}
+
 /** A run's figures from what the subscriber process saw and the server's CPU and memory. */
 function figures(
   params: FanoutParams,
   done: Extract<FromSubscribers, { t: 'done' }>,
   measured: { ingestSeconds: number; totalSeconds: number; cpu: number; peakRss: number },
-): Omit<FanoutResult, keyof FanoutParams> {
+): Omit<FanoutResult, keyof FanoutParams | 'load_cpu_s' | 'machine_idle' | 'readers_busy'> {
   const { events: N, subscribers: S } = params;
   const { ingestSeconds, totalSeconds, cpu } = measured;
   const sorted = done.latencies.sort((a, b) => a - b);

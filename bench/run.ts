@@ -25,14 +25,16 @@ type Median = FanoutResult & { runs: number };
 
 function summarize(results: FanoutResult[]): Median {
   for (const result of results) if (result.lost !== 0) lostAnything = true;
-  const pick = (key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib') =>
-    median(results.map((r) => r[key]));
+  const pick = (
+    key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib' | 'readers_busy',
+  ) => median(results.map((r) => r[key]));
   return {
     ...results[0]!,
     ingest_events_per_s: pick('ingest_events_per_s'),
     deliveries_per_s: pick('deliveries_per_s'),
     daemon_cpu_s_per_million_deliveries: pick('daemon_cpu_s_per_million_deliveries'),
     daemon_peak_rss_mib: pick('daemon_peak_rss_mib'),
+    readers_busy: pick('readers_busy'),
     ...(results[0]!.rate > 0
       ? {
           latency_ms: {
@@ -84,6 +86,7 @@ async function fanoutMatrix(): Promise<void> {
       'CPU s / 10⁶ deliveries',
       '× raw',
       'peak RSS MiB',
+      'readers busy',
       'spread',
       'lost',
     ]),
@@ -111,6 +114,7 @@ async function fanoutMatrix(): Promise<void> {
             r.daemon_cpu_s_per_million_deliveries,
             r === raw ? 1 : (r.daemon_cpu_s_per_million_deliveries / raw!.daemon_cpu_s_per_million_deliveries).toFixed(1),
             r.daemon_peak_rss_mib,
+            r.readers_busy,
             eventd ? (r.subscribers_per_worker?.join('/') ?? '–') : '–',
             r.lost,
           ]),
