@@ -40,8 +40,9 @@ export interface FanoutResult extends FanoutParams {
   deliveries_per_read: number;
   /**
    * CPU seconds of the load generator over the measured run: the subscriber process (every reader,
-   * one thread) and this process (the producers). The readers are the busiest process in a
-   * saturated run; when they take a whole core, deliveries/s measures them as much as the server.
+   * one thread) and this process (the producers, and the readers' progress messages: an upper bound
+   * for the producers). The readers are the busiest process in a saturated run; when they take a
+   * whole core, deliveries/s measures them as much as the server.
    */
   load_cpu_s: { subscribers: number; producers: number };
   /** The subscriber process's CPU over the run's seconds: near 1, the readers limit the run. */
