@@ -198,8 +198,8 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const ingestSeconds = (performance.now() - load.started) / 1000;
     const done = await distributed;
     const cpu = cpuSeconds(pid) - cpuBefore;
-    const generator = loadCpu(subscribers.pid, loadBefore);
     const totalSeconds = Math.max((done.doneAt - startedAt) / 1000, ingestSeconds);
+    const generator = loadCpu(subscribers.pid, loadBefore, totalSeconds);
     const byThread = threadsBefore === undefined ? undefined : perEvent(threadsBefore, threadCpuSeconds(pid), N);
     return {
       ...params,
@@ -210,7 +210,6 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
         peakRss: peakRssMiB(pid),
       }),
       ...generator,
-      readers_busy: Number((generator.load_cpu_s.subscribers / totalSeconds).toFixed(2)),
       ...(params.target === 'eventd'
         ? { subscribers_per_worker: await daemon.spread(), cpu_us_per_event: round((cpu * 1e6) / N), thread_cpu_us_per_event: byThread }
         : {}),
@@ -335,18 +334,21 @@ class Load {
   }
 }
 
-/** What the load generator used over a run, and how idle the machine was (see FanoutResult.load_cpu_s). */
+/** What the load generator used over a run of `seconds`, and how idle the machine was (see FanoutResult.load_cpu_s). */
 function loadCpu(
   subscribersPid: number,
   before: { subscribers: number; producers: NodeJS.CpuUsage; machine: { idle: number; total: number } },
-): Pick<FanoutResult, 'load_cpu_s' | 'machine_idle'> {
+  seconds: number,
+): Pick<FanoutResult, 'load_cpu_s' | 'readers_busy' | 'machine_idle'> {
+  const readers = cpuSeconds(subscribersPid) - before.subscribers;
   const producers = process.cpuUsage(before.producers);
   const machine = machineTicks();
   return {
     load_cpu_s: {
-      subscribers: Number((cpuSeconds(subscribersPid) - before.subscribers).toFixed(2)),
+      subscribers: Number(readers.toFixed(2)),
       producers: Number(((producers.user + producers.system) / 1e6).toFixed(2)),
     },
+    readers_busy: Number((readers / seconds).toFixed(2)),
     machine_idle: Number(((machine.idle - before.machine.idle) / Math.max(machine.total - before.machine.total, 1)).toFixed(3)),
   };
 }
@@ -356,7 +358,7 @@ function figures(
   params: FanoutParams,
   done: Extract<FromSubscribers, { t: 'done' }>,
   measured: { ingestSeconds: number; totalSeconds: number; cpu: number; peakRss: number },
-): Omit<FanoutResult, keyof FanoutParams | 'load_cpu_s' | 'machine_idle' | 'readers_busy'> {
+): Omit<FanoutResult, keyof FanoutParams | keyof ReturnType<typeof loadCpu>> {
   const { events: N, subscribers: S } = params;
   const { ingestSeconds, totalSeconds, cpu } = measured;
   const sorted = done.latencies.sort((a, b) => a - b);
