@@ -1,9 +1,19 @@
 // The single source of truth for what an event is. Every type in eventd that describes an event
 // is inferred from these schemas; the JSON Schema printed by `eventd schema` is generated from them.
 import { z } from 'zod';
-import { EVENT_TYPES, type EventType } from './event-types.js';
+import { CONTAINER_STATES, DB_OBJECTS, EVENT_TYPES, POOL_NAME_MAX, type EventType } from './event-types.js';
 
-export { DAEMON_SHUTDOWN_OPTS, EVENT_TYPES, eventTypeCode, isDaemonShutdown, isEventType, type EventType } from './event-types.js';
+export {
+  CONTAINER_STATES,
+  DAEMON_SHUTDOWN_OPTS,
+  DB_OBJECTS,
+  EVENT_TYPES,
+  eventTypeCode,
+  isDaemonShutdown,
+  isEventType,
+  POOL_NAME_MAX,
+  type EventType,
+} from './event-types.js';
 
 /**
  * Every string an event carries is well-formed Unicode: a lone surrogate (`"\ud800"`, valid JSON)
@@ -18,10 +28,9 @@ const name = z
 
 /**
  * A ZFS pool name, as `zpool create` allows (openzfs, zfs_namecheck.c pool_namecheck): a letter,
- * then letters, digits, `_`, `-`, `.`, `:` or spaces, under 256 bytes. Pools are counted by name
- * (stats, metric labels): a bounded name keeps those bounded whatever a producer sends.
+ * then letters, digits, `_`, `-`, `.`, `:` or spaces, under 256 bytes (POOL_NAME_MAX). Pools are
+ * counted by name (stats, metric labels): a bounded name keeps those bounded whatever a producer sends.
  */
-export const POOL_NAME_MAX = 255;
 const POOL_NAME = /^[A-Za-z][A-Za-z0-9_.: -]*$/;
 const pool = z
   .string()
@@ -34,22 +43,6 @@ const container = { pool, id: name };
 
 // What each field may hold follows osctld's `Eventd.report` call sites (vpsfreecz/vpsadminos,
 // osctld/lib, commit 7d64ad8c); docs/protocol.md names the call site behind every value.
-
-/** States osctld reports: LXC's eight, and `error` when osctld cannot read a container's state. */
-export const CONTAINER_STATES = [
-  'stopped',
-  'starting',
-  'running',
-  'stopping',
-  'aborting',
-  'freezing',
-  'frozen',
-  'thawed',
-  'error',
-] as const;
-
-/** osctld's DB lists, named as it names them: the object's class name in lower case. */
-export const DB_OBJECTS = ['pool', 'user', 'group', 'container', 'idrange', 'repository'] as const;
 
 const managementState = z.enum(['run', 'done', 'failed']);
 

@@ -12,8 +12,7 @@
 // test/protocol/fast-report.test.ts checks both on generated and mutated reports, and fails when
 // the report schemas change (SCHEMA_DIGEST) until the rules below are checked against them. The
 // bytes must be valid UTF-8 (the framer checks): a string without escapes is then well-formed.
-import type { EventType } from './event-types.js';
-import { CONTAINER_STATES, DB_OBJECTS, POOL_NAME_MAX } from './events.js';
+import { CONTAINER_STATES, DB_OBJECTS, POOL_NAME_MAX, type EventType } from './event-types.js';
 import { canonicalIntegerEnd as integerEnd, canonicalValueEnd } from './passthrough.js';
 
 /** A report the scan took: where its opts end in the bytes (canonical JSON, see passthrough.ts), its pool, its ack. */

@@ -3,24 +3,16 @@
 import { z } from 'zod';
 import { isPlainObject, parseJson } from './json.js';
 import { EVENT_TYPES, OPTS_FIELDS, ackSchema, isEventType, reportSchemas, type EventOpts, type EventType } from './events.js';
-import { summarizeIssues, toWireIssues, type WireIssue } from './issues.js';
-import type { RejectReason } from './stats.js';
+import { summarizeIssues, toWireIssues } from './issues.js';
+import { rejected, type Ack, type RejectedReport } from './rejection.js';
 
-export type Ack = string | number;
+export type { Ack, RejectedReport } from './rejection.js';
 
 export interface AcceptedReport {
   ok: true;
   type: EventType;
   opts: EventOpts;
   ack?: Ack;
-}
-
-export interface RejectedReport {
-  ok: false;
-  reason: RejectReason;
-  ack?: Ack;
-  message: string;
-  issues: WireIssue[];
 }
 
 export type ReportResult = AcceptedReport | RejectedReport;
@@ -48,10 +40,6 @@ export function isValidReport(type: EventType, report: unknown): boolean {
 
 /** An error line lists at most this many issues: 100,000 unknown keys must not make a 5 MB reply. */
 export const MAX_WIRE_ISSUES = 20;
-
-export function rejected(reason: RejectReason, message: string, issues: WireIssue[] = [], ack?: Ack): RejectedReport {
-  return ack === undefined ? { ok: false, reason, message, issues } : { ok: false, reason, ack, message, issues };
-}
 
 export function parseReport(text: string): ReportResult {
   const json = parseJson(text);

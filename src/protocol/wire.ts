@@ -2,7 +2,7 @@
 // subscribers that receive it, so these sit on the hot path: plain string concatenation.
 import type { EventOpts, EventType } from './events.js';
 import type { WireIssue } from './issues.js';
-import type { Ack } from './report.js';
+import type { Ack } from './rejection.js';
 
 const OPTS_KEY = ',"opts":';
 
