@@ -2,8 +2,10 @@
 import type { DaemonConfig } from './daemon/config.js';
 import { defaultConfig } from './daemon/config.js';
 import { Daemon } from './daemon/daemon.js';
+import { ReportRejectedError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import type { EventOpts, EventType } from './protocol/events.js';
+import { validateReport } from './protocol/report.js';
 import { Subscription, type SubscribeOptions } from './client/subscription.js';
 
 export type ServerOptions = Partial<DaemonConfig> & { logger?: Logger };
@@ -40,7 +42,10 @@ export class EventdServer {
 
   /** Publishes an event (type-checked at compile time, validated at run time); returns its seq. */
   report<T extends EventType>(type: T, opts: EventOpts<T>): number {
-    return this.running().report(type, opts);
+    const daemon = this.running();
+    const report = validateReport({ type, opts });
+    if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
+    return daemon.publish(type, opts);
   }
 
   /** Subscribes over the server's own events socket: an async iterable of events. */

@@ -1,7 +1,7 @@
 // `eventd serve`: runs the daemon until a stop signal (SIGTERM, SIGINT, …; see signals.ts).
 import { Command, Option } from 'commander';
 import { defaultConfig, DEFAULTS, ingestThreads, type DaemonConfig } from '../daemon/config.js';
-import { EventdServer } from '../server.js';
+import { Daemon } from '../daemon/daemon.js';
 import { createLogger } from '../log.js';
 import { EXIT, fileMode, integer, logLevelOption, metricsAllowOption, metricsListenOption, usageErrors } from './options.js';
 import { parseDuration, parseSize } from '../fleet/settings.js';
@@ -188,17 +188,18 @@ async function serve(config: DaemonConfig, noStateDirectory: string | false | un
     log.fatal({ err: error }, 'uncaught exception; exiting');
     process.exit(EXIT.failed);
   });
-  const server = new EventdServer({ ...config, logger: log });
-  let started = false;
+  // The daemon itself, not the library's EventdServer: the library validates in-process reports
+  // with the report schemas (zod), which the daemon loads only for a report that needs them.
+  let daemon: Daemon | undefined;
   // Handlers first: a signal that comes with the ready line must not find the default action.
   handleSignals(log, (signal) => {
     log.info({ signal }, 'shutting down');
-    if (!started) process.exit(EXIT.ok);
+    if (!daemon) process.exit(EXIT.ok);
     setTimeout(() => {
       log.error('shutdown took too long; exiting anyway');
       process.exit(EXIT.failed);
     }, EXIT_DEADLINE_MS).unref();
-    server.shutdown().then(
+    daemon.stop({ announce: true }).then(
       () => {
         log.info('stopped');
         process.exit(EXIT.ok);
@@ -210,7 +211,7 @@ async function serve(config: DaemonConfig, noStateDirectory: string | false | un
     );
   });
   try {
-    await server.start();
+    daemon = await Daemon.start(config, log);
     // The process's own thread (`top -H` shows eventd-w0 … and eventd-journal beside it); not in a library's host.
     nameThread('eventd');
   } catch (error) {
@@ -218,9 +219,8 @@ async function serve(config: DaemonConfig, noStateDirectory: string | false | un
     process.stderr.write(`eventd: ${(error as Error).message}\n`);
     process.exit(EXIT.failed);
   }
-  started = true;
-  const [report, events, osctld] = server.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
-  const hints = server.sockets.every((socket) => socket.path !== undefined)
+  const [report, events, osctld] = daemon.sockets.map((socket) => socket.path ?? `passed by systemd (${socket.name})`);
+  const hints = daemon.sockets.every((socket) => socket.path !== undefined)
     ? {
         subscribe: `socat -u UNIX-CONNECT:${events} STDOUT`,
         // With an ack, so that pasting it shows the answer: {"status":true,"ack":1,"seq":N}.
@@ -232,8 +232,8 @@ async function serve(config: DaemonConfig, noStateDirectory: string | false | un
       report_socket: report,
       events_socket: events,
       ...(osctld === undefined ? {} : { osctld_socket: osctld }),
-      ...(server.metricsUrl ? { metrics: server.metricsUrl } : {}),
-      socket_activated: server.sockets.some((socket) => socket.activated),
+      ...(daemon.metricsUrl ? { metrics: daemon.metricsUrl } : {}),
+      socket_activated: daemon.sockets.some((socket) => socket.activated),
       workers: config.workers,
       ingest_threads: ingestThreads(config),
       ...hints,

@@ -15,7 +15,6 @@ import { rateLimited, type Logger } from '../log.js';
 import { loadNative, peerCred, socketFd, type PeerCred } from '../native/index.js';
 import { DAEMON_SHUTDOWN_OPTS, type EventType } from '../protocol/event-types.js';
 import type { EventOpts } from '../protocol/events.js';
-import { validateReport } from '../protocol/report.js';
 import type { DaemonStats, RejectReason } from '../protocol/stats.js';
 import { UnpublishableError } from '../protocol/wire.js';
 import { DURABLE_SIGNAL } from '../ring/event-ring.js';
@@ -143,13 +142,14 @@ export class Daemon {
     return this.metrics.url(this.config.metricsListen);
   }
 
-  /** Publishes an event from inside the process, validated like a report; returns its seq. */
-  report<T extends EventType>(type: T, opts: EventOpts<T>): number {
+  /**
+   * Publishes an event from inside the process (the library's report(), which validates it first:
+   * server.ts); returns its seq.
+   */
+  publish<T extends EventType>(type: T, opts: EventOpts<T>): number {
     if (this.stopping) throw new Error('eventd is stopping');
-    const report = validateReport({ type, opts });
-    if (!report.ok) throw new ReportRejectedError(report.message, report.issues, 'local');
     try {
-      return this.ingest.publishNow(report.type, report.opts);
+      return this.ingest.publishNow(type, opts);
     } catch (error) {
       if (error instanceof UnpublishableError) throw new ReportRejectedError(`Invalid ${type} report: ${error.message}`, [], 'local');
       if (error instanceof JournalUnavailableError) throw new EventdError('EVENTD_UNREACHABLE', error.message);
