@@ -4,13 +4,13 @@
 import type { Socket } from 'node:net';
 import type { PeerCred } from '../native/index.js';
 import { LineFramer, tricklePauseMs } from '../protocol/framing.js';
-import { parseReport, rejected, type RejectedReport } from '../protocol/report.js';
+import { rejected, type Ack, type RejectedReport } from '../protocol/rejection.js';
 import type { RejectReason } from '../protocol/stats.js';
 import { scanReport } from '../protocol/fast-report.js';
 import { ackLine, errorLine, reportErrorLine, UnpublishableError } from '../protocol/wire.js';
-import type { Outcome, ReplyTarget, ReportSink } from './ingest.js';
-import type { Ack } from '../protocol/report.js';
 import type { ConnectionLogger } from '../connection-log.js';
+import { fullCheck } from './full-check.js';
+import type { Outcome, ReplyTarget, ReportSink } from './ingest.js';
 
 /** Past this many bytes of unread acks and errors, stop reading the producer until it catches up. */
 const MAX_UNREAD_REPLY_BYTES = 1 << 20;
@@ -149,6 +149,16 @@ export class ProducerConnection implements ReplyTarget {
 
   /** Any other line: parsed and checked in full, and refused with the reason. */
   private onLine(text: string, lineNo: number): void {
+    let parseReport;
+    try {
+      ({ parseReport } = fullCheck());
+    } catch (error) {
+      const why = `it could not load its report schemas: ${(error as Error).message}`;
+      return this.reject(
+        lineNo,
+        rejected('unchecked', `eventd could not check this report (${why}); nothing was published, send it again`),
+      );
+    }
     const report = parseReport(text);
     if (!report.ok) return this.reject(lineNo, report);
     const { ack } = report;

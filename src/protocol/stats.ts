@@ -15,6 +15,8 @@ export const REJECT_REASONS = [
   'schema',
   /** Valid, but the journal could not write it (disk full, I/O error): nothing was published. */
   'journal',
+  /** Not checked: eventd could not load its report schemas (out of file descriptors); nothing was published. */
+  'unchecked',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -22,11 +22,12 @@ import { Subscriber, type SubscriberHost } from './subscriber.js';
 const settings = workerData as WorkerSettings;
 nameThread(`eventd-w${settings.index}`);
 /**
- * Only a worker that reads producers loads the report schemas (zod: about 10 MiB of a thread's
- * memory) and the ring's writer (ingest/ingest.ts, below); the others check subscribers' commands
- * without zod (protocol/command-check.ts). Likewise the journal's reader is loaded only with a
- * journal: together 0.5 MiB less at idle with two workers. Loaded at start rather than with the
- * first producer: Node never retries a failed import() (EMFILE).
+ * Only a worker that reads producers loads their code and the ring's writer (ingest/ingest.ts,
+ * below); the report schemas (zod: about 10 MiB of a thread's memory) come later still, with the
+ * first report the fast path does not take (ingest/full-check.ts). Every worker checks
+ * subscribers' commands without zod (protocol/command-check.ts). Likewise the journal's reader is
+ * loaded only with a journal. Loaded at start rather than with the first producer: Node never
+ * retries a failed import() (EMFILE).
  */
 const producerModule = settings.index < settings.producerReaders ? await import('../ingest/producer.js') : undefined;
 /**

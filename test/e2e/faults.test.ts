@@ -22,6 +22,9 @@ async function flood(path: string, count: number): Promise<net.Socket[]> {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A valid report the fast path leaves to the full check (protocol/fast-report.ts): a space after `{`. */
+const spaced = (ack: string) => `{ "type":"state","opts":{"pool":"tank","id":"spaced","state":"running"},"ack":"${ack}"}`;
+
 /** Sends a command and returns its answer (the events the connection also gets are skipped). */
 async function ask(client: LineClient, cmd: string): Promise<{ status: boolean; message?: string; response?: unknown }> {
   client.sendJson({ cmd });
@@ -62,6 +65,14 @@ describe('faults', () => {
       status: false,
       message: expect.stringMatching(/^eventd could not answer: .*EMFILE/),
     });
+    // The report schemas are loaded by the first report the fast path does not take (here: one
+    // with a space): with no descriptor free that report is refused, saying why, and counted.
+    producer.send(`${spaced('unchecked')}\n`);
+    expect(await producer.nextJson()).toMatchObject({
+      status: false,
+      message: expect.stringMatching(/^eventd could not check this report .*EMFILE.*nothing was published, send it again$/),
+    });
+    expect(await ask(control, 'stats')).toMatchObject({ response: { lines_rejected_by_reason: { unchecked: 1 } } });
     // No busy loop while connections keep being refused.
     const cpuBefore = daemon.cpuSeconds();
     await pause(1000);
@@ -71,6 +82,11 @@ describe('faults', () => {
     await expect.poll(() => daemon!.fdCount({ socketsOnly: true }), { timeout: 10_000 }).toBe(baseline);
     const [seq] = await daemon.report(sampleReports.ct_exit);
     expect(await sub.nextJson()).toMatchObject({ seq, type: 'ct_exit' });
+    // A failed load is not kept: the same report now loads the schemas and is published.
+    producer.send(`${spaced('checked')}\n`);
+    const checked = await producer.nextJson<{ seq: number }>();
+    expect(checked).toMatchObject({ status: true, ack: 'checked' });
+    expect(await sub.nextJson()).toMatchObject({ seq: checked.seq, type: 'state', opts: { id: 'spaced' } });
     const late = await daemon.subscriber();
     const [next] = await daemon.report(sampleReports.state);
     expect(await late.nextJson()).toMatchObject({ seq: next });
