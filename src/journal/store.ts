@@ -9,9 +9,9 @@ import { closeSync } from 'node:fs';
 import type { Logger } from '../log.js';
 import { EventRing, MAX_CONSUMERS } from '../ring/event-ring.js';
 import { startThread } from '../daemon/thread.js';
-import { JournalFigures } from './figures.js';
+import type { JournalFigures } from './figures.js';
 import type { FsyncPolicy } from './format.js';
-import { openJournal, type OpenedJournal } from './open.js';
+import type { OpenedJournal } from './open.js';
 import type { JournalMessage, JournalThreadData } from './thread.js';
 import type { JournalSettings } from './writer.js';
 
@@ -64,6 +64,8 @@ export async function journalStore(
   log: Logger,
   onFailure: (error: Error) => void,
 ): Promise<EventStore> {
+  // Loaded here: a daemon without a journal (--no-journal, a library's) does not carry its code.
+  const [{ openJournal }, { JournalFigures }] = await Promise.all([import('./open.js'), import('./figures.js')]);
   const opened = openJournal(config.dir, config.policy);
   logRecovery(opened, log);
   const ring = EventRing.create(ringBytes, { nextSeq: opened.nextSeq, gated: true, seqLimit: opened.lease });
