@@ -148,6 +148,13 @@ export class LineFramer {
     const bytes = this.partial !== null ? Buffer.concat([this.partial.subarray(0, this.partialBytes), tail]) : tail;
     this.partial = null;
     this.partialBytes = 0;
+    // Offered as bytes like the lines read whole: a busy producer's writes are cut at every read,
+    // and each line cut so would otherwise take the slow way (for a report: the full check).
+    if (this.sink.bytes !== undefined && bytes.length <= this.maxLineBytes && isUtf8(bytes)) {
+      const lineNo = ++this.lineNo;
+      if (!this.sink.bytes(bytes, 0, bytes.length, lineNo)) this.emitText(bytes.toString('utf8'), lineNo);
+      return;
+    }
     this.emit(bytes);
   }
 

@@ -117,8 +117,25 @@ describe('LineFramer offering lines as bytes', () => {
       { line: 'a', n: 2 },
       { taken: 'T2é', n: 3 },
       { line: 'b', n: 4 },
-      // The last line, ended by the end of the stream, is decoded.
-      { line: 'T3', n: 5 },
+      // The last line, ended by the end of the stream, too.
+      { taken: 'T3', n: 5 },
+    ]);
+  });
+
+  it('offers a line cut across chunks (even inside a character) once it is whole', () => {
+    const euro = Buffer.from('€');
+    expect(
+      frameTaking([
+        'T1\nT',
+        Buffer.concat([Buffer.from('2'), euro.subarray(0, 1)]),
+        Buffer.concat([euro.subarray(1), Buffer.from('\nxy')]),
+        'z\nT3\n',
+      ]),
+    ).toEqual([
+      { taken: 'T1', n: 1 },
+      { taken: 'T2€', n: 2 },
+      { line: 'xyz', n: 3 },
+      { taken: 'T3', n: 4 },
     ]);
   });
 
