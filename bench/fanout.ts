@@ -226,13 +226,17 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
  * in V8's interpreter until its compilers have seen enough of it, on threads of the daemon's own),
  * and in a run of 50,000 events that start was a third of eventd's CPU per event, where a daemon
  * that has been up for a minute has long paid it. Every server gets the same warm-up: 50,000
- * events, or as many as the run has if fewer (2,000 at S = 1000 left eventd's delivery loop
- * cold: it runs once per record, not per event). EVENTD_BENCH_WARM_UP=N sends N (0: from cold).
+ * events (2,000 at S = 1000 left eventd's delivery loop cold: it runs once per record, not per
+ * event), or enough for 20 M deliveries up to 200,000 events if that is more, or as many as the
+ * run has if fewer. The delivery path warms with what it sends: after 50,000 events at S = 100
+ * (5 M deliveries) V8 was still compiling it during the measured run, about 8 % of eventd's CPU
+ * there (perf; docs/benchmarks.md, seventh session). EVENTD_BENCH_WARM_UP=N sends N (0: cold).
  */
 function warmUpEvents(params: FanoutParams): number {
   const override = process.env.EVENTD_BENCH_WARM_UP;
   if (override !== undefined) return Number(override);
-  return Math.min(params.events, 50_000);
+  const forDeliveries = Math.min(200_000, Math.ceil(20_000_000 / params.subscribers));
+  return Math.min(params.events, Math.max(50_000, forDeliveries));
 }
 
 /**
