@@ -150,10 +150,8 @@ export class LineFramer {
     this.partialBytes = 0;
     // Offered as bytes like the lines read whole: a busy producer's writes are cut at every read,
     // and each line cut so would otherwise take the slow way (for a report: the full check).
-    if (this.sink.bytes !== undefined && bytes.length <= this.maxLineBytes && isUtf8(bytes)) {
-      const lineNo = ++this.lineNo;
-      if (!this.sink.bytes(bytes, 0, bytes.length, lineNo)) this.emitText(bytes.toString('utf8'), lineNo);
-      return;
+    if (this.sink.bytes !== undefined && bytes.length <= this.maxLineBytes + 1 && isUtf8(bytes)) {
+      return this.offerLine(bytes, 0, bytes.length, ++this.lineNo, this.sink.bytes);
     }
     this.emit(bytes);
   }
@@ -181,11 +179,15 @@ export class LineFramer {
     for (let start = 0; ;) {
       const newline = region.indexOf(NEWLINE, start);
       const end = newline === -1 ? region.length : newline;
-      const lineNo = ++this.lineNo;
-      if (end - start > this.maxLineBytes || !take(region, start, end, lineNo)) this.emitText(region.toString('utf8', start, end), lineNo);
+      this.offerLine(region, start, end, ++this.lineNo, take);
       if (newline === -1) return;
       start = newline + 1;
     }
+  }
+
+  /** One complete line of valid UTF-8, `bytes[start, end)`: to `take` if within the limit, decoded if not taken. */
+  private offerLine(bytes: Buffer, start: number, end: number, lineNo: number, take: NonNullable<LineSink['bytes']>): void {
+    if (end - start > this.maxLineBytes || !take(bytes, start, end, lineNo)) this.emitText(bytes.toString('utf8', start, end), lineNo);
   }
 
   private emit(bytes: Buffer): void {
