@@ -9,7 +9,18 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect, cpuSeconds, machineTicks, MIX, nowMs, peakRssMiB, startTarget, threadCpuSeconds, type Target } from './lib.js';
+import {
+  connect,
+  cpuSeconds,
+  machineTicks,
+  MIX,
+  nowMs,
+  peakRssMiB,
+  runQueueSeconds,
+  startTarget,
+  threadCpuSeconds,
+  type Target,
+} from './lib.js';
 import type { FromSubscribers, SubscribersConfig, ToSubscribers } from './subscribers.js';
 
 export interface FanoutParams {
@@ -47,6 +58,11 @@ export interface FanoutResult extends FanoutParams {
   load_cpu_s: { subscribers: number; producers: number };
   /** The subscriber process's CPU over the run's seconds: near 1, the readers limit the run. */
   readers_busy: number;
+  /**
+   * Share of the run the readers' thread was ready to run but waited for a CPU (its run-queue
+   * time): on two cores, what the server's threads (and the producers) took from the readers.
+   */
+  readers_waiting: number;
   /** Share of the machine's CPU time no thread wanted during the run (/proc/stat). */
   machine_idle: number;
   latency_ms?: { p50: number; p99: number; max: number };
@@ -192,7 +208,12 @@ export async function runFanout(params: FanoutParams): Promise<FanoutResult> {
     const load = new Load(params, subscribers, frame);
     const cpuBefore = cpuSeconds(pid);
     const threadsBefore = params.target === 'eventd' ? threadCpuSeconds(pid) : undefined;
-    const loadBefore = { subscribers: cpuSeconds(subscribers.pid), producers: process.cpuUsage(), machine: machineTicks() };
+    const loadBefore = {
+      subscribers: cpuSeconds(subscribers.pid),
+      readersWaiting: runQueueSeconds(subscribers.pid),
+      producers: process.cpuUsage(),
+      machine: machineTicks(),
+    };
     const startedAt = nowMs();
     await Promise.all(producers.map((producer, p) => load.produce(producer, shareOf(N, p))));
     const ingestSeconds = (performance.now() - load.started) / 1000;
@@ -341,9 +362,9 @@ class Load {
 /** What the load generator used over a run of `seconds`, and how idle the machine was (see FanoutResult.load_cpu_s). */
 function loadCpu(
   subscribersPid: number,
-  before: { subscribers: number; producers: NodeJS.CpuUsage; machine: { idle: number; total: number } },
+  before: { subscribers: number; readersWaiting: number; producers: NodeJS.CpuUsage; machine: { idle: number; total: number } },
   seconds: number,
-): Pick<FanoutResult, 'load_cpu_s' | 'readers_busy' | 'machine_idle'> {
+): Pick<FanoutResult, 'load_cpu_s' | 'readers_busy' | 'readers_waiting' | 'machine_idle'> {
   const readers = cpuSeconds(subscribersPid) - before.subscribers;
   const producers = process.cpuUsage(before.producers);
   const machine = machineTicks();
@@ -353,6 +374,7 @@ function loadCpu(
       producers: Number(((producers.user + producers.system) / 1e6).toFixed(2)),
     },
     readers_busy: Number((readers / seconds).toFixed(2)),
+    readers_waiting: Number(((runQueueSeconds(subscribersPid) - before.readersWaiting) / seconds).toFixed(2)),
     machine_idle: Number(((machine.idle - before.machine.idle) / Math.max(machine.total - before.machine.total, 1)).toFixed(3)),
   };
 }

@@ -156,6 +156,14 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * Seconds a process's main thread has spent ready to run but waiting for a CPU (the second field
+ * of /proc/PID/schedstat): time another thread had the core it wanted.
+ */
+export function runQueueSeconds(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+}
+
 /** The machine's idle and total CPU ticks so far (/proc/stat): their deltas give its idle share over a span. */
 export function machineTicks(): { idle: number; total: number } {
   const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);

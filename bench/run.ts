@@ -26,7 +26,13 @@ type Median = FanoutResult & { runs: number };
 function summarize(results: FanoutResult[]): Median {
   for (const result of results) if (result.lost !== 0) lostAnything = true;
   const pick = (
-    key: 'ingest_events_per_s' | 'deliveries_per_s' | 'daemon_cpu_s_per_million_deliveries' | 'daemon_peak_rss_mib' | 'readers_busy',
+    key:
+      | 'ingest_events_per_s'
+      | 'deliveries_per_s'
+      | 'daemon_cpu_s_per_million_deliveries'
+      | 'daemon_peak_rss_mib'
+      | 'readers_busy'
+      | 'readers_waiting',
   ) => median(results.map((r) => r[key]));
   return {
     ...results[0]!,
@@ -35,6 +41,7 @@ function summarize(results: FanoutResult[]): Median {
     daemon_cpu_s_per_million_deliveries: pick('daemon_cpu_s_per_million_deliveries'),
     daemon_peak_rss_mib: pick('daemon_peak_rss_mib'),
     readers_busy: pick('readers_busy'),
+    readers_waiting: pick('readers_waiting'),
     ...(results[0]!.rate > 0
       ? {
           latency_ms: {
@@ -90,6 +97,7 @@ async function fanoutMatrix(): Promise<void> {
       '× raw',
       'peak RSS MiB',
       'readers busy',
+      'readers waiting',
       'spread',
       'lost',
     ]),
@@ -118,6 +126,7 @@ async function fanoutMatrix(): Promise<void> {
             r === raw ? 1 : (r.daemon_cpu_s_per_million_deliveries / raw!.daemon_cpu_s_per_million_deliveries).toFixed(1),
             r.daemon_peak_rss_mib,
             r.readers_busy,
+            r.readers_waiting,
             eventd ? (r.subscribers_per_worker?.join('/') ?? '–') : '–',
             r.lost,
           ]),
