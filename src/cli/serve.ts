@@ -57,7 +57,11 @@ export function serveCommand(): Command {
       )
       .addOption(new Option('--socket-group <group>', 'group (name or gid) that owns the sockets'))
       .addOption(
-        new Option('--workers <n>', 'worker threads serving subscribers (and reading producers, see --ingest-threads)')
+        new Option(
+          '--workers <n>',
+          'worker threads serving subscribers (and reading producers, see --ingest-threads); by default 1 on a host of ' +
+            'two cores or fewer, else one per 32 cores and at least 2, as osctld',
+        )
           .argParser(integer(1, 256))
           .default(defaults.workers),
       )

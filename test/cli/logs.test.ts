@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { defaultWorkers } from '../../src/daemon/config.js';
 import { prettyLine } from '../../src/log.js';
 import { EVENTD_BIN } from '../helpers/daemon.js';
 
@@ -32,7 +33,10 @@ describe('daemon logs', () => {
     const out = serveBriefly(true, { EVENTD_LOG_FORMAT: '' });
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toMatch(
-      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}eventd ready {2}report_socket=\S+\/r\.sock events_socket=\S+\/e\.sock socket_activated=false workers=2 ingest_threads=\d+$/,
+      new RegExp(
+        String.raw`^\d\d:\d\d:\d\d\.\d{3} INFO {2}eventd ready {2}report_socket=\S+/r\.sock events_socket=\S+/e\.sock ` +
+          String.raw`socket_activated=false workers=${defaultWorkers()} ingest_threads=\d+$`,
+      ),
     );
     expect(lines[1]).toMatch(/^ {4}subscribe: socat -u UNIX-CONNECT:\S+\/e\.sock STDOUT$/);
     expect(lines[2]).toMatch(/^ {4}report: echo '\{"type":"state",.*"ack":1\}' \| socat - UNIX-CONNECT:\S+\/r\.sock$/);
@@ -49,7 +53,12 @@ describe('daemon logs', () => {
         .split('\n')
         .map((line) => JSON.parse(line));
       expect(records.map((record) => record.msg)).toEqual(['eventd ready', 'shutting down', 'stopped']);
-      expect(records[0]).toMatchObject({ level: 30, socket_activated: false, workers: 2, ingest_threads: expect.any(Number) });
+      expect(records[0]).toMatchObject({
+        level: 30,
+        socket_activated: false,
+        workers: defaultWorkers(),
+        ingest_threads: expect.any(Number),
+      });
     }
   });
 

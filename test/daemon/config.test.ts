@@ -1,6 +1,16 @@
-// Which threads read producers by default.
+// How many workers serve subscribers, and which threads read producers, by default.
 import { expect, it } from 'vitest';
-import { defaultIngestThreads, ingestLayout, ingestThreads } from '../../src/daemon/config.js';
+import { defaultIngestThreads, defaultWorkers, ingestLayout, ingestThreads } from '../../src/daemon/config.js';
+
+it('serves subscribers on one worker on a host of two cores or fewer, else as osctld: one per 32 cores, at least two', () => {
+  expect(defaultWorkers(1)).toBe(1);
+  expect(defaultWorkers(2)).toBe(1);
+  expect(defaultWorkers(3)).toBe(2);
+  expect(defaultWorkers(16)).toBe(2);
+  expect(defaultWorkers(64)).toBe(2);
+  expect(defaultWorkers(96)).toBe(3);
+  expect(defaultWorkers(256)).toBe(8);
+});
 
 it('reads producers on the main thread alone unless the workers leave cores free, then on up to every thread', () => {
   expect(defaultIngestThreads(2, 2)).toBe(1);

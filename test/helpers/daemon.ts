@@ -96,6 +96,10 @@ export class TestDaemon {
       ...(options.osctld ? ['--osctld-socket', join(dir, 'osctld.sock')] : []),
       // Each daemon its own journal, never /var/lib's or the user's (or none).
       ...(options.journal ? ['--journal', join(dir, 'journal')] : ['--no-journal']),
+      // Two workers whatever the machine's cores (the default depends on them: 1 on two cores), so
+      // that every test meets the same pool; a test's own --workers comes later and wins.
+      '--workers',
+      '2',
       ...(options.args ?? []),
     ];
     const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];
