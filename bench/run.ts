@@ -6,6 +6,7 @@
 // Exits 1 if any run lost an event. It asserts no speed: figures are for reading.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { defaultWorkers } from '../src/daemon/config.js';
 import { connect, peakRssMiB, redisInstalled, rssMiB, startDaemon, startTarget, stats, tableHead, tableRow } from './lib.js';
 import { runFanout, type FanoutParams, type FanoutResult } from './fanout.js';
 import { natsInstalled, runForward, type ForwardResult } from './forward.js';
@@ -188,13 +189,15 @@ function runPinned(params: FanoutParams, generatorCpus: string, serverCpus: stri
 
 async function latency(): Promise<void> {
   const rates = QUICK ? [250] : [250, 10_000];
-  console.log('\n### Latency at a fixed rate, 100 subscribers (medians; sampled on 10 subscribers)\n');
+  // eventd as it starts by default on this machine (1 worker on two cores or fewer).
+  const workers = defaultWorkers();
+  console.log(`\n### Latency at a fixed rate, 100 subscribers, eventd with ${workers} worker(s) (medians; sampled on 10 subscribers)\n`);
   console.log(tableHead(['rate ev/s', 'server', 'p50 ms', 'p99 ms', 'p99 × raw', 'max ms', 'lost']));
   for (const rate of rates) {
     const events = QUICK ? 500 : rate === 250 ? 2_500 : 50_000;
     const targets = REDIS ? (['raw', 'redis', 'eventd'] as const) : (['raw', 'eventd'] as const);
     const results = await mediansOf(
-      targets.map((target) => ({ target, subscribers: 100, producers: 1, workers: 2, events, ackEvery: 0, rate })),
+      targets.map((target) => ({ target, subscribers: 100, producers: 1, workers, events, ackEvery: 0, rate })),
     );
     const rawP99 = results[0]!.latency_ms!.p99;
     for (const r of results) {
